@@ -1,0 +1,87 @@
+"""The result of a diagnosis: a ranked differential with triage."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from bayesleg.triage import Triage
+
+__all__ = ["Diagnosis", "RankedCause", "likelihood_ratio"]
+
+
+def likelihood_ratio(posterior: float, prior: float) -> float:
+    """Return posterior odds over prior odds.
+
+    ``inf`` when the evidence makes a possible condition certain, ``0.0`` when
+    it rules a possible condition out, and ``1.0`` when the prior is already
+    0 or 1 (no evidence can move it).  Never NaN.
+
+    Examples
+    --------
+    >>> likelihood_ratio(0.5, 0.2)
+    4.0
+    """
+    if prior <= 0.0 or prior >= 1.0:
+        return 1.0
+    if posterior >= 1.0:
+        return math.inf
+    return (posterior / (1.0 - posterior)) / (prior / (1.0 - prior))
+
+
+@dataclass(frozen=True)
+class RankedCause:
+    """One condition of the differential.
+
+    ``prior`` is P(condition | factor evidence only), ``posterior`` is
+    P(condition | all evidence), and ``likelihood_ratio`` is posterior odds
+    over prior odds: how much the findings beyond the factors moved it.
+    """
+
+    id: str
+    label: str
+    posterior: float
+    prior: float
+    likelihood_ratio: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the cause as a JSON-serialisable dict (an infinite ratio is ``null``)."""
+        ratio = self.likelihood_ratio if math.isfinite(self.likelihood_ratio) else None
+        return {
+            "id": self.id,
+            "label": self.label,
+            "posterior": self.posterior,
+            "prior": self.prior,
+            "likelihood_ratio": ratio,
+        }
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A ranked differential, its triage and the evidence it came from."""
+
+    ranked: tuple[RankedCause, ...]
+    triage: Triage
+    evidence: dict[str, str]
+    model_id: str
+    model_version: str
+
+    @property
+    def top(self) -> RankedCause:
+        """The most probable cause."""
+        return self.ranked[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the diagnosis as a JSON-serialisable dict.
+
+        Keys: ``ranked`` (list of causes), ``triage`` (``level``,
+        ``reasons``), ``evidence`` (id to state) and ``model`` (``id``,
+        ``version``).
+        """
+        return {
+            "ranked": [cause.to_dict() for cause in self.ranked],
+            "triage": self.triage.to_dict(),
+            "evidence": dict(self.evidence),
+            "model": {"id": self.model_id, "version": self.model_version},
+        }

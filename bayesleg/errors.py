@@ -1,0 +1,81 @@
+"""The exceptions bayesleg raises.
+
+Every error derives from :class:`BayeslegError` and also from the built-in
+exception that fits it, so callers may catch either.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "BayeslegError",
+    "ImpossibleEvidenceError",
+    "InvalidEvidenceError",
+    "InvalidStateError",
+    "ModelFileError",
+    "UnknownNodeError",
+]
+
+
+class BayeslegError(Exception):
+    """Root of every error raised by bayesleg."""
+
+
+class UnknownNodeError(BayeslegError, KeyError):
+    """An evidence or query id that the model does not have.
+
+    Parameters
+    ----------
+    node : str
+        The id given.
+    known : iterable of str
+        The ids the model has, used for did-you-mean suggestions.
+    what : str, default "node"
+        What kind of id was expected ("node", "condition", ...).
+    """
+
+    def __init__(self, node: str, known: Iterable[str], *, what: str = "node") -> None:
+        self.node = node
+        self.suggestions = tuple(difflib.get_close_matches(str(node), list(known), n=3, cutoff=0.6))
+        hint = (
+            f"; did you mean {', '.join(map(repr, self.suggestions))}?" if self.suggestions else ""
+        )
+        self.message = f"unknown {what} {node!r}{hint}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.message
+
+
+class InvalidStateError(BayeslegError, ValueError):
+    """A value that is not one of a node's states."""
+
+
+class InvalidEvidenceError(BayeslegError, TypeError):
+    """Evidence of the wrong type, such as a list where a mapping is expected."""
+
+
+class ImpossibleEvidenceError(BayeslegError, ValueError):
+    """Evidence whose probability under the model is zero."""
+
+
+class ModelFileError(BayeslegError, ValueError):
+    """A model file that cannot be read or fails validation.
+
+    The message names the file, the node and the field at fault.
+    """
+
+    def __init__(
+        self, path: object, message: str, *, node: str | None = None, field: str | None = None
+    ) -> None:
+        self.path = str(path)
+        self.node = node
+        self.field = field
+        where = self.path
+        if node is not None:
+            where += f": node {node!r}"
+        if field is not None:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {message}")

@@ -1,0 +1,335 @@
+"""A loaded leg-symptom model and its diagnosis API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayesleg.diagnosis import Diagnosis, RankedCause, likelihood_ratio
+from bayesleg.engine import Engine
+from bayesleg.engine import compile as compile_engine
+from bayesleg.errors import ImpossibleEvidenceError, UnknownNodeError
+from bayesleg.evidence import normalise_evidence
+from bayesleg.modelfile import STATES, ModelSpec, NodeSpec, read_model_file
+from bayesleg.network import DiscreteNetwork
+from bayesleg.noisyor import noisy_or_table
+from bayesleg.triage import assess_triage
+
+if TYPE_CHECKING:
+    import pandas
+    from pgmpy.models import DiscreteBayesianNetwork
+
+__all__ = ["Model", "Node", "load"]
+
+_SHIPPED = "leg_symptoms.toml"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node of the model: ``kind`` is ``"factor"``, ``"condition"`` or ``"symptom"``."""
+
+    id: str
+    kind: str
+    label: str
+    states: tuple[str, ...] = STATES
+
+
+def load(path: str | Path | None = None) -> Model:
+    """Load and validate a model file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        A model file in the format of ``models/FORMAT.md``.  By default, the
+        shipped model ``leg_symptoms.toml``.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ModelFileError
+        If the file cannot be read or breaks a rule; the message names the
+        file, the node and the field.
+
+    Examples
+    --------
+    >>> model = load()
+    >>> model.diagnose({"long_session": True, "fasted": True, "heaviness": True}).top.id
+    'glycogen_depletion'
+    """
+    if path is None:
+        with resources.as_file(resources.files("bayesleg.models") / _SHIPPED) as shipped:
+            return Model(read_model_file(shipped))
+    return Model(read_model_file(path))
+
+
+def _discrete_network(spec: ModelSpec) -> DiscreteNetwork:
+    tables = {}
+    for node in spec.nodes:
+        if node.kind == "factor":
+            tables[node.id] = np.array([1.0 - node.prior.p, node.prior.p])
+        else:
+            tables[node.id] = noisy_or_table(node.leak.p, [w.p for _, w in node.parents])
+    return DiscreteNetwork(
+        variables=tuple(node.id for node in spec.nodes),
+        states={node.id: STATES for node in spec.nodes},
+        parents={node.id: tuple(parent for parent, _ in node.parents) for node in spec.nodes},
+        cpts=tables,
+    )
+
+
+class Model:
+    """A validated leg-symptom model, ready to diagnose.
+
+    A model is immutable after load and safe to share between threads.
+    Build one with :func:`load`.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self._spec = spec
+        self._nodes = tuple(Node(node.id, node.kind, node.label) for node in spec.nodes)
+        self._by_id: Mapping[str, NodeSpec] = MappingProxyType({n.id: n for n in spec.nodes})
+        self._ids = tuple(node.id for node in spec.nodes)
+        self._factors = tuple(n.id for n in spec.nodes if n.kind == "factor")
+        self._conditions = tuple(n.id for n in spec.nodes if n.kind == "condition")
+        self._symptoms = tuple(n.id for n in spec.nodes if n.kind == "symptom")
+        self._discrete = _discrete_network(spec)
+        self._engine = compile_engine(self._discrete)
+        self._pgmpy_lock = threading.Lock()
+        self._pgmpy: DiscreteBayesianNetwork | None = None
+
+    def __repr__(self) -> str:
+        return f"<Model {self.id!r} version {self.version} with {len(self._nodes)} nodes>"
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The validated model file, with every number's source."""
+        return self._spec
+
+    @property
+    def id(self) -> str:
+        """The model's id, from its file."""
+        return self._spec.id
+
+    @property
+    def version(self) -> str:
+        """A hash of the model file's bytes."""
+        return self._spec.version
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """Every node, parents before children."""
+        return self._nodes
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """The ids of the factor nodes."""
+        return self._factors
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The ids of the condition nodes."""
+        return self._conditions
+
+    @property
+    def symptoms(self) -> tuple[str, ...]:
+        """The ids of the symptom nodes."""
+        return self._symptoms
+
+    @property
+    def discrete_network(self) -> DiscreteNetwork:
+        """The network as numpy tables."""
+        return self._discrete
+
+    @property
+    def engine(self) -> Engine:
+        """The compiled inference engine."""
+        return self._engine
+
+    @property
+    def network(self) -> DiscreteBayesianNetwork:
+        """The network as a pgmpy ``DiscreteBayesianNetwork`` (imports pgmpy on first use)."""
+        with self._pgmpy_lock:
+            if self._pgmpy is None:
+                from bayesleg.formats import to_pgmpy
+
+                self._pgmpy = to_pgmpy(self._discrete)
+            return self._pgmpy
+
+    def node(self, node_id: str) -> NodeSpec:
+        """Return the full specification of one node, with its sources.
+
+        Raises
+        ------
+        UnknownNodeError
+            If the model has no such node.
+        """
+        try:
+            return self._by_id[node_id]
+        except KeyError:
+            raise UnknownNodeError(node_id, self._ids) from None
+
+    def diagnose(self, evidence: Mapping[str, Any]) -> Diagnosis:
+        """Rank every condition given what is known of a case, and triage it.
+
+        Parameters
+        ----------
+        evidence : mapping
+            Node id to True/False (also "present"/"absent", "yes"/"no");
+            unmentioned nodes are unobserved.
+
+        Returns
+        -------
+        Diagnosis
+            ``ranked`` holds every condition, highest posterior first (ties by
+            id), each with its prior P(condition | factor evidence), posterior
+            P(condition | all evidence) and likelihood ratio.
+
+        Raises
+        ------
+        UnknownNodeError, InvalidStateError, InvalidEvidenceError
+            If the evidence names an unknown node, gives a bad value, or is
+            not a mapping.
+        ImpossibleEvidenceError
+            If the evidence has probability zero under the model.
+
+        Examples
+        --------
+        >>> diagnosis = load().diagnose({"diabetes": True, "starts_in_feet": True})
+        >>> diagnosis.top.id
+        'peripheral_neuropathy'
+        """
+        return self.diagnose_many([evidence])[0]
+
+    def diagnose_many(self, cases: Iterable[Mapping[str, Any]]) -> tuple[Diagnosis, ...]:
+        """Diagnose many cases in one batched pass of the engine.
+
+        Parameters
+        ----------
+        cases : iterable of mapping
+            Each as the ``evidence`` of :meth:`diagnose`.
+
+        Returns
+        -------
+        tuple of Diagnosis
+            One per case, in order.
+
+        Raises
+        ------
+        ImpossibleEvidenceError
+            Naming the index of the first case whose evidence is impossible.
+        UnknownNodeError, InvalidStateError, InvalidEvidenceError
+            As :meth:`diagnose`, for the first bad case.
+        """
+        normalised = [normalise_evidence(case, self._ids) for case in cases]
+        if not normalised:
+            return ()
+        priors, posteriors = self._condition_marginals(normalised)
+        return tuple(
+            self._diagnosis(evidence, priors[index], posteriors[index])
+            for index, evidence in enumerate(normalised)
+        )
+
+    def rank_frame(self, frame: pandas.DataFrame) -> pandas.DataFrame:
+        """Diagnose every row of a DataFrame.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            One case per row, one column per observed node; values as in
+            :meth:`diagnose`, with None or NaN for unobserved.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same index; one posterior column per condition, then
+            ``top_cause`` and ``triage``.
+        """
+        import pandas
+
+        cases = [
+            {key: value for key, value in row.items() if not _is_missing(value)}
+            for row in frame.to_dict(orient="records")
+        ]
+        diagnoses = self.diagnose_many(cases)
+        columns: dict[str, list[Any]] = {condition: [] for condition in self._conditions}
+        for diagnosis in diagnoses:
+            for cause in diagnosis.ranked:
+                columns[cause.id].append(cause.posterior)
+        columns["top_cause"] = [diagnosis.top.id for diagnosis in diagnoses]
+        columns["triage"] = [diagnosis.triage.level for diagnosis in diagnoses]
+        return pandas.DataFrame(columns, index=frame.index)
+
+    def _condition_marginals(
+        self, cases: Sequence[Mapping[str, str]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return P(condition present) given factor evidence, and given all evidence.
+
+        Both arrays have shape (n_cases, n_conditions).  Case ``i``'s two
+        queries are rows ``i`` and ``n + i`` of one batch.
+        """
+        n = len(cases)
+        likelihoods: dict[str, np.ndarray] = {}
+        factors = set(self._factors)
+        for index, evidence in enumerate(cases):
+            for node, state in evidence.items():
+                rows = likelihoods.get(node)
+                if rows is None:
+                    rows = likelihoods[node] = np.ones((2 * n, 2))
+                absent_or_present = 1 if state == "present" else 0
+                rows[n + index, 1 - absent_or_present] = 0.0
+                if node in factors:
+                    rows[index, 1 - absent_or_present] = 0.0
+        try:
+            marginals, _ = self._engine.posteriors_from_likelihoods(
+                likelihoods, 2 * n, targets=self._conditions
+            )
+        except ImpossibleEvidenceError as error:
+            index = getattr(error, "case", None)
+            case = cases[index % n] if isinstance(index, int) else None
+            detail = f" for case {index % n}: {dict(case)}" if case is not None else ""
+            raise ImpossibleEvidenceError(
+                f"the evidence has probability zero under the model{detail}"
+            ) from error
+        stacked = np.stack([marginals[c][:, 1] for c in self._conditions], axis=1)
+        return stacked[:n], stacked[n:]
+
+    def _diagnosis(
+        self, evidence: Mapping[str, str], priors: np.ndarray, posteriors: np.ndarray
+    ) -> Diagnosis:
+        causes = [
+            RankedCause(
+                id=condition,
+                label=self._by_id[condition].label,
+                posterior=float(posterior),
+                prior=float(prior),
+                likelihood_ratio=likelihood_ratio(float(posterior), float(prior)),
+            )
+            for condition, prior, posterior in zip(self._conditions, priors, posteriors, strict=True)
+        ]
+        # Posteriors equal to 12 decimals count as tied, so float noise cannot
+        # override the documented tie order by id.
+        causes.sort(key=lambda cause: (-round(cause.posterior, 12), cause.id))
+        triage = assess_triage(
+            self._spec, evidence, {cause.id: cause.posterior for cause in causes}
+        )
+        return Diagnosis(
+            ranked=tuple(causes),
+            triage=triage,
+            evidence=MappingProxyType(dict(evidence)),
+            model_id=self.id,
+            model_version=self.version,
+        )
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)

@@ -1,0 +1,456 @@
+"""Read and validate a bayesleg model file.
+
+The model file is TOML (see ``models/FORMAT.md``).  Conditions and symptoms
+are *leaky noisy-OR* nodes in **Díez's parameterisation**: a parent's
+``weight`` is the probability that the parent on its own produces the child,
+apart from the leak, and::
+
+    P(child = absent | parents) = (1 - leak) * prod_{present parents i} (1 - weight_i)
+
+Every rule is checked here, once, at load time; a fault raises
+:class:`~bayesleg.errors.ModelFileError` naming the file, the node and the
+field.  The result is a tree of frozen dataclasses; nothing mutates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bayesleg.errors import ModelFileError
+
+__all__ = [
+    "ANCHORS",
+    "CARE_LEVELS",
+    "KINDS",
+    "STATES",
+    "Advice",
+    "ModelSpec",
+    "NodeSpec",
+    "Parameter",
+    "RedFlag",
+    "Source",
+    "read_model_file",
+]
+
+#: The Renooij–Witteman verbal probability scale.
+ANCHORS: Mapping[str, float] = {
+    "impossible": 0.0,
+    "improbable": 0.15,
+    "uncertain": 0.25,
+    "fifty-fifty": 0.5,
+    "expected": 0.75,
+    "probable": 0.85,
+    "certain": 1.0,
+}
+#: Care levels, least to most.
+CARE_LEVELS: tuple[str, ...] = ("self_care", "see_doctor", "urgent")
+#: Node kinds, in the order they appear in a model file.
+KINDS: tuple[str, ...] = ("factor", "condition", "symptom")
+#: The states of every node, index 0 and 1.
+STATES: tuple[str, str] = ("absent", "present")
+
+# Which kinds of node may be a parent of which.
+_PARENT_KINDS = {
+    "factor": (),
+    "condition": ("factor", "condition"),
+    "symptom": ("factor", "condition"),
+}
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_SOURCE = re.compile(r'^(?P<file>[^\s:"]+\.txt): "(?P<quote>[^"]+)"$')
+_PARAMETER_FIELDS = {"p", "verbal", "source", "note", "low", "high"}
+_NODE_FIELDS = {
+    "factor": {"id", "label", "prior", "description"},
+    "condition": {"id", "label", "leak", "parents", "care", "advice", "description"},
+    "symptom": {"id", "label", "leak", "parents", "description"},
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a number comes from: a seed text and a passage quoted from it."""
+
+    file: str
+    quote: str
+
+    def __str__(self) -> str:
+        return f'{self.file}: "{self.quote}"'
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A hand-set probability with its provenance.
+
+    ``low`` and ``high`` bound the value for sensitivity analysis; they default
+    to the neighbouring anchors of ``verbal`` on the verbal scale.
+    """
+
+    p: float
+    verbal: str
+    source: Source
+    note: str | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What the texts recommend for a condition."""
+
+    text: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the model file.
+
+    ``prior`` is set for factors; ``leak`` and ``parents`` (parent id and
+    weight, in file order) for conditions and symptoms; ``care`` and ``advice``
+    for conditions.
+    """
+
+    id: str
+    kind: str
+    label: str
+    description: str | None = None
+    prior: Parameter | None = None
+    leak: Parameter | None = None
+    parents: tuple[tuple[str, Parameter], ...] = ()
+    care: str | None = None
+    advice: Advice | None = None
+
+    def parameters(self) -> tuple[tuple[str, Parameter], ...]:
+        """Return every hand-set number of the node as ``(field, parameter)`` pairs."""
+        own = [
+            (name, value) for name, value in (("prior", self.prior), ("leak", self.leak)) if value
+        ]
+        return (*own, *((f"parents.{pid}", weight) for pid, weight in self.parents))
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A help-seeking rule: fires when every ``all`` and at least one ``any`` is present."""
+
+    id: str
+    label: str
+    level: str
+    all: tuple[str, ...]
+    any: tuple[str, ...]
+    source: Source
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A validated model file.
+
+    ``nodes`` is in a topological order (parents first); ``version`` is a hash
+    of the file's bytes.
+    """
+
+    path: str
+    id: str
+    title: str
+    version: str
+    nodes: tuple[NodeSpec, ...]
+    red_flags: tuple[RedFlag, ...]
+    condition_threshold: Parameter
+
+
+class _Reader:
+    """Field checks for one model file; every failure names file, node and field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(
+        self, message: str, node: str | None = None, field: str | None = None
+    ) -> ModelFileError:
+        return ModelFileError(self.path, message, node=node, field=field)
+
+    def table(self, value: Any, node: str | None, field: str | None) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(f"expected a table, got {_kind_of(value)}", node, field)
+        return value
+
+    def known_fields(
+        self, table: Mapping[str, Any], allowed: set[str], node: str | None, field: str | None
+    ) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"{field}.{key}" if field else key
+                raise self.fail(f"unknown field; expected one of {sorted(allowed)}", node, where)
+
+    def text(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        node: str | None,
+        field: str | None = None,
+        *,
+        required: bool = True,
+    ) -> str | None:
+        where = f"{field}.{key}" if field else key
+        if key not in table:
+            if required:
+                raise self.fail("missing", node, where)
+            return None
+        value = table[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"expected a non-empty string, got {value!r}", node, where)
+        return value
+
+    def source(self, table: Mapping[str, Any], node: str | None, field: str | None) -> Source:
+        text = self.text(table, "source", node, field)
+        match = _SOURCE.match(text.strip())
+        if match is None:
+            where = f"{field}.source" if field else "source"
+            raise self.fail(f"expected 'FILE.txt: \"quoted passage\"', got {text!r}", node, where)
+        return Source(match["file"], match["quote"])
+
+    def probability(
+        self, table: Mapping[str, Any], key: str, node: str | None, field: str, *, required: bool
+    ) -> float | None:
+        where = f"{field}.{key}"
+        if key not in table:
+            if required:
+                raise self.fail("missing", node, where)
+            return None
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"expected a number in [0, 1], got {value!r}", node, where)
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise self.fail(f"probability {value!r} is outside [0, 1]", node, where)
+        return float(value)
+
+    def parameter(self, value: Any, node: str, field: str) -> Parameter:
+        table = self.table(value, node, field)
+        self.known_fields(table, _PARAMETER_FIELDS, node, field)
+        p = self.probability(table, "p", node, field, required=True)
+        verbal = self.text(table, "verbal", node, field)
+        if verbal not in ANCHORS:
+            raise self.fail(
+                f"unknown verbal anchor {verbal!r}; expected one of {list(ANCHORS)}",
+                node,
+                f"{field}.verbal",
+            )
+        source = self.source(table, node, field)
+        note = self.text(table, "note", node, field, required=False)
+        if note is None and not math.isclose(p, ANCHORS[verbal], abs_tol=1e-12):
+            raise self.fail(
+                f"p = {p} is off its anchor {verbal!r} = {ANCHORS[verbal]}; a note must say why",
+                node,
+                f"{field}.note",
+            )
+        low = self.probability(table, "low", node, field, required=False)
+        high = self.probability(table, "high", node, field, required=False)
+        if low is not None and low > p:
+            raise self.fail(f"low = {low} is above p = {p}", node, f"{field}.low")
+        if high is not None and high < p:
+            raise self.fail(f"high = {high} is below p = {p}", node, f"{field}.high")
+        return Parameter(p, verbal, source, note, low, high)
+
+    def node(self, kind: str, value: Any, index: int) -> NodeSpec:
+        table = self.table(value, f"{kind}[{index}]", None)
+        if "id" not in table:
+            raise self.fail("missing", f"{kind}[{index}]", "id")
+        node_id = table["id"]
+        if not isinstance(node_id, str) or not _ID.match(node_id):
+            raise self.fail(
+                f"expected a lower_snake_case id, got {node_id!r}", f"{kind}[{index}]", "id"
+            )
+        self.known_fields(table, _NODE_FIELDS[kind], node_id, None)
+        label = self.text(table, "label", node_id)
+        description = self.text(table, "description", node_id, required=False)
+        if kind == "factor":
+            prior = self.parameter(self.required(table, "prior", node_id), node_id, "prior")
+            return NodeSpec(node_id, kind, label, description, prior=prior)
+        leak = self.parameter(self.required(table, "leak", node_id), node_id, "leak")
+        parents_table = self.table(table.get("parents", {}), node_id, "parents")
+        parents = tuple(
+            (parent, self.parameter(weight, node_id, f"parents.{parent}"))
+            for parent, weight in parents_table.items()
+        )
+        if kind == "symptom":
+            return NodeSpec(node_id, kind, label, description, leak=leak, parents=parents)
+        care = self.text(table, "care", node_id)
+        if care not in CARE_LEVELS:
+            raise self.fail(
+                f"unknown care level {care!r}; expected one of {list(CARE_LEVELS)}", node_id, "care"
+            )
+        advice_table = self.table(self.required(table, "advice", node_id), node_id, "advice")
+        self.known_fields(advice_table, {"text", "source"}, node_id, "advice")
+        advice = Advice(
+            self.text(advice_table, "text", node_id, "advice"),
+            self.source(advice_table, node_id, "advice"),
+        )
+        return NodeSpec(
+            node_id, kind, label, description, leak=leak, parents=parents, care=care, advice=advice
+        )
+
+    def required(self, table: Mapping[str, Any], key: str, node: str | None) -> Any:
+        if key not in table:
+            raise self.fail("missing", node, key)
+        return table[key]
+
+    def red_flag(self, value: Any, index: int, kinds: Mapping[str, str]) -> RedFlag:
+        table = self.table(value, f"red_flag[{index}]", None)
+        flag_id = self.text(table, "id", f"red_flag[{index}]")
+        self.known_fields(table, {"id", "label", "level", "all", "any", "source"}, flag_id, None)
+        level = self.text(table, "level", flag_id)
+        if level not in CARE_LEVELS[1:]:
+            raise self.fail(
+                f"unknown level {level!r}; expected one of {list(CARE_LEVELS[1:])}",
+                flag_id,
+                "level",
+            )
+        findings = {}
+        for key in ("all", "any"):
+            ids = table.get(key, [])
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise self.fail(f"expected a list of node ids, got {ids!r}", flag_id, key)
+            for node_id in ids:
+                if node_id not in kinds:
+                    raise self.fail(f"unknown node {node_id!r}", flag_id, key)
+            findings[key] = tuple(ids)
+        if not findings["all"]:
+            raise self.fail("must name at least one node", flag_id, "all")
+        label = self.text(table, "label", flag_id)
+        source = self.source(table, flag_id, None)
+        return RedFlag(flag_id, label, level, findings["all"], findings["any"], source)
+
+
+def _kind_of(value: Any) -> str:
+    return type(value).__name__
+
+
+def read_model_file(path: str | Path) -> ModelSpec:
+    """Read, validate and return a model file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML model file.
+
+    Returns
+    -------
+    ModelSpec
+        The validated model, nodes in a topological order.
+
+    Raises
+    ------
+    ModelFileError
+        If the file cannot be read, is not TOML, or breaks any rule of
+        ``models/FORMAT.md``; the message names the file, the node and the field.
+    """
+    path = Path(path)
+    reader = _Reader(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise reader.fail(f"cannot read the file: {error.strerror or error}") from error
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise reader.fail(f"not valid TOML: {error}") from error
+
+    reader.known_fields(document, {"model", *KINDS, "triage", "red_flag"}, None, None)
+    header = reader.table(reader.required(document, "model", "model"), "model", None)
+    reader.known_fields(header, {"id", "title", "parameterisation", "description"}, "model", None)
+    model_id = reader.text(header, "id", "model")
+    title = reader.text(header, "title", "model")
+    parameterisation = reader.text(header, "parameterisation", "model")
+    if parameterisation != "diez":
+        raise reader.fail(
+            f"unsupported parameterisation {parameterisation!r}; expected 'diez'",
+            "model",
+            "parameterisation",
+        )
+
+    nodes: list[NodeSpec] = []
+    kinds: dict[str, str] = {}
+    for kind in KINDS:
+        entries = document.get(kind, [])
+        if not isinstance(entries, list):
+            raise reader.fail(f"expected an array of tables [[{kind}]]", kind, None)
+        for index, entry in enumerate(entries):
+            node = reader.node(kind, entry, index)
+            if node.id in kinds:
+                raise reader.fail(f"duplicate id (already a {kinds[node.id]})", node.id, "id")
+            kinds[node.id] = kind
+            nodes.append(node)
+    if not nodes:
+        raise reader.fail("the model has no nodes", None, None)
+
+    for node in nodes:
+        for parent, _ in node.parents:
+            if parent not in kinds:
+                raise reader.fail(f"unknown parent {parent!r}", node.id, f"parents.{parent}")
+            if kinds[parent] not in _PARENT_KINDS[node.kind]:
+                allowed = " or ".join(_PARENT_KINDS[node.kind])
+                raise reader.fail(
+                    f"a {kinds[parent]} cannot be a parent of a {node.kind}; expected a {allowed}",
+                    node.id,
+                    f"parents.{parent}",
+                )
+    ordered = _topological(nodes, reader)
+
+    triage = reader.table(reader.required(document, "triage", "triage"), "triage", None)
+    reader.known_fields(triage, {"condition_threshold"}, "triage", None)
+    threshold_table = reader.required(triage, "condition_threshold", "triage")
+    threshold = reader.parameter(threshold_table, "triage", "condition_threshold")
+    if threshold.p <= 0.0:
+        raise reader.fail("must be above 0", "triage", "condition_threshold.p")
+
+    entries = document.get("red_flag", [])
+    if not isinstance(entries, list):
+        raise reader.fail("expected an array of tables [[red_flag]]", "red_flag", None)
+    red_flags = tuple(reader.red_flag(entry, index, kinds) for index, entry in enumerate(entries))
+    flag_ids = [flag.id for flag in red_flags]
+    for flag_id in flag_ids:
+        if flag_ids.count(flag_id) > 1:
+            raise reader.fail("duplicate red flag id", flag_id, "id")
+
+    version = hashlib.sha256(raw).hexdigest()[:16]
+    return ModelSpec(str(path), model_id, title, version, ordered, red_flags, threshold)
+
+
+def _topological(nodes: list[NodeSpec], reader: _Reader) -> tuple[NodeSpec, ...]:
+    """Order nodes parents-first, keeping file order among ready nodes; reject cycles."""
+    by_id = {node.id: node for node in nodes}
+    waiting = {node.id: {parent for parent, _ in node.parents} for node in nodes}
+    ordered: list[NodeSpec] = []
+    placed: set[str] = set()
+    while len(ordered) < len(nodes):
+        ready = [
+            node_id
+            for node_id, parents in waiting.items()
+            if node_id not in placed and parents <= placed
+        ]
+        if not ready:
+            stuck = next(node_id for node_id in waiting if node_id not in placed)
+            cycle = _find_cycle(stuck, by_id, placed)
+            raise reader.fail(
+                f"the parents form a cycle: {' -> '.join(cycle)}", cycle[0], "parents"
+            )
+        for node_id in ready:
+            placed.add(node_id)
+            ordered.append(by_id[node_id])
+    return tuple(ordered)
+
+
+def _find_cycle(start: str, by_id: Mapping[str, NodeSpec], placed: set[str]) -> list[str]:
+    """Walk unplaced parents from ``start`` until a node repeats; return the cycle."""
+    path = [start]
+    while True:
+        current = by_id[path[-1]]
+        parent = next(p for p, _ in current.parents if p not in placed)
+        if parent in path:
+            return [*path[path.index(parent) :], parent]
+        path.append(parent)
