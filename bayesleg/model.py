@@ -66,10 +66,16 @@ def load(path: str | Path | None = None) -> Model:
     >>> model.diagnose({"long_session": True, "fasted": True, "heaviness": True}).top.id
     'glycogen_depletion'
     """
-    if path is None:
-        with resources.as_file(resources.files("bayesleg.models") / _SHIPPED) as shipped:
-            return Model(read_model_file(shipped))
-    return Model(read_model_file(path))
+    return Model(read_model_file(_shipped_model_path() if path is None else path))
+
+
+def _shipped_model_path() -> Path:
+    """Return the shipped model file: inside the installed package, else in the checkout."""
+    try:
+        packaged = resources.files("bayesleg.models") / _SHIPPED
+    except ModuleNotFoundError:  # running from a source checkout: models/ beside bayesleg/
+        return Path(__file__).resolve().parent.parent / "models" / _SHIPPED
+    return Path(str(packaged))
 
 
 def _discrete_network(spec: ModelSpec) -> DiscreteNetwork:
