@@ -320,7 +320,9 @@ class Model:
                 prior=float(prior),
                 likelihood_ratio=likelihood_ratio(float(posterior), float(prior)),
             )
-            for condition, prior, posterior in zip(self._conditions, priors, posteriors, strict=True)
+            for condition, prior, posterior in zip(
+                self._conditions, priors, posteriors, strict=True
+            )
         ]
         # Posteriors equal to 12 decimals count as tied, so float noise cannot
         # override the documented tie order by id.

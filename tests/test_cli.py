@@ -55,7 +55,11 @@ def test_nodes_lists_the_vocabulary():
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert [(n["id"], n["kind"]) for n in payload["nodes"]] == [
-        ("f", "factor"), ("c", "condition"), ("d", "condition"), ("s", "symptom"), ("t", "symptom"),
+        ("f", "factor"),
+        ("c", "condition"),
+        ("d", "condition"),
+        ("s", "symptom"),
+        ("t", "symptom"),
     ]
     table = run("nodes", "--model", TINY).stdout
     assert "conditions:" in table and "Condition D" in table

@@ -35,7 +35,11 @@ def odds(p):
 
 def test_nodes_and_kinds(tiny):
     assert [(n.id, n.kind) for n in tiny.nodes] == [
-        ("f", "factor"), ("c", "condition"), ("d", "condition"), ("s", "symptom"), ("t", "symptom"),
+        ("f", "factor"),
+        ("c", "condition"),
+        ("d", "condition"),
+        ("s", "symptom"),
+        ("t", "symptom"),
     ]
     assert tiny.nodes[0].states == ("absent", "present")
     assert tiny.conditions == ("c", "d")
@@ -103,7 +107,10 @@ def test_observed_condition_has_infinite_or_zero_ratio(tiny):
 def test_triage_red_flag_and_condition_reasons(tiny):
     diagnosis = tiny.diagnose({"f": True, "s": True})
     assert diagnosis.triage.level == "see_doctor"
-    assert [(r.kind, r.id) for r in diagnosis.triage.reasons] == [("red_flag", "s_with_f"), ("condition", "d")]
+    assert [(r.kind, r.id) for r in diagnosis.triage.reasons] == [
+        ("red_flag", "s_with_f"),
+        ("condition", "d"),
+    ]
 
 
 def test_triage_self_care_when_nothing_raises_it(tiny):
@@ -149,14 +156,16 @@ def test_unknown_node_suggests(tiny):
 
 
 def test_invalid_state_names_value_and_choices(tiny):
-    with pytest.raises(InvalidStateError, match=r"invalid value 'maybe' for 's'; expected True, False"):
+    with pytest.raises(
+        InvalidStateError, match=r"invalid value 'maybe' for 's'; expected True, False"
+    ):
         tiny.diagnose({"s": "maybe"})
     with pytest.raises(InvalidStateError, match=r"invalid value 1 for 's'"):
         tiny.diagnose({"s": 1})
 
 
 def test_evidence_must_be_a_mapping(tiny):
-    with pytest.raises(InvalidEvidenceError, match="must be a mapping.*got list"):
+    with pytest.raises(InvalidEvidenceError, match=r"must be a mapping.*got list"):
         tiny.diagnose(["s"])
 
 
@@ -174,5 +183,11 @@ def test_bad_model_file_raises_at_load(tmp_path):
 
 
 def test_every_error_is_a_bayesleg_error():
-    for error in (ImpossibleEvidenceError, InvalidEvidenceError, InvalidStateError, ModelFileError, UnknownNodeError):
+    for error in (
+        ImpossibleEvidenceError,
+        InvalidEvidenceError,
+        InvalidStateError,
+        ModelFileError,
+        UnknownNodeError,
+    ):
         assert issubclass(error, BayeslegError)

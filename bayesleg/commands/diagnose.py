@@ -1,0 +1,98 @@
+"""``bayesleg diagnose``: rank the causes of a case and triage it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+
+from bayesleg.commands import add_model_option, positive_int
+from bayesleg.diagnosis import Diagnosis
+from bayesleg.errors import InvalidEvidenceError
+from bayesleg.evidence import parse_state
+from bayesleg.model import Model, load
+
+HELP = "rank the causes of a case and triage it"
+DESCRIPTION = "Rank every condition and triage. Evidence: ID (present) or ID=yes|no."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the command's arguments."""
+    parser.add_argument("evidence", nargs="*", metavar="ID[=yes|no]")
+    parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    parser.add_argument("--top", type=positive_int, metavar="N", help="show the first N causes")
+    add_model_option(parser)
+
+
+def parse_evidence_arguments(tokens: Sequence[str]) -> dict[str, str]:
+    """Turn ``ID`` and ``ID=value`` tokens into evidence.
+
+    A bare ``ID`` means present.  The same id given twice with different
+    values is an error, not a silent override.
+
+    Raises
+    ------
+    InvalidStateError
+        If a value is not yes/no/present/absent.
+    InvalidEvidenceError
+        If an id is empty or given twice with different values.
+    """
+    evidence: dict[str, str] = {}
+    for token in tokens:
+        node, sep, value = token.partition("=")
+        node = node.strip()
+        if not node:
+            raise InvalidEvidenceError(
+                f"evidence {token!r} has no node id; expected ID or ID=yes|no"
+            )
+        state = parse_state(node, value.strip()) if sep else "present"
+        if evidence.get(node, state) != state:
+            raise InvalidEvidenceError(
+                f"{node!r} is given as both {evidence[node]!r} and {state!r}; give it once"
+            )
+        evidence[node] = state
+    return evidence
+
+
+def format_ratio(ratio: float) -> str:
+    """Format a likelihood ratio for a table."""
+    if math.isinf(ratio):
+        return "inf"
+    return f"{ratio:.3g}" if ratio < 1000 else f"{ratio:.3e}"
+
+
+def format_diagnosis(model: Model, diagnosis: Diagnosis, top: int | None = None) -> str:
+    """Return the diagnosis as a readable table with its triage."""
+    ranked = diagnosis.ranked[:top] if top else diagnosis.ranked
+    shown = ", ".join(f"{node}={state}" for node, state in diagnosis.evidence.items())
+    lines = [f"Evidence: {shown or '(none)'}"]
+    width = max(len(cause.label) for cause in ranked)
+    lines.append(f"{'#':>2}  {'condition':<{width}}  posterior  prior      LR  care")
+    for rank, cause in enumerate(ranked, start=1):
+        lines.append(
+            f"{rank:>2}  {cause.label:<{width}}  {cause.posterior:9.3f}  {cause.prior:5.3f}"
+            f"  {format_ratio(cause.likelihood_ratio):>6}  {model.node(cause.id).care}"
+        )
+    if len(ranked) < len(diagnosis.ranked):
+        lines.append(f"    ({len(diagnosis.ranked) - len(ranked)} more below; see --top)")
+    lines.append(f"Triage: {diagnosis.triage.level}")
+    lines.extend(f"  - {reason}" for reason in diagnosis.triage.reasons)
+    if not diagnosis.triage.reasons:
+        lines.append("  - no red flag, and no condition needing a clinician reached its threshold")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Diagnose the evidence on the command line and print the result."""
+    evidence = parse_evidence_arguments(args.evidence)
+    model = load(args.model)
+    diagnosis = model.diagnose(evidence)
+    if args.json:
+        payload = diagnosis.to_dict()
+        if args.top:
+            payload["ranked"] = payload["ranked"][: args.top]
+        print(json.dumps(payload, indent=2))
+    else:
+        print(format_diagnosis(model, diagnosis, args.top))
+    return 0
