@@ -14,7 +14,7 @@ import argparse
 __all__ = ["COMMANDS", "add_model_option", "positive_int"]
 
 #: Subcommand names, in the order ``bayesleg --help`` lists them.
-COMMANDS: tuple[str, ...] = ("diagnose", "nodes")
+COMMANDS: tuple[str, ...] = ("diagnose", "nodes", "schema", "serve")
 
 
 def positive_int(text: str) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 
 from bayesleg.commands import add_model_option, positive_int
 from bayesleg.diagnosis import Diagnosis
@@ -22,6 +23,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("evidence", nargs="*", metavar="ID[=yes|no]")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     parser.add_argument("--top", type=positive_int, metavar="N", help="show the first N causes")
+    parser.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="read one JSON request a line on stdin, write one JSON response a line",
+    )
     add_model_option(parser)
 
 
@@ -83,8 +89,25 @@ def format_diagnosis(model: Model, diagnosis: Diagnosis, top: int | None = None)
     return "\n".join(lines)
 
 
+def _stdin_lines() -> Iterator[bytes]:
+    from bayesleg.cli import UsageError
+
+    try:
+        yield from sys.stdin.buffer
+    except (AttributeError, OSError) as error:  # no stdin at all, or it failed
+        raise UsageError(f"cannot read standard input: {error}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Diagnose the evidence on the command line and print the result."""
+    if args.jsonl:
+        from bayesleg.cli import UsageError
+        from bayesleg.jsonl import serve_lines
+
+        if args.evidence or args.json:
+            raise UsageError("--jsonl reads its cases from stdin; give no evidence and no --json")
+        serve_lines(load(args.model), _stdin_lines(), sys.stdout, top=args.top)
+        return 0
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
     diagnosis = model.diagnose(evidence)
