@@ -422,26 +422,27 @@ def read_model_file(path: str | Path) -> ModelSpec:
 
 
 def _topological(nodes: list[NodeSpec], reader: _Reader) -> tuple[NodeSpec, ...]:
-    """Order nodes parents-first, keeping file order among ready nodes; reject cycles."""
+    """Order nodes parents-first, each as early in file order as it can go; reject cycles."""
     by_id = {node.id: node for node in nodes}
-    waiting = {node.id: {parent for parent, _ in node.parents} for node in nodes}
     ordered: list[NodeSpec] = []
     placed: set[str] = set()
     while len(ordered) < len(nodes):
-        ready = [
-            node_id
-            for node_id, parents in waiting.items()
-            if node_id not in placed and parents <= placed
-        ]
-        if not ready:
-            stuck = next(node_id for node_id in waiting if node_id not in placed)
+        ready = next(
+            (
+                node
+                for node in nodes
+                if node.id not in placed and all(parent in placed for parent, _ in node.parents)
+            ),
+            None,
+        )
+        if ready is None:
+            stuck = next(node.id for node in nodes if node.id not in placed)
             cycle = _find_cycle(stuck, by_id, placed)
             raise reader.fail(
                 f"the parents form a cycle: {' -> '.join(cycle)}", cycle[0], "parents"
             )
-        for node_id in ready:
-            placed.add(node_id)
-            ordered.append(by_id[node_id])
+        placed.add(ready.id)
+        ordered.append(ready)
     return tuple(ordered)
 
 

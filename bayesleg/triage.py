@@ -94,7 +94,9 @@ def assess_triage(
     )
     for condition, probability in raised:
         care, label = cares[condition]
-        text = f"{label}: posterior {probability:.2f} reaches the threshold {threshold:.2f} for {care}"
+        text = (
+            f"{label}: posterior {probability:.2f} reaches the threshold {threshold:.2f} for {care}"
+        )
         reasons.append(TriageReason("condition", condition, care, text))
     level = max((reason.level for reason in reasons), key=CARE_LEVELS.index, default="self_care")
     return Triage(level, tuple(reasons))
