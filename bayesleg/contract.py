@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -238,7 +239,9 @@ def parse_json(data: str | bytes) -> Any:
         except UnicodeDecodeError as error:
             raise InvalidRequestError(f"the request is not UTF-8 text: {error}") from None
     try:
-        return json.loads(data, object_pairs_hook=_object, parse_constant=_no_constant)
+        return json.loads(
+            data, object_pairs_hook=_object, parse_constant=_no_constant, parse_float=_finite
+        )
     except json.JSONDecodeError as error:
         raise InvalidRequestError(f"the request is not valid JSON: {error}") from None
     except RecursionError:
@@ -260,11 +263,18 @@ def _no_constant(name: str) -> Any:
     raise InvalidRequestError(f"{name} is not a JSON value")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # such as 1e400, which would come back as Infinity
+        raise InvalidRequestError(f"the number {text} is too large")
+    return value
+
+
 @dataclass(frozen=True)
 class _Request:
     """A request whose fields passed the contract's checks; evidence not yet checked."""
 
-    id: str | int | None
+    id: str | int | float | None
     evidence: Any
     top: int | None = None
     ranking: str = "posterior"
@@ -295,14 +305,14 @@ def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], A
     return _Request(id=_request_id(payload), evidence=payload["evidence"], **options)
 
 
-def _request_id(payload: Any) -> str | int | None:
+def _request_id(payload: Any) -> str | int | float | None:
     """Return the request's ``id`` if it has a valid one, else None; raise if it is invalid."""
     if not isinstance(payload, dict) or "id" not in payload:
         return None
     value = payload["id"]
     if isinstance(value, str) and len(value) <= _MAX_ID_LENGTH:
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if _is_integer(value):
         return value
     raise InvalidRequestError(
         f'"id" must be a string of at most {_MAX_ID_LENGTH} characters or an integer, '
@@ -312,11 +322,18 @@ def _request_id(payload: Any) -> str | int | None:
 
 def _positive_int(field: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-            return value
+        if _is_integer(value) and value >= 1:
+            return int(value)
         raise InvalidRequestError(f'"{field}" must be a whole number of at least 1, got {value!r}')
 
     return check
+
+
+def _is_integer(value: Any) -> bool:
+    """Whether JSON Schema counts ``value`` as an integer: 3 and 3.0, but not true."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 def _ranking(value: Any) -> str:

@@ -1,0 +1,370 @@
+"""The JSON contract: its schemas, and real answers checked against them."""
+
+import json
+import random
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from referencing import Registry, Resource
+
+import bayesleg
+from bayesleg import contract
+from bayesleg.errors import (
+    BayeslegError,
+    ImpossibleEvidenceError,
+    InvalidEvidenceError,
+    InvalidStateError,
+    UnknownNodeError,
+)
+
+TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return bayesleg.load()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bayesleg.load(TINY)
+
+
+def validator(name):
+    return jsonschema.Draft202012Validator(contract.schema(name))
+
+
+def assert_valid(name, message):
+    errors = sorted(validator(name).iter_errors(message), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+
+
+def random_evidence(model, rng, *, size=6):
+    nodes = [node.id for node in model.nodes]
+    values = [True, False, "yes", "no", "present", "absent", "YES", None]
+    return {node: rng.choice(values) for node in rng.sample(nodes, rng.randint(0, size))}
+
+
+# --------------------------------------------------------------------------
+# The schema files
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", contract.SCHEMA_NAMES)
+def test_every_schema_is_a_valid_bundled_schema(name):
+    bundled = contract.schema(name)
+    jsonschema.Draft202012Validator.check_schema(bundled)
+    refs = []
+
+    def collect(node):
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref")
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(bundled)
+    assert all(ref.startswith("#") for ref in refs), refs
+    # Every ref resolves inside the bundle.
+    resolver = Registry().with_resource("", Resource.from_contents(bundled)).resolver()
+    for ref in refs:
+        resolver.lookup(ref)
+
+
+def test_the_schema_files_work_side_by_side_as_shipped(model):
+    """The files refer to one another by file name; a registry of the files resolves them."""
+    folder = resources.files("bayesleg.schemas")
+    registry = Registry().with_resources(
+        (f"{name}.schema.json", Resource.from_contents(contract.schema_file(name)))
+        for name in contract.SCHEMA_NAMES
+    )
+    shipped = sorted(p.name for p in folder.iterdir() if p.name.endswith(".schema.json"))
+    assert shipped == sorted(f"{name}.schema.json" for name in contract.SCHEMA_NAMES)
+    batch = contract.diagnose_batch(model, [{"evidence": {"cramps": True}}, {"evidence": []}])
+    file_validator = jsonschema.Draft202012Validator(
+        contract.schema_file("batch-response"), registry=registry
+    )
+    file_validator.validate(batch)
+    broken = json.loads(json.dumps(batch))
+    broken["results"][0]["triage"]["level"] = "later"
+    assert not file_validator.is_valid(broken)
+
+
+def test_schema_names_an_unknown_schema():
+    with pytest.raises(contract.InvalidRequestError, match="did you mean 'error'"):
+        contract.schema("erorr")
+
+
+# --------------------------------------------------------------------------
+# Real answers against the schemas
+# --------------------------------------------------------------------------
+
+
+def test_real_diagnosis_responses_match_the_schema(model):
+    rng = random.Random(6)
+    for number in range(60):
+        request = {"evidence": random_evidence(model, rng), "id": number}
+        if number % 3 == 0:
+            request["top"] = rng.randint(1, 5)
+        if number % 5 == 0:
+            request["schema"] = contract.DIAGNOSIS
+        try:
+            response = contract.diagnose(model, request)
+        except ImpossibleEvidenceError as error:
+            assert_valid("error", contract.error_object(error, payload=request))
+            continue
+        assert_valid("diagnosis-response", response)
+        assert response["id"] == number
+        assert len(response["ranked"]) == request.get("top", len(model.conditions))
+
+
+def test_response_carries_the_model_the_evidence_and_the_full_diagnosis(model):
+    evidence = {"long_session": True, "fasted": "yes", "heaviness": "present", "cramps": False}
+    response = contract.diagnose(model, {"evidence": evidence})
+    expected = model.diagnose(evidence).to_dict()
+    assert response["schema"] == "bayesleg.diagnosis/1"
+    assert response["model"] == {"id": model.id, "version": model.version}
+    assert response["evidence"] == expected["evidence"]
+    assert response["triage"] == expected["triage"]
+    assert [{k: c[k] for k in expected["ranked"][0]} for c in response["ranked"]] == (
+        expected["ranked"]
+    )
+    assert response["warnings"] == []
+
+
+def test_a_schema_rejects_a_wrong_response(model):
+    """The validation above could fail: a response with a bad field does not pass."""
+    response = contract.diagnose(model, {"evidence": {"cramps": True}})
+    for path, value in [
+        (("ranked", 0, "posterior"), 1.5),
+        (("triage", "level"), "soon"),
+        (("model",), {"id": "leg_symptoms"}),
+        (("evidence", "cramps"), True),
+        (("warnings",), [{"code": "odd", "message": "?"}]),
+    ]:
+        broken = json.loads(json.dumps(response))
+        target = broken
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        assert not validator("diagnosis-response").is_valid(broken), path
+
+
+def test_warnings_are_only_real_ones(model):
+    def codes(evidence):
+        response = contract.diagnose(model, {"evidence": evidence})
+        return [(w["code"], w.get("node")) for w in response["warnings"]]
+
+    assert codes({"weakness": True, "long_session": False}) == []
+    assert codes({}) == [("no_evidence", None)]
+    assert codes({"weakness": None}) == [("null_evidence", "weakness"), ("no_evidence", None)]
+    assert codes({"dehydration": True, "cramps": True}) == [
+        ("condition_as_evidence", "dehydration")
+    ]
+
+
+def test_error_objects_match_the_schema(model, tiny):
+    cases = [
+        (model, {"evidence": {"weaknes": True}}, UnknownNodeError),
+        (model, {"evidence": {"weakness": "maybe"}}, InvalidStateError),
+        (model, {"evidence": ["weakness"]}, InvalidEvidenceError),
+        (model, {"evidence": {}, "top": 0}, contract.InvalidRequestError),
+        (model, {"evidence": {}, "ranking": "alphabetical"}, contract.InvalidRequestError),
+        (model, {"evidence": {}, "schema": "bayesleg.diagnosis/2"}, contract.InvalidRequestError),
+        (model, {"evidence": {}, "evidense": {}}, contract.InvalidRequestError),
+        (model, {"id": "x"}, contract.InvalidRequestError),
+        (model, "weakness", contract.InvalidRequestError),
+        (
+            tiny,
+            {"evidence": {"c": "no", "d": "no", "s": "yes"}, "id": "x"},
+            ImpossibleEvidenceError,
+        ),
+    ]
+    for answering, request, kind in cases:
+        with pytest.raises(kind) as caught:
+            contract.diagnose(answering, request)
+        error = contract.error_object(caught.value, payload=request, line=4)
+        assert_valid("error", error)
+        assert error["error"]["type"] == kind.__name__
+        assert error["error"]["message"] == str(caught.value)
+        assert error["line"] == 4
+    assert error["id"] == "x"
+
+
+def test_unknown_node_error_object_carries_suggestions(model):
+    with pytest.raises(UnknownNodeError) as caught:
+        contract.diagnose(model, {"evidence": {"numbnes": True}})
+    assert contract.error_object(caught.value, index=2)["error"] == {
+        "type": "UnknownNodeError",
+        "message": "unknown node 'numbnes'; did you mean 'numbness'?",
+        "node": "numbnes",
+        "suggestions": ["numbness"],
+    }
+
+
+def test_batch_answers_each_case_in_order(model, tiny):
+    cases = [
+        {"evidence": {"cramps": True}, "id": "a"},
+        {"evidence": {"cramp": True}, "id": "b"},
+        [],
+        {"evidence": {"weakness": True, "tingling": True}, "top": 2},
+    ]
+    batch = contract.diagnose_batch(model, cases)
+    assert_valid("batch-response", batch)
+    results = batch["results"]
+    assert [r["schema"] for r in results] == [
+        contract.DIAGNOSIS,
+        contract.ERROR,
+        contract.ERROR,
+        contract.DIAGNOSIS,
+    ]
+    assert results[0] == contract.diagnose(model, cases[0])
+    assert results[3] == contract.diagnose(model, cases[3])
+    assert (results[1]["index"], results[1]["id"], results[1]["error"]["type"]) == (
+        1,
+        "b",
+        "UnknownNodeError",
+    )
+    assert results[2]["index"] == 2
+
+
+def test_batch_with_an_impossible_case_answers_the_others(tiny):
+    cases = [{"evidence": {"f": True}}, {"evidence": {"c": "no", "d": "no", "s": "yes"}}]
+    results = contract.diagnose_batch(tiny, cases)["results"]
+    assert results[0] == contract.diagnose(tiny, cases[0])
+    assert results[1]["error"]["type"] == "ImpossibleEvidenceError"
+    assert results[1]["index"] == 1
+
+
+def test_read_batch_checks_the_envelope():
+    assert contract.read_batch({"cases": [1, 2]}) == [1, 2]
+    for payload, words in [
+        ([], "a batch must be a JSON object, got an array"),
+        ({"cases": {}}, 'a batch needs "cases", an array'),
+        ({"cases": [], "top": 1}, "unknown field 'top'"),
+        ({"cases": [], "schema": contract.DIAGNOSIS}, "unsupported schema"),
+    ]:
+        with pytest.raises(contract.InvalidRequestError, match=words):
+            contract.read_batch(payload)
+
+
+def test_model_description_matches_the_schema_and_the_vocabulary(model):
+    description = contract.model_description(model)
+    assert_valid("model", description)
+    assert [n["id"] for n in description["nodes"]] == [n.id for n in model.nodes]
+    for value in description["evidence_values"]:
+        contract.diagnose(model, {"evidence": {"cramps": value}})
+
+
+def test_next_questions_match_the_schema(model):
+    evidence = {"weakness": True, "long_session": True}
+    response = contract.next_questions(model, {"evidence": evidence, "k": 3, "id": 9})
+    assert_valid("next-questions-response", response)
+    questions = model.next_questions(evidence, k=3)
+    assert [q["id"] for q in response["questions"]] == [q.id for q in questions]
+    assert response["top_cause"] == model.diagnose(evidence).top.id
+    assert not {q["id"] for q in response["questions"]} & set(evidence)
+    huge = contract.next_questions(model, {"evidence": {}, "k": 10**30})
+    assert_valid("next-questions-response", huge)
+
+
+# --------------------------------------------------------------------------
+# Reading JSON strictly
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (b"{", "not valid JSON"),
+        (b"\xff{}", "not UTF-8"),
+        (b'{"a": 1, "a": 2}', "the key 'a' appears twice"),
+        (b'{"top": NaN}', "NaN is not a JSON value"),
+        (b'{"top": -Infinity}', "-Infinity is not a JSON value"),
+        (b'{"top": 1e400}', "the number 1e400 is too large"),
+        (b"[" * 100_000, "nests too deeply"),
+        (b"1" * 5000, "cannot be read"),
+    ],
+)
+def test_parse_json_is_strict(text, words):
+    with pytest.raises(contract.InvalidRequestError, match=words):
+        contract.parse_json(text)
+
+
+def test_dumps_never_writes_nan():
+    with pytest.raises(ValueError, match="Out of range float"):
+        contract.dumps({"x": float("nan")})
+
+
+# --------------------------------------------------------------------------
+# The hand-written request checks agree with the request schema
+# --------------------------------------------------------------------------
+
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+_good_values = st.sampled_from([True, False, None, "yes", "No", "PRESENT", "absent", "yEs"])
+_bad_values = st.sampled_from(["maybe", "", "yes ", 1, 0, 1.0, [], {}]) | st.text(max_size=8)
+_tiny_ids = st.sampled_from(["f", "c", "d", "s", "t"])
+# Each field of a request: (a value the contract accepts, a value it refuses).
+_FIELDS = {
+    "evidence": (
+        st.dictionaries(_tiny_ids, _good_values),
+        st.dictionaries(_tiny_ids, _good_values | _bad_values, min_size=1)
+        | _json_scalars
+        | st.lists(st.text(max_size=3), max_size=2),
+    ),
+    "top": (st.integers(1, 10**20) | st.just(2.0), st.sampled_from([0, -1, 2.5, True, "3", None])),
+    "ranking": (st.sampled_from(contract.RANKINGS), st.sampled_from(["alphabetical", None, 1])),
+    "schema": (
+        st.just(contract.DIAGNOSIS),
+        st.sampled_from([contract.BATCH, "bayesleg.diagnosis/2", None]),
+    ),
+    "id": (
+        st.text(max_size=200) | st.integers() | st.just(7.0),
+        st.sampled_from(["x" * 201, 7.5, True, None, [], {}]),
+    ),
+    "evidense": (st.nothing(), st.just({})),
+}
+
+
+@st.composite
+def _requests(draw):
+    """Mostly well-formed requests, each field absent, acceptable or (less often) refused."""
+    request = {}
+    for field, (good, bad) in _FIELDS.items():
+        choice = draw(st.sampled_from(["absent", "good", "good", "good", "bad"]))
+        if choice == "good" and field != "evidense":
+            request[field] = draw(good)
+        elif choice == "bad":
+            request[field] = draw(bad)
+    return request
+
+
+@settings(max_examples=300, deadline=None)
+@given(request=_requests() | _json_scalars | st.lists(_json_scalars, max_size=2))
+def test_request_checks_agree_with_the_request_schema(tiny, request):
+    """A request the schema accepts is answered or fails on the model; one it rejects is refused.
+
+    The model-level errors (an id the model lacks, impossible evidence) are
+    beyond a schema; every other fault is a contract fault in both.
+    """
+    schema_valid = validator("diagnosis-request").is_valid(request)
+    try:
+        contract.diagnose(tiny, request)
+    except (UnknownNodeError, ImpossibleEvidenceError):
+        assert schema_valid
+    except BayeslegError as error:
+        assert not schema_valid, error
+    else:
+        assert schema_valid

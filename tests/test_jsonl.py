@@ -1,0 +1,129 @@
+"""``bayesleg diagnose --jsonl``, run as another program would: a subprocess on pipes."""
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+from pathlib import Path
+
+import bayesleg
+from bayesleg import contract
+from bayesleg.jsonl import answer_line, serve_lines
+
+TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
+
+
+def start(*args, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-m", "bayesleg", "diagnose", "--jsonl", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).parent / "fixtures",
+        **kwargs,
+    )
+
+
+def test_each_line_gets_its_answer_and_bad_lines_an_error():
+    lines = [
+        b'{"evidence": {"f": true, "s": "yes"}, "id": "first"}',
+        b"{not json",
+        b"",
+        b'{"evidence": {"fever": true}, "id": 3}',
+        b'{"evidence": {"s": "maybe"}}',
+        b'{"evidence": {"c": "no", "d": "no", "s": "yes"}}',
+        b"\xff\xfe",
+        b"   ",
+        b'["f"]',
+        b'{"evidence": {"t": false}, "top": 1}',
+    ]
+    process = start("--model", TINY, stdin=subprocess.PIPE)
+    stdout, stderr = process.communicate(b"\n".join(lines) + b"\n", timeout=60)
+    assert process.returncode == 0, stderr
+    assert stderr == b""
+    answers = [json.loads(line) for line in stdout.decode().splitlines()]
+    tiny = bayesleg.load(TINY)
+    assert answers[0] == contract.diagnose(tiny, json.loads(lines[0]))
+    assert answers[-1] == contract.diagnose(tiny, json.loads(lines[-1]))
+    errors = [(a.get("line"), a["error"]["type"]) for a in answers if a["schema"] == contract.ERROR]
+    assert errors == [
+        (2, "InvalidRequestError"),
+        (4, "UnknownNodeError"),
+        (5, "InvalidStateError"),
+        (6, "ImpossibleEvidenceError"),
+        (7, "InvalidRequestError"),
+        (9, "InvalidRequestError"),
+    ]
+    assert answers[2]["id"] == 3
+    assert len(answers) == 8  # the two blank lines get no answer
+
+
+def test_answers_stream_one_line_at_a_time():
+    """Each answer arrives before the next request is sent, stdin still open."""
+    process = start("--model", TINY, stdin=subprocess.PIPE)
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    try:
+        for number, evidence in enumerate([{"f": True}, {"bad": 1}, {"s": True}], start=1):
+            process.stdin.write(json.dumps({"evidence": evidence}).encode() + b"\n")
+            process.stdin.flush()
+            assert selector.select(timeout=60), f"no answer to line {number} within 60 s"
+            answer = json.loads(process.stdout.readline())
+            assert answer.get("line", number) == number
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    finally:
+        selector.close()
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_top_on_the_command_line_is_the_default_for_requests():
+    process = start("--model", TINY, "--top", "1", stdin=subprocess.PIPE)
+    stdout, _ = process.communicate(
+        b'{"evidence": {"f": true}}\n{"evidence": {"f": true}, "top": 2}\n', timeout=60
+    )
+    assert [len(json.loads(line)["ranked"]) for line in stdout.splitlines()] == [1, 2]
+
+
+def test_evidence_arguments_with_jsonl_are_refused():
+    process = start("--model", TINY, "f", stdin=subprocess.DEVNULL)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert stdout == b""
+    assert stderr.decode().splitlines() == [
+        "bayesleg: error: --jsonl reads its cases from stdin; give no evidence and no --json"
+    ]
+
+
+def test_empty_stdin_is_no_answers_and_exit_0():
+    process = start("--model", TINY, stdin=subprocess.DEVNULL)
+    assert process.communicate(timeout=60) == (b"", b"")
+    assert process.returncode == 0
+
+
+def test_a_failing_stdin_is_one_line_and_exit_2(tmp_path):
+    descriptor = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT)  # cannot be read
+    try:
+        process = start("--model", TINY, stdin=descriptor)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(descriptor)
+    assert process.returncode == 2
+    assert stdout == b""
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("bayesleg: error: cannot read standard input:")
+
+
+def test_serve_lines_in_process_matches_answer_line(tmp_path):
+    tiny = bayesleg.load(TINY)
+    lines = ['{"evidence": {"f": true}}', "", '{"evidence": {"s": 2}}']
+    output = tmp_path / "out.jsonl"
+    with output.open("w") as stream:
+        assert serve_lines(tiny, lines, stream) == 2
+    written = [json.loads(line) for line in output.read_text().splitlines()]
+    assert written == [answer_line(tiny, lines[0], 1), answer_line(tiny, lines[2], 3)]
+    assert written[1]["error"]["type"] == "InvalidStateError"

@@ -1,0 +1,357 @@
+"""The HTTP service: answers, every kind of bad input, its OpenAPI document, and fuzzing."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+from starlette.testclient import TestClient
+
+import bayesleg
+from bayesleg import contract
+from bayesleg.service import create_app, openapi_document
+
+TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
+MAX_BODY = 64 * 1024
+MAX_BATCH = 50
+ERROR_STATUSES = {400, 404, 405, 413, 415, 422}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return bayesleg.load()
+
+
+@pytest.fixture(scope="module")
+def client(model):
+    with TestClient(create_app(model, max_body_bytes=MAX_BODY, max_batch=MAX_BATCH)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tiny_client():
+    with TestClient(create_app(bayesleg.load(TINY))) as client:
+        yield client
+
+
+def assert_valid(name, message):
+    jsonschema.Draft202012Validator(contract.schema(name)).validate(message)
+
+
+def assert_error(response, status, error_type, words):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert_valid("error", body)
+    assert body["error"]["type"] == error_type
+    assert words in body["error"]["message"]
+    return body
+
+
+# --------------------------------------------------------------------------
+# Answers
+# --------------------------------------------------------------------------
+
+
+def test_diagnose_answers_as_the_contract(client, model):
+    request = {"evidence": {"long_session": True, "fasted": "yes", "heaviness": True}, "id": "a"}
+    response = client.post("/v1/diagnose", json=request)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == contract.diagnose(model, request)
+    assert_valid("diagnosis-response", response.json())
+
+
+def test_batch_answers_each_case(client, model):
+    cases = [{"evidence": {"cramps": True}}, {"evidence": {"cramp": True}}, {"evidence": {}}]
+    response = client.post("/v1/diagnose/batch", json={"cases": cases})
+    assert response.status_code == 200
+    assert response.json() == contract.diagnose_batch(model, cases)
+    assert_valid("batch-response", response.json())
+    assert response.json()["results"][1]["error"]["type"] == "UnknownNodeError"
+
+
+def test_next_questions_answers_as_the_contract(client, model):
+    request = {"evidence": {"weakness": True}, "k": 2}
+    response = client.post("/v1/next-questions", json=request)
+    assert response.status_code == 200
+    assert response.json() == contract.next_questions(model, request)
+    assert len(response.json()["questions"]) == 2
+
+
+def test_model_and_health(client, model):
+    described = client.get("/v1/model")
+    assert described.status_code == 200
+    assert described.json() == contract.model_description(model)
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "model": {"id": model.id, "version": model.version}}
+    assert_valid("health", health.json())
+
+
+# --------------------------------------------------------------------------
+# Every kind of bad input is a 4xx with the typed error's message
+# --------------------------------------------------------------------------
+
+JSON = {"content-type": "application/json"}
+BAD = [
+    ("post", "/v1/diagnose", b"{", JSON, 400, "InvalidRequestError", "not valid JSON"),
+    ("post", "/v1/diagnose", b"\xff", JSON, 400, "InvalidRequestError", "not UTF-8"),
+    ("post", "/v1/diagnose", b"[" * 5000, JSON, 400, "InvalidRequestError", "nests too deeply"),
+    ("post", "/v1/diagnose", b'{"evidence": {}, "evidence": {}}', JSON, 400, "InvalidRequestError", "appears twice"),
+    ("post", "/v1/diagnose", b"{}", {"content-type": "text/plain"}, 415, "InvalidRequestError", "got 'text/plain'"),
+    ("post", "/v1/diagnose", b"{}", {}, 415, "InvalidRequestError", "must be application/json"),
+    ("post", "/v1/diagnose", b"{}", {"content-type": "application/json; charset=latin-1"}, 415, "InvalidRequestError", "UTF-8"),
+    ("post", "/v1/diagnose", b" " * (MAX_BODY + 1), JSON, 413, "InvalidRequestError", f"over {MAX_BODY} bytes"),
+    ("post", "/v1/diagnose", b"{}", JSON, 422, "InvalidRequestError", 'needs "evidence"'),
+    ("post", "/v1/diagnose", b'{"evidence": {"weaknes": true}}', JSON, 422, "UnknownNodeError", "did you mean 'weakness'"),
+    ("post", "/v1/diagnose", b'{"evidence": {"weakness": 1}}', JSON, 422, "InvalidStateError", "invalid value 1"),
+    ("post", "/v1/diagnose", b'{"evidence": "weakness"}', JSON, 422, "InvalidEvidenceError", "must be a mapping"),
+    ("post", "/v1/diagnose", b'{"evidence": {}, "top": 0}', JSON, 422, "InvalidRequestError", '"top" must be'),
+    ("post", "/v1/diagnose/batch", b'{"cases": {}}', JSON, 422, "InvalidRequestError", 'needs "cases"'),
+    ("post", "/v1/diagnose/batch", json.dumps({"cases": [{}] * (MAX_BATCH + 1)}).encode(), JSON, 413, "InvalidRequestError", f"at most {MAX_BATCH}"),
+    ("post", "/v1/next-questions", b'{"evidence": {}, "k": "5"}', JSON, 422, "InvalidRequestError", '"k" must be'),
+    ("get", "/v1/diagnose", None, {}, 405, "InvalidRequestError", "GET is not allowed"),
+    ("post", "/v1/model", b"{}", JSON, 405, "InvalidRequestError", "POST is not allowed"),
+    ("get", "/v2/diagnose", None, {}, 404, "InvalidRequestError", "no route '/v2/diagnose'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content", "headers", "status", "error_type", "words"),
+    BAD,
+    ids=[f"{b[4]}-{b[6]}" for b in BAD],
+)
+def test_bad_input_is_a_4xx_with_the_typed_error(
+    client, method, path, content, headers, status, error_type, words
+):
+    response = client.request(method, path, content=content, headers=headers)
+    assert_error(response, status, error_type, words)
+
+
+def test_impossible_evidence_is_a_422(tiny_client):
+    request = {"evidence": {"c": "no", "d": "no", "s": "yes"}, "id": 12}
+    response = tiny_client.post("/v1/diagnose", json=request)
+    body = assert_error(response, 422, "ImpossibleEvidenceError", "probability zero")
+    assert body["id"] == 12
+
+
+def test_a_lying_content_length_is_still_held_to_the_limit(client):
+    """The limit counts the bytes that arrive, not the bytes announced."""
+
+    def chunks():
+        for _ in range(MAX_BODY // 1024 + 2):
+            yield b" " * 1024
+
+    response = client.post("/v1/diagnose", content=chunks(), headers=JSON)
+    assert_error(response, 413, "InvalidRequestError", "over")
+
+
+# --------------------------------------------------------------------------
+# The OpenAPI document
+# --------------------------------------------------------------------------
+
+
+def test_openapi_document_describes_the_routes_and_validates_answers(client, model):
+    document = client.get("/openapi.json").json()
+    assert document == openapi_document(model, max_body_bytes=MAX_BODY, max_batch=MAX_BATCH)
+    assert document["openapi"].startswith("3.1")
+    routes = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert routes == {
+        ("/v1/diagnose", "post"),
+        ("/v1/diagnose/batch", "post"),
+        ("/v1/next-questions", "post"),
+        ("/v1/model", "get"),
+        ("/healthz", "get"),
+        ("/openapi.json", "get"),
+    }
+    registry = Registry().with_resource("urn:openapi", DRAFT202012.create_resource(document))
+
+    def component(name):
+        schema = {"$ref": f"urn:openapi#/components/schemas/{name}"}
+        return jsonschema.Draft202012Validator(schema, registry=registry)
+
+    for name in contract.SCHEMA_NAMES:
+        jsonschema.Draft202012Validator.check_schema(document["components"]["schemas"][name])
+    request = {"evidence": {"weakness": True, "cramps": "no"}}
+    component("diagnosis-request").validate(request)
+    component("diagnosis-response").validate(client.post("/v1/diagnose", json=request).json())
+    # Narrowed to the model served: an id it lacks and an oversized batch are out of contract.
+    assert not component("diagnosis-request").is_valid({"evidence": {"fever": True}})
+    assert not component("batch-request").is_valid({"cases": [request] * (MAX_BATCH + 1)})
+    component("batch-request").validate({"cases": [request] * MAX_BATCH})
+
+
+# --------------------------------------------------------------------------
+# The command and the server extra
+# --------------------------------------------------------------------------
+
+
+def test_import_bayesleg_does_not_import_the_server():
+    code = "import sys, bayesleg, bayesleg.cli; print(sorted({'starlette', 'uvicorn'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_serve_without_the_server_extra_says_so_in_one_line():
+    code = (
+        "import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None\n"
+        "from bayesleg.cli import main; sys.exit(main(['serve']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert "bayesleg serve needs the server extra" in lines[0]
+    assert "bayesleg[server]" in lines[0]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_listens_on_loopback_and_answers():
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bayesleg", "serve", "--port", str(port), "--model", TINY],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the server did not start within 60 s"
+                time.sleep(0.2)
+        assert health.json()["model"]["id"] == "tiny"
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/diagnose", json={"evidence": {"f": True}}, timeout=5
+        )
+        assert answer.status_code == 200
+        assert answer.json() == contract.diagnose(bayesleg.load(TINY), {"evidence": {"f": True}})
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert f"Uvicorn running on http://127.0.0.1:{port}" in stderr
+    assert "warning" not in stderr
+
+
+def test_serve_warns_when_bound_beyond_loopback():
+    from bayesleg.commands.serve import _is_loopback
+
+    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
+    assert not _is_loopback("0.0.0.0") and not _is_loopback("192.0.2.1")
+
+
+# --------------------------------------------------------------------------
+# Fuzzing: no input yields a 5xx or a crash
+# --------------------------------------------------------------------------
+
+POSTS = ["/v1/diagnose", "/v1/diagnose/batch", "/v1/next-questions"]
+ANSWERS = {
+    "/v1/diagnose": "diagnosis-response",
+    "/v1/diagnose/batch": "batch-response",
+    "/v1/next-questions": "next-questions-response",
+}
+VOCABULARY = [n.id for n in bayesleg.load().nodes]
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+evidence = st.dictionaries(
+    st.sampled_from(VOCABULARY) | st.text(max_size=12),
+    st.sampled_from([True, False, None, "yes", "no", "present", "absent", "Yes"]) | json_values,
+    max_size=8,
+)
+requests = st.fixed_dictionaries(
+    {"evidence": evidence | json_values},
+    optional={
+        "top": st.integers(-2, 60) | json_values,
+        "k": st.integers(-2, 60) | json_values,
+        "id": st.text(max_size=5) | st.integers() | json_values,
+        "ranking": st.sampled_from(contract.RANKINGS) | json_values,
+        "schema": st.sampled_from([contract.DIAGNOSIS, contract.NEXT_QUESTIONS]) | json_values,
+    },
+)
+bodies = st.one_of(
+    requests,
+    st.fixed_dictionaries({"cases": st.lists(requests | json_values, max_size=8)}),
+    json_values,
+)
+content_types = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+        "application/json; charset=latin-1",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "",
+    ]
+) | st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+
+
+def check(response, path):
+    assert response.status_code < 500, response.text
+    body = response.json()
+    if response.status_code == 200:
+        assert_valid(ANSWERS[path], body)
+    else:
+        assert response.status_code in ERROR_STATUSES
+        assert_valid("error", body)
+
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(path=st.sampled_from(POSTS), body=bodies)
+def test_fuzz_json_bodies(client, path, body):
+    check(client.post(path, json=body), path)
+
+
+@FUZZ
+@given(path=st.sampled_from(POSTS), content=st.binary(max_size=300), content_type=content_types)
+def test_fuzz_bytes_and_content_types(client, path, content, content_type):
+    check(client.post(path, content=content, headers={"content-type": content_type}), path)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(0, 3 * MAX_BATCH),
+    case=st.sampled_from([{"evidence": {}}, {"evidence": {"weakness": True}}, {"x": 1}, 0]),
+)
+def test_fuzz_huge_batches(client, size, case):
+    response = client.post("/v1/diagnose/batch", json={"cases": [case] * size})
+    check(response, "/v1/diagnose/batch")
+    assert (response.status_code == 413) == (size > MAX_BATCH)
