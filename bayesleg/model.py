@@ -275,6 +275,41 @@ class Model:
         columns["triage"] = [diagnosis.triage.level for diagnosis in diagnoses]
         return pandas.DataFrame(columns, index=frame.index)
 
+    def simulate(
+        self,
+        n: int,
+        *,
+        seed: int | np.random.Generator | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> pandas.DataFrame:
+        """Draw ``n`` synthetic cases, optionally conditioned exactly on evidence.
+
+        See :func:`bayesleg.simulate.simulate` for the method.
+
+        Parameters
+        ----------
+        n : int
+            Number of cases.
+        seed : int or numpy.random.Generator, optional
+            The same seed gives the same frame.
+        evidence : mapping, optional
+            As for :meth:`diagnose`; observed nodes keep their value.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One boolean column per node (``True`` = present), readable back
+            by :meth:`diagnose` and :meth:`rank_frame`.
+
+        Examples
+        --------
+        >>> load().simulate(3, seed=0).shape
+        (3, 56)
+        """
+        from bayesleg.simulate import simulate
+
+        return simulate(self, n, seed=seed, evidence=evidence)
+
     def _condition_marginals(
         self, cases: Sequence[Mapping[str, str]]
     ) -> tuple[np.ndarray, np.ndarray]:
