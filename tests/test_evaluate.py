@@ -1,0 +1,285 @@
+"""Evaluation on the tiny model, every number worked out by hand.
+
+The tiny model (tests/fixtures/tiny.toml) is F -> C -> S <- D, plus a lone
+symptom T.  P(F) = 0.25; P(C | F) = 1 - 0.85 * 0.5 = 0.575, P(C | not F) =
+0.15, so P(C) = 0.25 * 0.575 + 0.75 * 0.15 = 0.25625; P(D) = 0.25;
+P(S | C, D) = 1 - (1 - 0.75)^C (1 - 0.6)^D (no leak); P(T) = 0.1.  Triage:
+red flag "s_with_f" (S with F or T) gives see_doctor; D (care see_doctor)
+raises the level once P(D | e) >= 0.2.
+"""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bayesleg
+from bayesleg import BayeslegError, ImpossibleEvidenceError
+from bayesleg.evaluate import UnknownRankingError, Vignette, VignetteFileError, read_vignettes
+
+TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
+
+C = 0.25 * 0.575 + 0.75 * 0.15
+
+# Case A: F and S.  P(C, D, S | F) over (C, D); C0D0 cannot produce S.
+A = {"c1d1": 0.575 * 0.25 * 0.9, "c1d0": 0.575 * 0.75 * 0.75, "c0d1": 0.425 * 0.25 * 0.6}
+A_TOTAL = sum(A.values())
+A_C = (A["c1d1"] + A["c1d0"]) / A_TOTAL  # 0.877
+A_D = (A["c1d1"] + A["c0d1"]) / A_TOTAL  # 0.374
+# Case B: S absent.  P(C, D, S = 0).
+B = {
+    "c0d0": (1 - C) * 0.75,
+    "c1d0": C * 0.75 * 0.25,
+    "c0d1": (1 - C) * 0.25 * 0.4,
+    "c1d1": C * 0.25 * 0.25 * 0.4,
+}
+B_TOTAL = sum(B.values())
+B_C = (B["c1d0"] + B["c1d1"]) / B_TOTAL  # 0.079
+B_D = (B["c0d1"] + B["c1d1"]) / B_TOTAL  # 0.118
+
+CASES = [
+    # C first (0.877 > 0.374); red flag and P(D) >= 0.2: see_doctor, as gold.
+    {
+        "id": "a",
+        "evidence": {"f": True, "s": True},
+        "top1": ["c"],
+        "top3": ["c", "d"],
+        "triage": "see_doctor",
+    },
+    # D first (0.118 > 0.079): top-1 miss, C at rank 2; nothing raises triage: under-triaged.
+    {"id": "b", "evidence": {"s": False}, "top1": ["c"], "top3": ["c"], "triage": "see_doctor"},
+    # T says nothing of C or D: C first (0.25625 > 0.25); P(D) = 0.25 >= 0.2: over-triaged.
+    {
+        "id": "c",
+        "evidence": {"t": "yes"},
+        "top1": ["d"],
+        "top3": ["d"],
+        "triage": "self_care",
+        "conditions": {"c": 1, "d": 0},
+    },
+    # No answers to score, only a condition indicator: P(C | F) = 0.575.
+    {"id": "d", "evidence": {"f": True}, "conditions": {"c": 1}},
+]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bayesleg.load(TINY)
+
+
+def test_hand_worked_posteriors_are_what_the_cases_assume(tiny):
+    # A guard on the hand arithmetic above, so the metrics below test evaluation.
+    by_id = {c.id: c.posterior for c in tiny.diagnose({"s": False}).ranked}
+    assert by_id == pytest.approx({"c": B_C, "d": B_D}, abs=1e-12)
+    by_id = {c.id: c.posterior for c in tiny.diagnose({"f": True, "s": True}).ranked}
+    assert by_id == pytest.approx({"c": A_C, "d": A_D}, abs=1e-12)
+
+
+def test_accuracy_worked_by_hand(tiny):
+    result = bayesleg.evaluate(tiny, CASES)
+    assert result.n_cases == 4
+    (scores,) = result.scores
+    assert scores.ranking == "posterior"
+    assert (scores.n_top1, scores.top1) == (3, pytest.approx(1 / 3))
+    assert (scores.n_top3, scores.top3) == (3, 1.0)  # two conditions: all in the first three
+    assert scores.top_k == pytest.approx((1 / 3, 1.0))  # gold ranks 1, 2, 2
+    assert scores.mean_rank == pytest.approx(5 / 3)
+    assert result.ranking("posterior") is scores
+
+
+def test_triage_worked_by_hand(tiny):
+    result = bayesleg.evaluate(tiny, CASES)
+    assert result.n_triage == 3  # case d has no gold level
+    assert result.safe_triage == pytest.approx(2 / 3)
+    assert result.exact_triage == pytest.approx(1 / 3)
+    assert result.under_triaged == ("b",)
+    assert result.over_triaged == ("c",)
+    # Only case b, where S is absent, brings P(D) below 0.2.
+    assert [case.triage for case in result.cases] == [
+        "see_doctor",
+        "self_care",
+        "see_doctor",
+        "see_doctor",
+    ]
+
+
+def test_brier_and_log_loss_worked_by_hand(tiny):
+    result = bayesleg.evaluate(tiny, CASES)
+    # Case c: P(C) = 0.25625 with C true, P(D) = 0.25 with D false; case d: P(C | F) = 0.575, C true.
+    squared = [(1 - C) ** 2, 0.25**2, (1 - 0.575) ** 2]
+    losses = [-math.log(C), -math.log(0.75), -math.log(0.575)]
+    assert result.n_indicators == 3
+    assert result.brier == pytest.approx(sum(squared) / 3, abs=1e-12)
+    assert result.log_loss == pytest.approx(sum(losses) / 3, abs=1e-12)
+    per_case = {case.id: case for case in result.cases}
+    assert per_case["c"].brier == pytest.approx(sum(squared[:2]) / 2, abs=1e-12)
+    assert per_case["a"].brier is None and per_case["a"].log_loss is None
+
+
+def test_per_case_results(tiny):
+    result = bayesleg.evaluate(tiny, CASES)
+    a, b, c, d = result.cases
+    assert a.ranked["posterior"] == ("c", "d") and b.ranked["posterior"] == ("d", "c")
+    assert (a.top1_hit["posterior"], b.top1_hit["posterior"], c.top1_hit["posterior"]) == (
+        True,
+        False,
+        False,
+    )
+    assert (b.rank["posterior"], d.rank["posterior"], d.top1_hit["posterior"]) == (2, None, None)
+    assert b.under_triaged and not c.under_triaged and not d.under_triaged
+    frame = result.to_frame()
+    assert list(frame.index) == ["a", "b", "c", "d"]
+    assert frame.loc["b", "posterior.first"] == "d"
+    assert bool(frame.loc["b", "under_triaged"])
+
+
+def test_rates_with_nothing_to_count_are_none(tiny):
+    result = bayesleg.evaluate(tiny, [{"id": "x", "evidence": {}}])
+    assert result.ranking("posterior").top1 is None
+    assert result.ranking("posterior").top_k == ()
+    assert (result.safe_triage, result.brier, result.log_loss) == (None, None, None)
+    json.dumps(result.to_dict(), allow_nan=False)  # None, never NaN
+
+
+def test_a_file_and_its_records_give_the_same_evaluation(tiny, tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(case) for case in CASES) + "\n\n")
+    from_file = bayesleg.evaluate(tiny, path)
+    assert from_file.to_dict() == bayesleg.evaluate(tiny, CASES).to_dict()
+    vignettes = read_vignettes(path)
+    assert [v.id for v in vignettes] == ["a", "b", "c", "d"]
+    assert vignettes[0].where == f"{path}: line 1"
+    assert bayesleg.evaluate(tiny, vignettes).to_dict() == from_file.to_dict()
+
+
+def test_rankings_side_by_side(tiny):
+    offered = "ranking" in __import__("inspect").signature(tiny.diagnose_many).parameters
+    if not offered:
+        with pytest.raises(UnknownRankingError, match="'expected_disablement' is not offered"):
+            bayesleg.evaluate(tiny, CASES, rankings=("posterior", "expected_disablement"))
+        return
+    result = bayesleg.evaluate(tiny, CASES, rankings=("posterior", "expected_disablement"))
+    assert [s.ranking for s in result.scores] == ["posterior", "expected_disablement"]
+    assert result.ranking("posterior") == bayesleg.evaluate(tiny, CASES).ranking("posterior")
+
+
+def test_unknown_ranking_in_result(tiny):
+    result = bayesleg.evaluate(tiny, CASES)
+    with pytest.raises(UnknownRankingError, match="was not evaluated"):
+        result.ranking("expected_sufficiency")
+
+
+BAD_LINES = [
+    ("{not json", "line 2: not valid JSON"),
+    ("[1, 2]", "line 2: expected a JSON object, got an array"),
+    ('{"id": "x", "evidence": {}, "top_1": ["c"]}', "line 2, field 'top_1': unknown field"),
+    ('{"evidence": {}}', "line 2, field 'id': missing"),
+    ('{"id": "", "evidence": {}}', "line 2, field 'id': expected a non-empty string"),
+    ('{"id": "x"}', "line 2, field 'evidence': missing"),
+    ('{"id": "x", "evidence": ["f"]}', "line 2, field 'evidence': expected an object"),
+    ('{"id": "x", "evidence": {"f": 1}}', "line 2, field 'evidence.f': invalid value 1 for 'f'"),
+    (
+        '{"id": "x", "evidence": {}, "top1": "c"}',
+        "line 2, field 'top1': expected a list of condition ids",
+    ),
+    (
+        '{"id": "x", "evidence": {}, "top3": ["c", "c"]}',
+        "line 2, field 'top3': a condition is listed twice",
+    ),
+    (
+        '{"id": "x", "evidence": {}, "top3": ["a", "b", "c", "d"]}',
+        "line 2, field 'top3': at most three",
+    ),
+    (
+        '{"id": "x", "evidence": {}, "triage": "soon"}',
+        "line 2, field 'triage': unknown level 'soon'",
+    ),
+    (
+        '{"id": "x", "evidence": {}, "conditions": {"c": 2}}',
+        "line 2, field 'conditions.c': expected 0 or 1",
+    ),
+    ('{"id": "x", "evidence": {}, "text": 3}', "line 2, field 'text': expected a string"),
+    (
+        '{"id": "ok", "evidence": {}}',
+        "line 2, field 'id': duplicate id 'ok' \\(first at .*line 1\\)",
+    ),
+    # Checks against the model, still naming the line and the field.
+    (
+        '{"id": "x", "evidence": {"fever": true}}',
+        "line 2, field 'evidence.fever': unknown node 'fever'",
+    ),
+    ('{"id": "x", "evidence": {"ff": true}}', "did you mean 'f'"),
+    ('{"id": "x", "evidence": {}, "top1": ["s"]}', "line 2, field 'top1': unknown condition 's'"),
+    (
+        '{"id": "x", "evidence": {}, "conditions": {"e": 1}}',
+        "line 2, field 'conditions': unknown condition 'e'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), BAD_LINES)
+def test_bad_lines_name_the_line_and_field(tiny, tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "ok", "evidence": {}}\n' + line + "\n")
+    with pytest.raises(VignetteFileError, match=message) as caught:
+        bayesleg.evaluate(tiny, path)
+    assert isinstance(caught.value, BayeslegError) and isinstance(caught.value, ValueError)
+
+
+def test_bad_files_and_cases(tiny, tmp_path):
+    with pytest.raises(VignetteFileError, match="cannot read the file"):
+        bayesleg.evaluate(tiny, tmp_path / "missing.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(VignetteFileError, match="no vignettes"):
+        bayesleg.evaluate(tiny, tmp_path / "empty.jsonl")
+    with pytest.raises(VignetteFileError, match="case 1, field 'evidence': missing"):
+        bayesleg.evaluate(tiny, [{"id": "a", "evidence": {}}, {"id": "b"}])
+    with pytest.raises(VignetteFileError, match="expected a file path or an iterable"):
+        bayesleg.evaluate(tiny, {"id": "a", "evidence": {}})
+    with pytest.raises(UnknownRankingError, match="no ranking method"):
+        bayesleg.evaluate(tiny, CASES, rankings=())
+
+
+def test_impossible_evidence_names_the_vignette(tiny):
+    cases = [CASES[0], Vignette(id="never", evidence={"c": False, "d": False, "s": True})]
+    with pytest.raises(
+        ImpossibleEvidenceError, match="case 1 \\(id 'never'\\): the evidence has probability zero"
+    ):
+        bayesleg.evaluate(tiny, cases)
+
+
+def run_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "bayesleg", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+def test_cli_json_matches_the_api(tiny, tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(case) for case in CASES))
+    result = run_cli("evaluate", str(path), "--model", str(TINY), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads(
+        json.dumps(bayesleg.evaluate(tiny, path).to_dict())
+    )
+    table = run_cli("evaluate", str(path), "--model", str(TINY), cwd=tmp_path).stdout
+    assert "under-triaged: b" in table
+    assert "over-triaged: c" in table
+    assert any(line.split()[:2] == ["posterior", "33.3"] for line in table.splitlines())
+    assert any(line.startswith("b ") and "UNDER-TRIAGED" in line for line in table.splitlines())
+
+
+def test_cli_bad_line_is_one_line_on_stderr(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "x", "evidence": {}, "top3": "c"}\n')
+    result = run_cli("evaluate", str(path), "--model", str(TINY), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "line 1, field 'top3'" in result.stderr
