@@ -72,6 +72,27 @@ class Diagnosis:
         """The most probable cause."""
         return self.ranked[0]
 
+    def plot(self, ax: Any = None, *, top: int | None = None) -> Any:
+        """Draw the differential as horizontal bars of prior and posterior.
+
+        Needs matplotlib (``pip install 'bayesleg[plot]'``); see
+        :func:`bayesleg.plots.plot_diagnosis`.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; by default a new figure (``ax.figure``).
+        top : int, optional
+            Draw only the first ``top`` causes.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from bayesleg.plots import plot_diagnosis
+
+        return plot_diagnosis(self, ax, top=top)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the diagnosis as a JSON-serialisable dict.
 
