@@ -23,8 +23,10 @@ from bayesleg.errors import (
     ModelFileError,
     UnknownNodeError,
 )
+from bayesleg.evaluate import evaluate
 from bayesleg.model import Model, Node, load
 from bayesleg.network import DiscreteNetwork
+from bayesleg.sensitivity import sensitivity
 from bayesleg.triage import Triage, TriageReason
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "TriageReason",
     "UnknownNodeError",
     "compile",
+    "evaluate",
     "load",
+    "sensitivity",
 ]
 __version__ = "0.1.0"

@@ -14,7 +14,16 @@ import argparse
 __all__ = ["COMMANDS", "add_model_option", "positive_int"]
 
 #: Subcommand names, in the order ``bayesleg --help`` lists them.
-COMMANDS: tuple[str, ...] = ("diagnose", "nodes", "schema", "serve")
+COMMANDS: tuple[str, ...] = (
+    "diagnose",
+    "nodes",
+    "schema",
+    "serve",
+    "evaluate",
+    "sensitivity",
+    "simulate",
+    "graph",
+)
 
 
 def positive_int(text: str) -> int:
