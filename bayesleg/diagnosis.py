@@ -6,9 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from bayesleg.modelfile import Source
 from bayesleg.triage import Triage
 
-__all__ = ["Diagnosis", "RankedCause", "likelihood_ratio"]
+__all__ = ["CauseAdvice", "Diagnosis", "RankedCause", "likelihood_ratio"]
 
 
 def likelihood_ratio(posterior: float, prior: float) -> float:
@@ -37,6 +38,9 @@ class RankedCause:
     ``prior`` is P(condition | factor evidence only), ``posterior`` is
     P(condition | all evidence), and ``likelihood_ratio`` is posterior odds
     over prior odds: how much the findings beyond the factors moved it.
+    ``score`` is what the diagnosis's ranking sorts by: the posterior for
+    posterior ranking (and when left out), else the counterfactual score of
+    :mod:`bayesleg.counterfactual`.
     """
 
     id: str
@@ -44,6 +48,11 @@ class RankedCause:
     posterior: float
     prior: float
     likelihood_ratio: float
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            object.__setattr__(self, "score", self.posterior)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the cause as a JSON-serialisable dict (an infinite ratio is ``null``)."""
@@ -54,18 +63,49 @@ class RankedCause:
             "posterior": self.posterior,
             "prior": self.prior,
             "likelihood_ratio": ratio,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class CauseAdvice:
+    """What the texts recommend for one condition, with the passage it rests on."""
+
+    condition: str
+    label: str
+    care: str
+    text: str
+    source: Source
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the advice as a JSON-serialisable dict."""
+        return {
+            "condition": self.condition,
+            "label": self.label,
+            "care": self.care,
+            "text": self.text,
+            "source": {"file": self.source.file, "quote": self.source.quote},
         }
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A ranked differential, its triage and the evidence it came from."""
+    """A ranked differential, its triage and the evidence it came from.
+
+    ``ranking`` names the order of ``ranked`` (``"posterior"``,
+    ``"expected_disablement"`` or ``"expected_sufficiency"``).  ``advice``
+    holds the model file's advice for the first three causes of the ranking
+    and for every further condition that raised the triage level, in that
+    order.
+    """
 
     ranked: tuple[RankedCause, ...]
     triage: Triage
     evidence: dict[str, str]
     model_id: str
     model_version: str
+    ranking: str = "posterior"
+    advice: tuple[CauseAdvice, ...] = ()
 
     @property
     def top(self) -> RankedCause:
@@ -97,12 +137,15 @@ class Diagnosis:
         """Return the diagnosis as a JSON-serialisable dict.
 
         Keys: ``ranked`` (list of causes), ``triage`` (``level``,
-        ``reasons``), ``evidence`` (id to state) and ``model`` (``id``,
-        ``version``).
+        ``reasons``), ``evidence`` (id to state), ``model`` (``id``,
+        ``version``), ``ranking`` and ``advice`` (list of ``condition``,
+        ``label``, ``care``, ``text``, ``source`` with ``file`` and ``quote``).
         """
         return {
             "ranked": [cause.to_dict() for cause in self.ranked],
             "triage": self.triage.to_dict(),
             "evidence": dict(self.evidence),
             "model": {"id": self.model_id, "version": self.model_version},
+            "ranking": self.ranking,
+            "advice": [advice.to_dict() for advice in self.advice],
         }

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 __all__ = [
     "BayeslegError",
     "ImpossibleEvidenceError",
+    "InvalidArgumentError",
     "InvalidEvidenceError",
     "InvalidStateError",
     "ModelFileError",
@@ -59,6 +60,10 @@ class InvalidEvidenceError(BayeslegError, TypeError):
 
 class ImpossibleEvidenceError(BayeslegError, ValueError):
     """Evidence whose probability under the model is zero."""
+
+
+class InvalidArgumentError(BayeslegError, ValueError):
+    """An option outside its allowed values, such as an unknown ranking or ``k < 1``."""
 
 
 class ModelFileError(BayeslegError, ValueError):

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.diagnosis import Diagnosis, RankedCause, likelihood_ratio
+from bayesleg.counterfactual import check_ranking, counterfactual_scores
+from bayesleg.diagnosis import CauseAdvice, Diagnosis, RankedCause, likelihood_ratio
 from bayesleg.engine import Engine
 from bayesleg.engine import compile as compile_engine
 from bayesleg.errors import ImpossibleEvidenceError, UnknownNodeError
@@ -20,15 +21,20 @@ from bayesleg.evidence import normalise_evidence
 from bayesleg.modelfile import STATES, ModelSpec, NodeSpec, read_model_file
 from bayesleg.network import DiscreteNetwork
 from bayesleg.noisyor import noisy_or_table
-from bayesleg.triage import assess_triage
+from bayesleg.triage import Triage, assess_triage
 
 if TYPE_CHECKING:
     import pandas
     from pgmpy.models import DiscreteBayesianNetwork
 
+    from bayesleg.explain import Explanation
+    from bayesleg.questions import Question
+
 __all__ = ["Model", "Node", "load"]
 
 _SHIPPED = "leg_symptoms.toml"
+# Every diagnosis carries the advice of this many leading causes.
+_ADVISED = 3
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ class Model:
         except KeyError:
             raise UnknownNodeError(node_id, self._ids) from None
 
-    def diagnose(self, evidence: Mapping[str, Any]) -> Diagnosis:
+    def diagnose(self, evidence: Mapping[str, Any], *, ranking: str = "posterior") -> Diagnosis:
         """Rank every condition given what is known of a case, and triage it.
 
         Parameters
@@ -192,19 +198,26 @@ class Model:
         evidence : mapping
             Node id to True/False (also "present"/"absent", "yes"/"no");
             unmentioned nodes are unobserved.
+        ranking : str, default "posterior"
+            ``"posterior"``, or a counterfactual score of Richens et al.
+            (2020): ``"expected_disablement"`` or ``"expected_sufficiency"``
+            (see :mod:`bayesleg.counterfactual`).
 
         Returns
         -------
         Diagnosis
-            ``ranked`` holds every condition, highest posterior first (ties by
-            id), each with its prior P(condition | factor evidence), posterior
-            P(condition | all evidence) and likelihood ratio.
+            ``ranked`` holds every condition, highest score first (ties by
+            posterior, then id), each with its prior P(condition | factor
+            evidence), posterior P(condition | all evidence), likelihood ratio
+            and score (the posterior, for posterior ranking).
 
         Raises
         ------
         UnknownNodeError, InvalidStateError, InvalidEvidenceError
             If the evidence names an unknown node, gives a bad value, or is
             not a mapping.
+        InvalidArgumentError
+            If ``ranking`` is not one of the three.
         ImpossibleEvidenceError
             If the evidence has probability zero under the model.
 
@@ -214,15 +227,19 @@ class Model:
         >>> diagnosis.top.id
         'peripheral_neuropathy'
         """
-        return self.diagnose_many([evidence])[0]
+        return self.diagnose_many([evidence], ranking=ranking)[0]
 
-    def diagnose_many(self, cases: Iterable[Mapping[str, Any]]) -> tuple[Diagnosis, ...]:
+    def diagnose_many(
+        self, cases: Iterable[Mapping[str, Any]], *, ranking: str = "posterior"
+    ) -> tuple[Diagnosis, ...]:
         """Diagnose many cases in one batched pass of the engine.
 
         Parameters
         ----------
         cases : iterable of mapping
             Each as the ``evidence`` of :meth:`diagnose`.
+        ranking : str, default "posterior"
+            As for :meth:`diagnose`.
 
         Returns
         -------
@@ -236,14 +253,55 @@ class Model:
         UnknownNodeError, InvalidStateError, InvalidEvidenceError
             As :meth:`diagnose`, for the first bad case.
         """
+        ranking = check_ranking(ranking)
         normalised = [normalise_evidence(case, self._ids) for case in cases]
         if not normalised:
             return ()
         priors, posteriors = self._condition_marginals(normalised)
+        scores = (
+            posteriors
+            if ranking == "posterior"
+            else counterfactual_scores(self, normalised, ranking)
+        )
         return tuple(
-            self._diagnosis(evidence, priors[index], posteriors[index])
+            self._diagnosis(evidence, priors[index], posteriors[index], scores[index], ranking)
             for index, evidence in enumerate(normalised)
         )
+
+    def explain(self, evidence: Mapping[str, Any], cause: str, **options: Any) -> Explanation:
+        """Split a cause's log posterior odds among the observed findings and factors.
+
+        Shapley values of the log odds over the observed items; see
+        :func:`bayesleg.explain.explain` for the method and the options
+        (``max_exact``, ``permutations``, ``seed``, ``lowering``).
+
+        Examples
+        --------
+        >>> explanation = load().explain({"fasted": True, "heaviness": True}, "glycogen_depletion")
+        >>> [c.id for c in explanation.supporting]
+        ['fasted', 'heaviness']
+        """
+        from bayesleg.explain import explain
+
+        return explain(self, evidence, cause, **options)
+
+    def next_questions(
+        self, evidence: Mapping[str, Any], k: int = 5, *, exclude: Iterable[str] = ()
+    ) -> tuple[Question, ...]:
+        """Rank the unobserved symptoms and factors by expected information gain.
+
+        See :func:`bayesleg.questions.next_questions` for the target (the
+        summed binary entropy of the condition posteriors) and the options.
+
+        Examples
+        --------
+        >>> questions = load().next_questions({"numbness": True}, k=2)
+        >>> len(questions), "numbness" in [q.id for q in questions]
+        (2, False)
+        """
+        from bayesleg.questions import next_questions
+
+        return next_questions(self, evidence, k=k, exclude=exclude)
 
     def rank_frame(self, frame: pandas.DataFrame) -> pandas.DataFrame:
         """Diagnose every row of a DataFrame.
@@ -345,7 +403,12 @@ class Model:
         return stacked[:n], stacked[n:]
 
     def _diagnosis(
-        self, evidence: Mapping[str, str], priors: np.ndarray, posteriors: np.ndarray
+        self,
+        evidence: Mapping[str, str],
+        priors: np.ndarray,
+        posteriors: np.ndarray,
+        scores: np.ndarray,
+        ranking: str,
     ) -> Diagnosis:
         causes = [
             RankedCause(
@@ -354,14 +417,17 @@ class Model:
                 posterior=float(posterior),
                 prior=float(prior),
                 likelihood_ratio=likelihood_ratio(float(posterior), float(prior)),
+                score=float(score),
             )
-            for condition, prior, posterior in zip(
-                self._conditions, priors, posteriors, strict=True
+            for condition, prior, posterior, score in zip(
+                self._conditions, priors, posteriors, scores, strict=True
             )
         ]
-        # Posteriors equal to 12 decimals count as tied, so float noise cannot
-        # override the documented tie order by id.
-        causes.sort(key=lambda cause: (-round(cause.posterior, 12), cause.id))
+        # Values equal to 12 decimals count as tied, so float noise cannot
+        # override the documented tie order (score, then posterior, then id).
+        causes.sort(
+            key=lambda cause: (-round(cause.score, 12), -round(cause.posterior, 12), cause.id)
+        )
         triage = assess_triage(
             self._spec, evidence, {cause.id: cause.posterior for cause in causes}
         )
@@ -371,7 +437,28 @@ class Model:
             evidence=MappingProxyType(dict(evidence)),
             model_id=self.id,
             model_version=self.version,
+            ranking=ranking,
+            advice=self._advice(causes, triage),
         )
+
+    def _advice(self, causes: Sequence[RankedCause], triage: Triage) -> tuple[CauseAdvice, ...]:
+        """Advice for the first three causes, then for every condition that raised triage."""
+        chosen = [cause.id for cause in causes[:_ADVISED]]
+        chosen += [
+            reason.id
+            for reason in triage.reasons
+            if reason.kind == "condition" and reason.id not in chosen
+        ]
+        advice = []
+        for condition in chosen:
+            node = self._by_id[condition]
+            if node.advice is not None and node.care is not None:
+                advice.append(
+                    CauseAdvice(
+                        condition, node.label, node.care, node.advice.text, node.advice.source
+                    )
+                )
+        return tuple(advice)
 
 
 def _is_missing(value: Any) -> bool:

@@ -121,8 +121,15 @@ def test_triage_self_care_when_nothing_raises_it(tiny):
 
 def test_to_dict_is_json(tiny):
     payload = json.loads(json.dumps(tiny.diagnose({"f": True, "s": True}).to_dict()))
-    assert set(payload) == {"ranked", "triage", "evidence", "model"}
-    assert set(payload["ranked"][0]) == {"id", "label", "posterior", "prior", "likelihood_ratio"}
+    assert set(payload) == {"ranked", "triage", "evidence", "model", "ranking", "advice"}
+    assert set(payload["ranked"][0]) == {
+        "id",
+        "label",
+        "posterior",
+        "prior",
+        "likelihood_ratio",
+        "score",
+    }
     assert payload["triage"]["level"] == "see_doctor"
     assert payload["evidence"] == {"f": "present", "s": "present"}
     assert payload["model"] == {"id": "tiny", "version": tiny.version}

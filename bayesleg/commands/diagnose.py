@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from bayesleg.commands import add_model_option, positive_int
+from bayesleg.counterfactual import RANKINGS
 from bayesleg.diagnosis import Diagnosis
 from bayesleg.errors import InvalidEvidenceError
 from bayesleg.evidence import parse_state
@@ -23,6 +24,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("evidence", nargs="*", metavar="ID[=yes|no]")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     parser.add_argument("--top", type=positive_int, metavar="N", help="show the first N causes")
+    parser.add_argument(
+        "--ranking",
+        choices=RANKINGS,
+        default="posterior",
+        help="order the causes by posterior (default) or by a counterfactual score",
+    )
     parser.add_argument(
         "--jsonl",
         action="store_true",
@@ -74,10 +81,15 @@ def format_diagnosis(model: Model, diagnosis: Diagnosis, top: int | None = None)
     shown = ", ".join(f"{node}={state}" for node, state in diagnosis.evidence.items())
     lines = [f"Evidence: {shown or '(none)'}"]
     width = max(len(cause.label) for cause in ranked)
-    lines.append(f"{'#':>2}  {'condition':<{width}}  posterior  prior      LR  care")
+    scored = diagnosis.ranking != "posterior"
+    if scored:
+        lines.append(f"Ranked by {diagnosis.ranking.replace('_', ' ')} (score column)")
+    score_header = "  score" if scored else ""
+    lines.append(f"{'#':>2}  {'condition':<{width}}{score_header}  posterior  prior      LR  care")
     for rank, cause in enumerate(ranked, start=1):
+        score = f"  {cause.score:5.3f}" if scored else ""
         lines.append(
-            f"{rank:>2}  {cause.label:<{width}}  {cause.posterior:9.3f}  {cause.prior:5.3f}"
+            f"{rank:>2}  {cause.label:<{width}}{score}  {cause.posterior:9.3f}  {cause.prior:5.3f}"
             f"  {format_ratio(cause.likelihood_ratio):>6}  {model.node(cause.id).care}"
         )
     if len(ranked) < len(diagnosis.ranked):
@@ -86,7 +98,17 @@ def format_diagnosis(model: Model, diagnosis: Diagnosis, top: int | None = None)
     lines.extend(f"  - {reason}" for reason in diagnosis.triage.reasons)
     if not diagnosis.triage.reasons:
         lines.append("  - no red flag, and no condition needing a clinician reached its threshold")
+    lines.extend(format_advice(diagnosis))
     return "\n".join(lines)
+
+
+def format_advice(diagnosis: Diagnosis) -> list[str]:
+    """Return the diagnosis's advice as lines, each with its source."""
+    lines = ["Advice:"] if diagnosis.advice else []
+    for advice in diagnosis.advice:
+        lines.append(f"  - {advice.label} ({advice.care}): {advice.text}")
+        lines.append(f"    source: {advice.source}")
+    return lines
 
 
 def _stdin_lines() -> Iterator[bytes]:
@@ -110,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
-    diagnosis = model.diagnose(evidence)
+    diagnosis = model.diagnose(evidence, ranking=args.ranking)
     if args.json:
         payload = diagnosis.to_dict()
         if args.top:
