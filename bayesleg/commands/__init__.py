@@ -16,6 +16,8 @@ __all__ = ["COMMANDS", "add_model_option", "positive_int"]
 #: Subcommand names, in the order ``bayesleg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "diagnose",
+    "explain",
+    "next",
     "nodes",
     "schema",
     "serve",

@@ -1,0 +1,239 @@
+"""Explanations: Shapley shares of log odds, against hand calculation and brute force.
+
+On the tiny model (F -> C -> S <- D, see test_model.py) with F and S
+observed, the cause C has, by hand:
+
+    P(C)        = 0.25 * 0.575 + 0.75 * 0.15                    = 0.25625
+    P(C | F)    = 0.575
+    P(S | C)    = 1 - 0.25 * (0.75 + 0.25 * 0.4)                 = 0.7875
+    P(S | no C) = 0.25 * 0.6                                     = 0.15
+    P(C | S)    = 0.25625 * 0.7875 / (0.25625 * 0.7875 + 0.74375 * 0.15)
+    P(C | F, S) = 0.575 * 0.7875 / (0.575 * 0.7875 + 0.425 * 0.15)
+
+and with two items the Shapley value of each is the mean of its two steps.
+"""
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from twin_network import Worlds, model_text, random_network
+
+import bayesleg
+from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, UnknownNodeError
+
+TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bayesleg.load(TINY)
+
+
+def logit(p):
+    return math.log(p / (1 - p))
+
+
+def test_shapley_shares_worked_by_hand(tiny):
+    v_none = logit(0.25625)
+    v_f = logit(0.575)
+    v_s = logit(0.25625 * 0.7875 / (0.25625 * 0.7875 + 0.74375 * 0.15))
+    v_fs = logit(0.575 * 0.7875 / (0.575 * 0.7875 + 0.425 * 0.15))
+    explanation = tiny.explain({"f": True, "s": True}, "c")
+    shares = {c.id: c.log_likelihood_ratio for c in explanation.contributions}
+    assert shares["f"] == pytest.approx(((v_f - v_none) + (v_fs - v_s)) / 2, abs=1e-12)
+    assert shares["s"] == pytest.approx(((v_s - v_none) + (v_fs - v_f)) / 2, abs=1e-12)
+    assert explanation.baseline == pytest.approx(0.25625, abs=1e-12)
+    assert explanation.log_posterior_odds == pytest.approx(v_fs, abs=1e-12)
+    assert explanation.method == "exact"
+    assert {c.id: c.state for c in explanation.contributions} == {"f": "present", "s": "present"}
+
+
+def test_contributions_sum_to_the_change_in_log_odds(tiny):
+    explanation = tiny.explain({"f": True, "s": True, "t": False}, "d")
+    total = sum(c.log_likelihood_ratio for c in explanation.contributions)
+    assert total == pytest.approx(
+        explanation.log_posterior_odds - explanation.log_baseline_odds, abs=1e-12
+    )
+    # T is d-separated from D: its share is zero.
+    assert {c.id: c.log_likelihood_ratio for c in explanation.contributions}["t"] == pytest.approx(
+        0.0, abs=1e-12
+    )
+
+
+def test_views_split_by_sign_and_sort_by_size(tiny):
+    explanation = tiny.explain({"f": True, "s": True}, "d")
+    sizes = [abs(c.log_likelihood_ratio) for c in explanation.contributions]
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(c.log_likelihood_ratio > 0 for c in explanation.supporting)
+    assert all(c.log_likelihood_ratio < 0 for c in explanation.against)
+    # S supports D; F argues against it (F makes C explain S away).
+    assert [c.id for c in explanation.supporting] == ["s"]
+    assert [c.id for c in explanation.against] == ["f"]
+
+
+def _random_model(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    nodes = random_network(rng, chain=seed % 2 == 1)
+    path = tmp_path / "random.toml"
+    path.write_text(model_text(nodes), encoding="utf-8")
+    worlds = Worlds(nodes)
+    while True:
+        evidence = {node.id: bool(rng.random() < 0.5) for node in nodes if rng.random() < 0.5}
+        if worlds.probability(evidence) > 0 and evidence:
+            return bayesleg.load(path), worlds, evidence, rng
+
+
+def _brute_shapley(worlds, evidence, cause):
+    items = list(evidence)
+    m = len(items)
+
+    def value(subset):
+        p = worlds.posterior(cause, {item: evidence[item] for item in subset})
+        p = min(max(p, 1e-12), 1 - 1e-12)
+        return math.log(p / (1 - p))
+
+    shares = {}
+    for item in items:
+        others = [other for other in items if other != item]
+        total = 0.0
+        for size in range(m):
+            for subset in itertools.combinations(others, size):
+                weight = math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m)
+                total += weight * (value((*subset, item)) - value(subset))
+        shares[item] = total
+    return shares
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_exact_shares_match_brute_force(tmp_path, seed):
+    model, worlds, evidence, rng = _random_model(tmp_path, seed)
+    cause = str(rng.choice(model.conditions))
+    explanation = model.explain(evidence, cause)
+    expected = _brute_shapley(worlds, evidence, cause)
+    assert {c.id: c.log_likelihood_ratio for c in explanation.contributions} == pytest.approx(
+        expected, abs=1e-8
+    )
+    posterior = worlds.posterior(cause, evidence)
+    baseline = worlds.posterior(cause, {})
+    assert explanation.posterior == pytest.approx(posterior, abs=1e-12)
+    assert explanation.baseline == pytest.approx(baseline, abs=1e-12)
+    clip = lambda p: min(max(p, 1e-12), 1 - 1e-12)  # noqa: E731
+    total = sum(c.log_likelihood_ratio for c in explanation.contributions)
+    assert total == pytest.approx(logit(clip(posterior)) - logit(clip(baseline)), abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_would_lower_lists_the_strongest_counter_findings(tmp_path, seed):
+    model, worlds, evidence, rng = _random_model(tmp_path, seed)
+    cause = str(rng.choice(model.conditions))
+    current = worlds.posterior(cause, evidence)
+    options = []
+    for node in model.nodes:
+        if node.kind == "condition" or node.id in evidence:
+            continue
+        for value in (True, False):
+            extended = {**evidence, node.id: value}
+            if worlds.probability(extended) > 0:
+                posterior = worlds.posterior(cause, extended)
+                options.append((posterior, node.id, "present" if value else "absent"))
+    best = {}
+    for posterior, node_id, state in sorted(options):
+        best.setdefault(node_id, (posterior, state))
+    expected = sorted(
+        (posterior, node_id, state)
+        for node_id, (posterior, state) in best.items()
+        if posterior < current - 1e-9
+    )[:3]
+    lowering = model.explain(evidence, cause, lowering=3).would_lower
+    assert [(f.id, f.state) for f in lowering] == [(n, s) for _, n, s in expected]
+    assert [f.posterior for f in lowering] == pytest.approx([p for p, _, _ in expected], abs=1e-12)
+
+
+def test_sampled_orders_keep_the_sum_and_approach_the_exact_shares(tmp_path):
+    model, _, _, _ = _random_model(tmp_path, 3)
+    evidence = {node.id: True for node in model.nodes if node.kind != "condition"}
+    cause = model.conditions[0]
+    exact = model.explain(evidence, cause)
+    sampled = model.explain(evidence, cause, max_exact=2, permutations=400, seed=7)
+    assert sampled.method == "sampled"
+    total = sum(c.log_likelihood_ratio for c in sampled.contributions)
+    assert total == pytest.approx(sampled.log_posterior_odds - sampled.log_baseline_odds, abs=1e-9)
+    assert sampled.log_posterior_odds == pytest.approx(exact.log_posterior_odds, abs=1e-12)
+    exact_shares = {c.id: c.log_likelihood_ratio for c in exact.contributions}
+    spread = max(abs(value) for value in exact_shares.values())
+    for contribution in sampled.contributions:
+        assert contribution.log_likelihood_ratio == pytest.approx(
+            exact_shares[contribution.id], abs=0.1 * spread + 1e-9
+        )
+    again = model.explain(evidence, cause, max_exact=2, permutations=400, seed=7)
+    assert again == sampled
+
+
+def test_no_evidence_explains_nothing(tiny):
+    explanation = tiny.explain({}, "c")
+    assert explanation.contributions == ()
+    assert explanation.posterior == pytest.approx(0.25625, abs=1e-12)
+    assert explanation.log_posterior_odds == explanation.log_baseline_odds
+
+
+def test_to_dict_is_json(tiny):
+    import json
+
+    payload = json.loads(json.dumps(tiny.explain({"f": True, "s": True}, "c").to_dict()))
+    assert payload["cause"] == "c"
+    assert [item["id"] for item in payload["contributions"]] == ["s", "f"]
+    assert set(payload["contributions"][0]) == {"id", "label", "state", "log_likelihood_ratio"}
+
+
+def test_unknown_cause_suggests_conditions(tiny):
+    with pytest.raises(UnknownNodeError, match=r"unknown condition 'cc'; did you mean 'c'"):
+        tiny.explain({"s": True}, "cc")
+    with pytest.raises(UnknownNodeError, match="unknown condition 's'"):
+        tiny.explain({"f": True}, "s")
+
+
+def test_bad_options_and_impossible_evidence_are_refused(tiny):
+    with pytest.raises(InvalidArgumentError, match="max_exact must be a positive whole number"):
+        tiny.explain({"s": True}, "c", max_exact=0)
+    # S has no leak: with C and D both absent it cannot be present.
+    with pytest.raises(ImpossibleEvidenceError, match="probability zero"):
+        tiny.explain({"s": True, "c": False, "d": False}, "c")
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "bayesleg", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=TINY.parent,
+    )
+
+
+def test_cli_explain_json_matches_the_api(tiny):
+    import json
+
+    result = _cli("explain", "c", "f", "s=yes", "--model", str(TINY), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    expected = tiny.explain({"f": True, "s": True}, "c").to_dict()
+    assert payload == {"model": {"id": "tiny", "version": tiny.version}, **expected}
+
+
+def test_cli_explain_table_and_unknown_cause():
+    result = _cli("explain", "d", "f", "s", "--model", str(TINY))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Condition D (d)"
+    supporting = lines.index("Supporting:")
+    assert lines[supporting + 1].split()[1] == "s=present"
+    assert lines[lines.index("Against:") + 1].split()[1] == "f=present"
+    result = _cli("explain", "cc", "s", "--model", str(TINY))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "bayesleg: error: unknown condition 'cc'; did you mean 'c'?"
