@@ -13,33 +13,44 @@ Examples
 'glycogen_depletion'
 """
 
-from bayesleg.diagnosis import Diagnosis, RankedCause
+from bayesleg.diagnosis import CauseAdvice, Diagnosis, RankedCause
 from bayesleg.engine import Engine, compile
 from bayesleg.errors import (
     BayeslegError,
     ImpossibleEvidenceError,
+    InvalidArgumentError,
     InvalidEvidenceError,
     InvalidStateError,
     ModelFileError,
     UnknownNodeError,
 )
 from bayesleg.evaluate import evaluate
+from bayesleg.explain import Contribution, Explanation, Lowering
+from bayesleg.interview import Interview
 from bayesleg.model import Model, Node, load
 from bayesleg.network import DiscreteNetwork
+from bayesleg.questions import Question
 from bayesleg.sensitivity import sensitivity
 from bayesleg.triage import Triage, TriageReason
 
 __all__ = [
     "BayeslegError",
+    "CauseAdvice",
+    "Contribution",
     "Diagnosis",
     "DiscreteNetwork",
     "Engine",
+    "Explanation",
     "ImpossibleEvidenceError",
+    "Interview",
+    "InvalidArgumentError",
     "InvalidEvidenceError",
     "InvalidStateError",
+    "Lowering",
     "Model",
     "ModelFileError",
     "Node",
+    "Question",
     "RankedCause",
     "Triage",
     "TriageReason",

@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "diagnose",
     "explain",
     "next",
+    "interview",
     "nodes",
     "schema",
     "serve",
