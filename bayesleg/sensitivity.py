@@ -342,8 +342,8 @@ def sensitivity(
     samples = check_count(samples, "samples", minimum=0)
     ids, evidence = _cases(model, evidence_or_cases)
     ranges = parameter_ranges(model.spec)
-    analysis = _Analysis(model.spec, evidence)
     nominal = np.array([r.p for r in ranges])
+    analysis = _Analysis(model.spec, evidence, nominal)
     # Only numbers of the variables kept after pruning barren symptoms matter.
     moving = [
         (index, end)
@@ -484,7 +484,9 @@ def _cases(
 class _Analysis:
     """The pruned network of a batch of cases, rebuilt for any parameter values."""
 
-    def __init__(self, spec: ModelSpec, evidence: Sequence[Mapping[str, str]]) -> None:
+    def __init__(
+        self, spec: ModelSpec, evidence: Sequence[Mapping[str, str]], nominal: np.ndarray
+    ) -> None:
         self.conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
         observed = {node for case in evidence for node in case}
         by_id = {node.id: node for node in spec.nodes}
@@ -514,6 +516,13 @@ class _Analysis:
                     table[row, STATES.index(case[node])] = 1.0
             self.likelihoods[node] = table
         self.n_cases = len(evidence)
+        # Compile every variation the same way: with noisy-OR chains or without,
+        # whichever gives the hand-set network the smaller tables.  Both are exact.
+        network = self.network(nominal)
+        self._noisy_or = min(
+            (False, True),
+            key=lambda chained: sum(compile_engine(network, noisy_or=chained).clique_sizes),
+        )
         self._present = present
 
     def network(self, values: np.ndarray) -> DiscreteNetwork:
@@ -534,7 +543,7 @@ class _Analysis:
 
     def posteriors(self, values: np.ndarray, moved: ParameterRange | None) -> np.ndarray:
         """Return P(condition present | evidence), shape (cases, conditions)."""
-        engine = compile_engine(self.network(values))
+        engine = compile_engine(self.network(values), noisy_or=self._noisy_or)
         try:
             marginals, _ = engine.posteriors_from_likelihoods(
                 self.likelihoods, self.n_cases, targets=self.conditions
