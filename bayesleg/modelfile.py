@@ -14,6 +14,7 @@ field.  The result is a tree of frozen dataclasses; nothing mutates it.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import math
 import re
@@ -36,6 +37,7 @@ __all__ = [
     "Parameter",
     "RedFlag",
     "Source",
+    "Update",
     "read_model_file",
 ]
 
@@ -63,6 +65,18 @@ _PARENT_KINDS = {
     "symptom": ("factor", "condition"),
 }
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_UPDATE_FIELDS = {
+    "date",
+    "method",
+    "based_on",
+    "data_sha256",
+    "cases",
+    "strength",
+    "iterations",
+    "converged",
+    "data",
+}
 _SOURCE = re.compile(r'^(?P<file>[^\s:"]+\.txt): "(?P<quote>[^"]+)"$')
 _PARAMETER_FIELDS = {"p", "verbal", "source", "note", "low", "high"}
 _NODE_FIELDS = {
@@ -147,11 +161,31 @@ class RedFlag:
 
 
 @dataclass(frozen=True)
+class Update:
+    """One update of the model's numbers from case data: a ``[[provenance]]`` entry.
+
+    ``data_sha256`` identifies the data as bayesleg read it (see
+    ``models/FORMAT.md``); ``based_on`` is the version of the model updated.
+    """
+
+    date: str
+    method: str
+    based_on: str
+    data_sha256: str
+    cases: int
+    strength: float
+    iterations: int
+    converged: bool
+    data: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A validated model file.
 
     ``nodes`` is in a topological order (parents first); ``version`` is a hash
-    of the file's bytes.
+    of the file's bytes; ``provenance`` lists the updates from case data, oldest
+    first (empty for a hand-set model).
     """
 
     path: str
@@ -161,6 +195,8 @@ class ModelSpec:
     nodes: tuple[NodeSpec, ...]
     red_flags: tuple[RedFlag, ...]
     condition_threshold: Parameter
+    description: str | None = None
+    provenance: tuple[Update, ...] = ()
 
 
 class _Reader:
@@ -299,6 +335,50 @@ class _Reader:
             raise self.fail("missing", node, key)
         return table[key]
 
+    def update(self, value: Any, index: int) -> Update:
+        where = f"provenance[{index}]"
+        table = self.table(value, where, None)
+        self.known_fields(table, _UPDATE_FIELDS, where, None)
+        date = self.text(table, "date", where)
+        try:
+            datetime.date.fromisoformat(date)
+        except ValueError:
+            raise self.fail(
+                f"expected an ISO date YYYY-MM-DD, got {date!r}", where, "date"
+            ) from None
+        digest = self.text(table, "data_sha256", where)
+        if not _SHA256.match(digest):
+            raise self.fail(
+                f"expected 64 lowercase hex digits, got {digest!r}", where, "data_sha256"
+            )
+        counts = {}
+        for key, least in (("cases", 1), ("iterations", 0)):
+            number = self.required(table, key, where)
+            if isinstance(number, bool) or not isinstance(number, int) or number < least:
+                raise self.fail(f"expected a whole number >= {least}, got {number!r}", where, key)
+            counts[key] = number
+        strength = self.required(table, "strength", where)
+        if (
+            isinstance(strength, bool)
+            or not isinstance(strength, int | float)
+            or not (math.isfinite(strength) and strength >= 0)
+        ):
+            raise self.fail(f"expected a number >= 0, got {strength!r}", where, "strength")
+        converged = self.required(table, "converged", where)
+        if not isinstance(converged, bool):
+            raise self.fail(f"expected true or false, got {converged!r}", where, "converged")
+        return Update(
+            date=date,
+            method=self.text(table, "method", where),
+            based_on=self.text(table, "based_on", where),
+            data_sha256=digest,
+            cases=counts["cases"],
+            strength=float(strength),
+            iterations=counts["iterations"],
+            converged=converged,
+            data=self.text(table, "data", where, required=False),
+        )
+
     def red_flag(self, value: Any, index: int, kinds: Mapping[str, str]) -> RedFlag:
         table = self.table(value, f"red_flag[{index}]", None)
         flag_id = self.text(table, "id", f"red_flag[{index}]")
@@ -360,11 +440,12 @@ def read_model_file(path: str | Path) -> ModelSpec:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise reader.fail(f"not valid TOML: {error}") from error
 
-    reader.known_fields(document, {"model", *KINDS, "triage", "red_flag"}, None, None)
+    reader.known_fields(document, {"model", *KINDS, "triage", "red_flag", "provenance"}, None, None)
     header = reader.table(reader.required(document, "model", "model"), "model", None)
     reader.known_fields(header, {"id", "title", "parameterisation", "description"}, "model", None)
     model_id = reader.text(header, "id", "model")
     title = reader.text(header, "title", "model")
+    description = reader.text(header, "description", "model", required=False)
     parameterisation = reader.text(header, "parameterisation", "model")
     if parameterisation != "diez":
         raise reader.fail(
@@ -417,8 +498,23 @@ def read_model_file(path: str | Path) -> ModelSpec:
         if flag_ids.count(flag_id) > 1:
             raise reader.fail("duplicate red flag id", flag_id, "id")
 
+    entries = document.get("provenance", [])
+    if not isinstance(entries, list):
+        raise reader.fail("expected an array of tables [[provenance]]", "provenance", None)
+    provenance = tuple(reader.update(entry, index) for index, entry in enumerate(entries))
+
     version = hashlib.sha256(raw).hexdigest()[:16]
-    return ModelSpec(str(path), model_id, title, version, ordered, red_flags, threshold)
+    return ModelSpec(
+        str(path),
+        model_id,
+        title,
+        version,
+        ordered,
+        red_flags,
+        threshold,
+        description=description,
+        provenance=provenance,
+    )
 
 
 def _topological(nodes: list[NodeSpec], reader: _Reader) -> tuple[NodeSpec, ...]:
