@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from bayesleg.counterfactual import RANKINGS
 from bayesleg.diagnosis import Diagnosis
 from bayesleg.errors import BayeslegError, ImpossibleEvidenceError, UnknownNodeError
 from bayesleg.evidence import EVIDENCE_VALUES, normalise_evidence
@@ -56,7 +57,6 @@ __all__ = [
     "ERROR",
     "MODEL",
     "NEXT_QUESTIONS",
-    "RANKINGS",
     "SCHEMA_NAMES",
     "InvalidRequestError",
     "diagnose",
@@ -76,9 +76,6 @@ BATCH = "bayesleg.diagnosis-batch/1"
 NEXT_QUESTIONS = "bayesleg.next-questions/1"
 MODEL = "bayesleg.model/1"
 ERROR = "bayesleg.error/1"
-
-#: What a diagnosis request may rank by.
-RANKINGS: tuple[str, ...] = ("posterior", "expected_disablement", "expected_sufficiency")
 
 #: The names :func:`schema` knows, as ``bayesleg schema`` lists them.
 SCHEMA_NAMES: tuple[str, ...] = (
@@ -424,13 +421,12 @@ def diagnose(model: Model, payload: Any) -> dict[str, Any]:
     """
     request = _read_request(payload, DIAGNOSIS, _DIAGNOSIS_FIELDS)
     evidence, warnings = _observe(model, request.evidence)
-    return _diagnosis_response(model.diagnose(evidence), request, warnings)
+    return _diagnosis_response(model.diagnose(evidence, ranking=request.ranking), request, warnings)
 
 
 def _diagnosis_response(
     diagnosis: Diagnosis, request: _Request, warnings: list[dict[str, str]]
 ) -> dict[str, Any]:
-    ranked = diagnosis.ranked[: request.top] if request.top else diagnosis.ranked
     response: dict[str, Any] = {"schema": DIAGNOSIS}
     if request.id is not None:
         response["id"] = request.id
@@ -438,10 +434,10 @@ def _diagnosis_response(
     response |= {
         "model": body["model"],
         "evidence": body["evidence"],
-        "ranking": request.ranking,
-        "ranked": [{**cause.to_dict(), "score": cause.posterior} for cause in ranked],
+        "ranking": body["ranking"],
+        "ranked": body["ranked"][: request.top] if request.top else body["ranked"],
         "triage": body["triage"],
-        "advice": [],
+        "advice": body["advice"],
         "warnings": warnings,
     }
     return response
@@ -508,19 +504,23 @@ def diagnose_batch(model: Model, cases: Sequence[Any]) -> dict[str, Any]:
 def _diagnose_all(
     model: Model, ready: list[tuple[int, _Request, dict[str, str], list[dict[str, str]]]]
 ) -> Iterable[tuple[int, _Request, Diagnosis | BayeslegError, list[dict[str, str]]]]:
-    """Diagnose checked cases in one batched pass, or one by one if one is impossible."""
-    try:
-        diagnoses = model.diagnose_many([evidence for _, _, evidence, _ in ready])
-    except ImpossibleEvidenceError:
-        diagnoses = None
-    for position, (index, request, evidence, warnings) in enumerate(ready):
-        if diagnoses is not None:
-            yield index, request, diagnoses[position], warnings
-            continue
+    """Diagnose checked cases in one batched pass per ranking, one by one if one is impossible."""
+    groups: dict[str, list[tuple[int, _Request, dict[str, str], list[dict[str, str]]]]] = {}
+    for item in ready:
+        groups.setdefault(item[1].ranking, []).append(item)
+    for ranking, group in groups.items():
         try:
-            yield index, request, model.diagnose(evidence), warnings
-        except ImpossibleEvidenceError as error:
-            yield index, request, error, warnings
+            diagnoses = model.diagnose_many([item[2] for item in group], ranking=ranking)
+        except ImpossibleEvidenceError:
+            diagnoses = None
+        for position, (index, request, evidence, warnings) in enumerate(group):
+            if diagnoses is not None:
+                yield index, request, diagnoses[position], warnings
+                continue
+            try:
+                yield index, request, model.diagnose(evidence, ranking=ranking), warnings
+            except ImpossibleEvidenceError as error:
+                yield index, request, error, warnings
 
 
 def next_questions(model: Model, payload: Any) -> dict[str, Any]:

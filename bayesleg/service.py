@@ -74,7 +74,9 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
     else:
         message = str(error.detail)
     body = contract.error_object(contract.InvalidRequestError(message))
-    return _json(body, error.status_code)
+    response = _json(body, error.status_code)
+    response.headers.update(error.headers or {})  # such as the Allow of a 405
+    return response
 
 
 def _is_json(content_type: str) -> bool:
@@ -123,12 +125,21 @@ async def _read_json(request: Request, max_body_bytes: int) -> Any:
         raise _Fault(400, error) from None
 
 
-async def _answer(handle: Callable[[Any], dict[str, Any]], payload: Any) -> Response:
-    """Run a contract handler off the event loop; its typed errors become a 422."""
+async def _answer(
+    handle: Callable[[Any], dict[str, Any]], payload: Any, *, in_thread: bool
+) -> Response:
+    """Run a contract handler; its typed errors become a 422.
+
+    Work bounded by one case (a few milliseconds) runs on the event loop,
+    which is faster than a hop to a thread; work that grows with the request
+    (a batch, next questions) runs in a worker thread so the loop keeps
+    answering meanwhile.  The model is immutable, so threads may share it.
+    """
     try:
-        return _json(await run_in_threadpool(handle, payload))
+        answer = await run_in_threadpool(handle, payload) if in_thread else handle(payload)
     except BayeslegError as error:
         raise _Fault(422, error, payload) from None
+    return _json(answer)
 
 
 def create_app(
@@ -166,7 +177,7 @@ def create_app(
 
     async def diagnose(request: Request) -> Response:
         payload = await _read_json(request, max_body_bytes)
-        return await _answer(lambda p: contract.diagnose(model, p), payload)
+        return await _answer(lambda p: contract.diagnose(model, p), payload, in_thread=False)
 
     async def diagnose_batch(request: Request) -> Response:
         payload = await _read_json(request, max_body_bytes)
@@ -181,11 +192,11 @@ def create_app(
                     f"the batch has {len(cases)} cases; at most {max_batch} are accepted"
                 ),
             )
-        return await _answer(lambda c: contract.diagnose_batch(model, c), cases)
+        return await _answer(lambda c: contract.diagnose_batch(model, c), cases, in_thread=True)
 
     async def next_questions(request: Request) -> Response:
         payload = await _read_json(request, max_body_bytes)
-        return await _answer(lambda p: contract.next_questions(model, p), payload)
+        return await _answer(lambda p: contract.next_questions(model, p), payload, in_thread=True)
 
     async def describe(request: Request) -> Response:
         return _json(description)

@@ -10,14 +10,17 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+from schemathesis.config import SchemathesisConfig
 from starlette.testclient import TestClient
 
 import bayesleg
 from bayesleg import contract
+from bayesleg.counterfactual import RANKINGS
 from bayesleg.service import create_app, openapi_document
 
 TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
@@ -299,7 +302,7 @@ requests = st.fixed_dictionaries(
         "top": st.integers(-2, 60) | json_values,
         "k": st.integers(-2, 60) | json_values,
         "id": st.text(max_size=5) | st.integers() | json_values,
-        "ranking": st.sampled_from(contract.RANKINGS) | json_values,
+        "ranking": st.sampled_from(RANKINGS) | json_values,
         "schema": st.sampled_from([contract.DIAGNOSIS, contract.NEXT_QUESTIONS]) | json_values,
     },
 )
@@ -355,3 +358,32 @@ def test_fuzz_huge_batches(client, size, case):
     response = client.post("/v1/diagnose/batch", json={"cases": [case] * size})
     check(response, "/v1/diagnose/batch")
     assert (response.status_code == 413) == (size > MAX_BATCH)
+
+
+# Schemathesis reads the OpenAPI document and sends what it describes, and what
+# it does not.  Two choices of the contract it does not know: a batch over the
+# limit is "too large" (413), and a batch answers each case on its own, a case
+# that breaks the contract getting an error in its place, so it is not refused
+# whole.
+OPENAPI_FUZZ = SchemathesisConfig.from_dict(
+    {
+        "checks": {"negative_data_rejection": {"expected-statuses": [400, 413, 415, 422]}},
+        "operations": [
+            {
+                "include-path": "/v1/diagnose/batch",
+                "checks": {"negative_data_rejection": {"enabled": False}},
+            }
+        ],
+    }
+)
+openapi_schema = schemathesis.openapi.from_asgi(
+    "/openapi.json",
+    create_app(bayesleg.load(), max_body_bytes=MAX_BODY, max_batch=MAX_BATCH),
+    config=OPENAPI_FUZZ,
+)
+
+
+@openapi_schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_schemathesis_finds_nothing_against_the_openapi_document(case):
+    case.call_and_validate()
