@@ -158,7 +158,7 @@ def explain(
     evidence: Mapping[str, Any],
     cause: str,
     *,
-    max_exact: int = 10,
+    max_exact: int = 12,
     permutations: int = 128,
     seed: int = 0,
     lowering: int = 5,
@@ -173,7 +173,7 @@ def explain(
         Node id to True/False (also "present"/"absent", "yes"/"no").
     cause : str
         A condition id.
-    max_exact : int, default 10
+    max_exact : int, default 12
         Most observed items for which every subset is enumerated; more items
         are explained by sampled orders.
     permutations : int, default 128
