@@ -249,24 +249,17 @@ def plot_tornado(case: CaseSensitivity, ax: Axes | None = None, *, top: int = 15
     ax = _axes(ax, 10, 1.2 + 0.34 * len(bars))
     rows = list(range(len(bars)))[::-1]
     nominal = case.posterior
+    ends = (("low", "#4a90d9"), ("high", "#e07b39"))
     for row, bar in zip(rows, bars, strict=True):
-        first = row == rows[0]
-        ax.barh(
-            row,
-            bar.posterior_low - nominal,
-            left=nominal,
-            color="#4a90d9",
-            height=0.6,
-            label="number at the low end" if first else None,
-        )
-        ax.barh(
-            row,
-            bar.posterior_high - nominal,
-            left=nominal,
-            color="#e07b39",
-            height=0.6,
-            label="number at the high end" if first else None,
-        )
+        for end, colour in ends:
+            ax.barh(
+                row,
+                getattr(bar, f"posterior_{end}") - nominal,
+                left=nominal,
+                color=colour,
+                height=0.6,
+                label=f"number at the {end} end" if row == rows[0] else None,
+            )
     labels = [
         f"{bar.parameter.name}  [{bar.parameter.low:g} to {bar.parameter.high:g}]" for bar in bars
     ]

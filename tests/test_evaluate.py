@@ -10,11 +10,10 @@ raises the level once P(D | e) >= 0.2.
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 import bayesleg
 from bayesleg import BayeslegError, ImpossibleEvidenceError
@@ -249,16 +248,6 @@ def test_impossible_evidence_names_the_vignette(tiny):
         ImpossibleEvidenceError, match="case 1 \\(id 'never'\\): the evidence has probability zero"
     ):
         bayesleg.evaluate(tiny, cases)
-
-
-def run_cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "bayesleg", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
 
 
 def test_cli_json_matches_the_api(tiny, tmp_path):

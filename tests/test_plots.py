@@ -1,11 +1,11 @@
 """Figures render to PNG files of the expected size."""
 
 import struct
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 import bayesleg
 from bayesleg.plots import layered_order, new_figure, plot_diagnosis, plot_network
@@ -28,16 +28,6 @@ def png_size(path):
 @pytest.fixture(scope="module")
 def tiny():
     return bayesleg.load(TINY)
-
-
-def run_cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "bayesleg", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def test_graph_command_writes_a_png_of_the_asked_size(tmp_path):

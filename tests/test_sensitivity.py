@@ -7,12 +7,11 @@ symptom T: P(F) = 0.25; P(C | F) = 1 - (1 - leak_C)(1 - w_FC) with leak_C =
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 
 import bayesleg
 from bayesleg import ImpossibleEvidenceError, UnknownNodeError
@@ -195,16 +194,6 @@ def test_errors(tiny):
         bayesleg.sensitivity(tiny, {"c": False, "d": False, "s": True}, samples=0)
     with pytest.raises(bayesleg.InvalidEvidenceError, match="no cases given"):
         bayesleg.sensitivity(tiny, [])
-
-
-def run_cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "bayesleg", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
 
 
 def test_cli(tiny, tmp_path):

@@ -12,13 +12,12 @@ P(S | C, D) = 1 - (1 - 0.75)^C (1 - 0.6)^D (no leak); P(T) = 0.1.
 
 import itertools
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas
 import pytest
+from cli_runner import run_cli
 
 import bayesleg
 from bayesleg import ImpossibleEvidenceError, InvalidStateError, UnknownNodeError
@@ -135,16 +134,6 @@ def test_empty_and_bad_requests(tiny):
         tiny.simulate(3, evidence={"s": "maybe"})
     with pytest.raises(ImpossibleEvidenceError, match="probability zero"):
         tiny.simulate(3, evidence={"c": False, "d": False, "s": True})
-
-
-def run_cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "bayesleg", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
 
 
 def test_cli_writes_csv_and_parquet(tiny, tmp_path):
