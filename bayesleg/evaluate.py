@@ -24,8 +24,8 @@ naming the file, the line and the field.
 Metrics
 -------
 For each ranking method (the ``ranking`` of :meth:`Model.diagnose
-<bayesleg.model.Model.diagnose>`, where the model offers more than the
-posterior):
+<bayesleg.model.Model.diagnose>`: ``posterior``, ``expected_disablement``,
+``expected_sufficiency``):
 
 * **top-1**: the first cause is one of ``top1``;
 * **top-3**: every cause in ``top3`` is among the first three;
@@ -53,7 +53,6 @@ A rate with nothing to count is ``None``, never NaN.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,6 +65,7 @@ from bayesleg.diagnosis import Diagnosis
 from bayesleg.errors import (
     BayeslegError,
     ImpossibleEvidenceError,
+    InvalidArgumentError,
     InvalidStateError,
     UnknownNodeError,
 )
@@ -81,7 +81,6 @@ __all__ = [
     "CaseResult",
     "Evaluation",
     "RankingScores",
-    "UnknownRankingError",
     "Vignette",
     "VignetteFileError",
     "evaluate",
@@ -104,10 +103,6 @@ class VignetteFileError(BayeslegError, ValueError):
         self.field = field
         prefix = f"{where}, field {field!r}" if field else where
         super().__init__(f"{prefix}: {message}")
-
-
-class UnknownRankingError(BayeslegError, ValueError):
-    """A ranking method the model does not offer."""
 
 
 @dataclass(frozen=True)
@@ -390,13 +385,13 @@ class Evaluation:
 
         Raises
         ------
-        UnknownRankingError
+        InvalidArgumentError
             If the evaluation did not use that method.
         """
         for scores in self.scores:
             if scores.ranking == name:
                 return scores
-        raise UnknownRankingError(
+        raise InvalidArgumentError(
             f"ranking {name!r} was not evaluated; evaluated: {[s.ranking for s in self.scores]}"
         )
 
@@ -466,9 +461,10 @@ def evaluate(
         A vignette file, or vignettes (mappings are checked as lines of a
         file would be).
     rankings : sequence of str, default ("posterior",)
-        The ranking methods to compare, side by side.  Methods other than
-        ``"posterior"`` need a model whose ``diagnose_many`` takes
-        ``ranking``.
+        The ranking methods to compare, side by side: any ``ranking`` of
+        :meth:`Model.diagnose <bayesleg.model.Model.diagnose>`
+        (``"posterior"``, ``"expected_disablement"``,
+        ``"expected_sufficiency"``).
 
     Returns
     -------
@@ -481,8 +477,8 @@ def evaluate(
         If there are no vignettes, or one is malformed or names a node or
         condition the model does not have (the message names the line and
         the field).
-    UnknownRankingError
-        If a ranking method is not offered by the model.
+    InvalidArgumentError
+        If no ranking method is given, or one the model does not offer.
     ImpossibleEvidenceError
         If a vignette's evidence has probability zero under the model.
 
@@ -500,7 +496,7 @@ def evaluate(
         raise VignetteFileError(
             str(cases) if isinstance(cases, str | Path) else "cases", "no vignettes"
         )
-    rankings = _check_rankings(model, rankings)
+    rankings = _check_rankings(rankings)
     node_ids = [node.id for node in model.nodes]
     conditions = set(model.conditions)
     evidence = [_checked_evidence(vignette, node_ids, conditions) for vignette in vignettes]
@@ -559,24 +555,12 @@ def _as_vignettes(cases: Any) -> list[Vignette]:
     return vignettes
 
 
-def _offers_rankings(model: Model) -> bool:
-    """Whether the model's ``diagnose_many`` takes ``ranking``."""
-    return "ranking" in inspect.signature(model.diagnose_many).parameters
-
-
-def _check_rankings(model: Model, rankings: Sequence[str]) -> tuple[str, ...]:
+def _check_rankings(rankings: Sequence[str]) -> tuple[str, ...]:
     if isinstance(rankings, str):
         rankings = (rankings,)
     rankings = tuple(dict.fromkeys(rankings))
     if not rankings:
-        raise UnknownRankingError("no ranking method given")
-    if not _offers_rankings(model):
-        for ranking in rankings:
-            if ranking != "posterior":
-                raise UnknownRankingError(
-                    f"ranking {ranking!r} is not offered by this model; it ranks by "
-                    "'posterior' only"
-                )
+        raise InvalidArgumentError("no ranking method given")
     return rankings
 
 
@@ -584,13 +568,12 @@ def _diagnose(
     model: Model, vignettes: Sequence[Vignette], evidence: list[dict[str, str]], ranking: str
 ) -> tuple[Diagnosis, ...]:
     """Diagnose every vignette in one batch; name the vignette whose evidence is impossible."""
-    options = {"ranking": ranking} if _offers_rankings(model) else {}
     try:
-        return model.diagnose_many(evidence, **options)
+        return model.diagnose_many(evidence, ranking=ranking)
     except ImpossibleEvidenceError:
         for vignette, case in zip(vignettes, evidence, strict=True):
             try:
-                model.diagnose_many([case], **options)
+                model.diagnose_many([case], ranking=ranking)
             except ImpossibleEvidenceError as error:
                 raise ImpossibleEvidenceError(
                     f"{vignette.where} (id {vignette.id!r}): the evidence has probability zero "

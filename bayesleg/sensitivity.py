@@ -324,7 +324,7 @@ def sensitivity(
     ------
     UnknownNodeError, InvalidStateError, InvalidEvidenceError
         If a case's evidence is bad.
-    SampleSizeError
+    InvalidArgumentError
         If ``samples`` is not a whole number >= 0.
     ImpossibleEvidenceError
         If a case's evidence has probability zero, at the hand-set values or

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.errors import BayeslegError, ImpossibleEvidenceError
+from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError
 from bayesleg.evidence import normalise_evidence
 from bayesleg.modelfile import STATES
 from bayesleg.network import DiscreteNetwork
@@ -49,11 +49,7 @@ if TYPE_CHECKING:
 
     from bayesleg.model import Model
 
-__all__ = ["SampleSizeError", "sample_states", "simulate"]
-
-
-class SampleSizeError(BayeslegError, ValueError):
-    """A number of samples that is not a whole number in the allowed range."""
+__all__ = ["check_count", "sample_states", "simulate"]
 
 
 def check_count(value: Any, what: str, *, minimum: int) -> int:
@@ -61,11 +57,11 @@ def check_count(value: Any, what: str, *, minimum: int) -> int:
 
     Raises
     ------
-    SampleSizeError
+    InvalidArgumentError
         Otherwise, naming ``what`` and the value given.
     """
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise SampleSizeError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+        raise InvalidArgumentError(f"{what} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -98,7 +94,7 @@ def simulate(
 
     Raises
     ------
-    SampleSizeError
+    InvalidArgumentError
         If ``n`` is not a whole number >= 0.
     UnknownNodeError, InvalidStateError, InvalidEvidenceError
         If the evidence is bad, as for :meth:`Model.diagnose`.

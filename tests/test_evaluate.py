@@ -16,8 +16,8 @@ import pytest
 from cli_runner import run_cli
 
 import bayesleg
-from bayesleg import BayeslegError, ImpossibleEvidenceError
-from bayesleg.evaluate import UnknownRankingError, Vignette, VignetteFileError, read_vignettes
+from bayesleg import BayeslegError, ImpossibleEvidenceError, InvalidArgumentError
+from bayesleg.evaluate import Vignette, VignetteFileError, read_vignettes
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 
@@ -155,19 +155,26 @@ def test_a_file_and_its_records_give_the_same_evaluation(tiny, tmp_path):
 
 
 def test_rankings_side_by_side(tiny):
-    offered = "ranking" in __import__("inspect").signature(tiny.diagnose_many).parameters
-    if not offered:
-        with pytest.raises(UnknownRankingError, match="'expected_disablement' is not offered"):
-            bayesleg.evaluate(tiny, CASES, rankings=("posterior", "expected_disablement"))
-        return
-    result = bayesleg.evaluate(tiny, CASES, rankings=("posterior", "expected_disablement"))
-    assert [s.ranking for s in result.scores] == ["posterior", "expected_disablement"]
+    rankings = ("posterior", "expected_disablement", "expected_sufficiency")
+    result = bayesleg.evaluate(tiny, CASES, rankings=rankings)
+    assert [s.ranking for s in result.scores] == list(rankings)
     assert result.ranking("posterior") == bayesleg.evaluate(tiny, CASES).ranking("posterior")
+    for ranking in rankings:
+        expected = [
+            tuple(c.id for c in d.ranked)
+            for d in tiny.diagnose_many([case["evidence"] for case in CASES], ranking=ranking)
+        ]
+        assert [case.ranked[ranking] for case in result.cases] == expected
+    # Triage and calibration rest on the posteriors, whatever the ranking.
+    assert result.under_triaged == ("b",)
+    assert result.brier == bayesleg.evaluate(tiny, CASES).brier
+    with pytest.raises(InvalidArgumentError, match="unknown ranking 'nonsense'"):
+        bayesleg.evaluate(tiny, CASES, rankings=("posterior", "nonsense"))
 
 
 def test_unknown_ranking_in_result(tiny):
     result = bayesleg.evaluate(tiny, CASES)
-    with pytest.raises(UnknownRankingError, match="was not evaluated"):
+    with pytest.raises(InvalidArgumentError, match="was not evaluated"):
         result.ranking("expected_sufficiency")
 
 
@@ -238,7 +245,7 @@ def test_bad_files_and_cases(tiny, tmp_path):
         bayesleg.evaluate(tiny, [{"id": "a", "evidence": {}}, {"id": "b"}])
     with pytest.raises(VignetteFileError, match="expected a file path or an iterable"):
         bayesleg.evaluate(tiny, {"id": "a", "evidence": {}})
-    with pytest.raises(UnknownRankingError, match="no ranking method"):
+    with pytest.raises(InvalidArgumentError, match="no ranking method"):
         bayesleg.evaluate(tiny, CASES, rankings=())
 
 

@@ -14,11 +14,10 @@ import pytest
 from cli_runner import run_cli
 
 import bayesleg
-from bayesleg import ImpossibleEvidenceError, UnknownNodeError
+from bayesleg import ImpossibleEvidenceError, InvalidArgumentError, UnknownNodeError
 from bayesleg.evaluate import Vignette
 from bayesleg.modelfile import Parameter, Source
 from bayesleg.sensitivity import _range, _two_sided_triangular, parameter_ranges
-from bayesleg.simulate import SampleSizeError
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 SOURCE = Source("001_a6af47fc61bf8c8f.txt", "quoted")
@@ -186,7 +185,7 @@ def test_progress_is_reported(tiny):
 
 
 def test_errors(tiny):
-    with pytest.raises(SampleSizeError, match="samples must be a whole number >= 0, got -1"):
+    with pytest.raises(InvalidArgumentError, match="samples must be a whole number >= 0, got -1"):
         bayesleg.sensitivity(tiny, {"f": True}, samples=-1)
     with pytest.raises(UnknownNodeError, match="unknown node 'g'"):
         bayesleg.sensitivity(tiny, {"g": True})

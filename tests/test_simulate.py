@@ -20,8 +20,12 @@ import pytest
 from cli_runner import run_cli
 
 import bayesleg
-from bayesleg import ImpossibleEvidenceError, InvalidStateError, UnknownNodeError
-from bayesleg.simulate import SampleSizeError
+from bayesleg import (
+    ImpossibleEvidenceError,
+    InvalidArgumentError,
+    InvalidStateError,
+    UnknownNodeError,
+)
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 N = 100_000
@@ -124,9 +128,9 @@ def test_frames_round_trip_into_diagnosis(shipped):
 
 def test_empty_and_bad_requests(tiny):
     assert tiny.simulate(0, seed=0).shape == (0, 5)
-    with pytest.raises(SampleSizeError, match="whole number >= 0, got -1"):
+    with pytest.raises(InvalidArgumentError, match="whole number >= 0, got -1"):
         tiny.simulate(-1)
-    with pytest.raises(SampleSizeError, match=r"got 2\.5"):
+    with pytest.raises(InvalidArgumentError, match=r"got 2\.5"):
         tiny.simulate(2.5)
     with pytest.raises(UnknownNodeError, match="unknown node 'g'"):
         tiny.simulate(3, evidence={"g": True})
