@@ -122,6 +122,11 @@ class Model:
     def __repr__(self) -> str:
         return f"<Model {self.id!r} version {self.version} with {len(self._nodes)} nodes>"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A model pickles as its validated file contents and recompiles on load,
+        # so it can travel to worker processes (multiprocessing, Dask).
+        return (Model, (self._spec,))
+
     @property
     def spec(self) -> ModelSpec:
         """The validated model file, with every number's source."""
@@ -268,12 +273,21 @@ class Model:
             for index, evidence in enumerate(normalised)
         )
 
-    def explain(self, evidence: Mapping[str, Any], cause: str, **options: Any) -> Explanation:
+    def explain(
+        self,
+        evidence: Mapping[str, Any],
+        cause: str,
+        *,
+        max_exact: int = 12,
+        permutations: int = 128,
+        seed: int = 0,
+        lowering: int = 5,
+    ) -> Explanation:
         """Split a cause's log posterior odds among the observed findings and factors.
 
         Shapley values of the log odds over the observed items; see
-        :func:`bayesleg.explain.explain` for the method and the options
-        (``max_exact``, ``permutations``, ``seed``, ``lowering``).
+        :func:`bayesleg.explain.explain` for the method, the options, the
+        result and the errors.
 
         Examples
         --------
@@ -283,7 +297,15 @@ class Model:
         """
         from bayesleg.explain import explain
 
-        return explain(self, evidence, cause, **options)
+        return explain(
+            self,
+            evidence,
+            cause,
+            max_exact=max_exact,
+            permutations=permutations,
+            seed=seed,
+            lowering=lowering,
+        )
 
     def next_questions(
         self, evidence: Mapping[str, Any], k: int = 5, *, exclude: Iterable[str] = ()
@@ -308,16 +330,21 @@ class Model:
 
         Parameters
         ----------
-        frame : pandas.DataFrame
+        frame : pandas.DataFrame or dask.dataframe.DataFrame
             One case per row, one column per observed node; values as in
             :meth:`diagnose`, with None or NaN for unobserved.
 
         Returns
         -------
-        pandas.DataFrame
+        pandas.DataFrame or dask.dataframe.DataFrame
             Same index; one posterior column per condition, then
-            ``top_cause`` and ``triage``.
+            ``top_cause`` and ``triage``.  A Dask frame gives a lazy Dask
+            frame, scored partition by partition (see :mod:`bayesleg.scale`).
         """
+        if type(frame).__module__.startswith("dask"):
+            from bayesleg.scale import rank_dask_frame
+
+            return rank_dask_frame(self, frame)
         import pandas
 
         cases = [
@@ -367,6 +394,55 @@ class Model:
         from bayesleg.simulate import simulate
 
         return simulate(self, n, seed=seed, evidence=evidence)
+
+    def update(
+        self,
+        data: pandas.DataFrame,
+        *,
+        strength: float,
+        max_iterations: int = 1000,
+        tolerance: float = 1e-6,
+        data_name: str | None = None,
+    ) -> Model:
+        """Return a new model with its numbers updated from case data.
+
+        The hand-set values are a prior worth ``strength`` cases each; leaks,
+        weights and factor priors are fitted by EM on the noisy-OR
+        parameters, and the new model's provenance records the update.  See
+        :func:`bayesleg.learn.update` for the method and the arguments.
+
+        Examples
+        --------
+        >>> import pandas
+        >>> tiny = load("tests/fixtures/tiny.toml")
+        >>> tiny.update(pandas.DataFrame({"f": [True, False]}), strength=2).node("f").prior.p
+        0.375
+        """
+        from bayesleg.learn import update
+
+        return update(
+            self,
+            data,
+            strength=strength,
+            max_iterations=max_iterations,
+            tolerance=tolerance,
+            data_name=data_name,
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to a model file that :func:`load` reads back as this model.
+
+        Comments of the original file are not kept.  See
+        :func:`bayesleg.modelwriter.write_model_file`.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        from bayesleg.modelwriter import write_model_file
+
+        return write_model_file(self._spec, path)
 
     def _condition_marginals(
         self, cases: Sequence[Mapping[str, str]]
