@@ -216,12 +216,22 @@ def _soft(row: Row, weights: Mapping[str, float], parents: Sequence[str]) -> dic
     return result
 
 
-def _positive_findings(structure: _Structure, case: Mapping[str, str]) -> list[str]:
-    return [
-        node
-        for node, state in case.items()
-        if state == "present" and structure.kind[node] == "symptom"
-    ]
+def _findings(
+    structure: _Structure, cases: Sequence[Mapping[str, str]], batch: _Batch
+) -> tuple[list[int], list[tuple[int, str, dict[str, np.ndarray]]]]:
+    """Add every case to the batch; return their rows, and each finding observed present.
+
+    A finding comes as ``(case, symptom, the case's row without the symptom)``.
+    """
+    base_rows = []
+    findings = []
+    for index, case in enumerate(cases):
+        row = evidence_row(case)
+        base_rows.append(batch.add(("case", index), row))
+        for node, state in case.items():
+            if state == "present" and structure.kind[node] == "symptom":
+                findings.append((index, node, {n: v for n, v in row.items() if n != node}))
+    return base_rows, findings
 
 
 def _disablement(
@@ -233,25 +243,21 @@ def _disablement(
     # (case, condition column, row index, constant) for each closed-form term.
     terms: list[tuple[int, int, int, float]] = []
     chains: dict[str, list[tuple[int, str]]] = {}  # condition -> (case, finding) via a chain
-    base_rows = []
-    for index, case in enumerate(cases):
-        row = evidence_row(case)
-        base_rows.append(batch.add(("case", index), row))
-        for s in _positive_findings(structure, case):
-            weights = structure.weights[s]
-            without = {node: vector for node, vector in row.items() if node != s}
-            for column, condition in enumerate(conditions):
-                if s not in structure.descendants[condition]:
-                    continue
-                affected = structure.descendants[condition]
-                if condition in weights and not any(p in affected for p in weights):
-                    others = [p for p in weights if p != condition]
-                    soft = with_likelihood(_soft(without, weights, others), condition, PRESENT)
-                    position = batch.add(("dis", index, s, condition), soft)
-                    constant = weights[condition] * (1.0 - structure.leak[s])
-                    terms.append((index, column, position, constant))
-                else:
-                    chains.setdefault(condition, []).append((index, s))
+    base_rows, findings = _findings(structure, cases, batch)
+    for index, s, without in findings:
+        weights = structure.weights[s]
+        for column, condition in enumerate(conditions):
+            affected = structure.descendants[condition]
+            if s not in affected:
+                continue
+            if condition in weights and not any(p in affected for p in weights):
+                others = [p for p in weights if p != condition]
+                soft = with_likelihood(_soft(without, weights, others), condition, PRESENT)
+                position = batch.add(("dis", index, s, condition), soft)
+                constant = weights[condition] * (1.0 - structure.leak[s])
+                terms.append((index, column, position, constant))
+            else:
+                chains.setdefault(condition, []).append((index, s))
     log_evidence = _log_evidence(model, batch, base_rows)
     for index, column, position, constant in terms:
         ratio = np.exp(log_evidence[position] - log_evidence[base_rows[index]])
@@ -273,23 +279,19 @@ def _sufficiency(
     conditions = model.conditions
     batch = _Batch()
     plan = []  # (case, finding, row of e - s, {condition or None: row of the soft term})
-    base_rows = []
-    for index, case in enumerate(cases):
-        row = evidence_row(case)
-        base_rows.append(batch.add(("case", index), row))
-        for s in _positive_findings(structure, case):
-            weights = structure.weights[s]
-            factors = [p for p in weights if structure.kind[p] == "factor"]
-            without = {node: vector for node, vector in row.items() if node != s}
-            marginal = batch.add(("without", index, s), without)
-            soft = {None: batch.add(("suf", index, s, None), _soft(without, weights, factors))}
-            for condition in conditions:
-                if condition in weights:
-                    kept = [*factors, condition]
-                    soft[condition] = batch.add(
-                        ("suf", index, s, condition), _soft(without, weights, kept)
-                    )
-            plan.append((index, s, marginal, soft))
+    base_rows, findings = _findings(structure, cases, batch)
+    for index, s, without in findings:
+        weights = structure.weights[s]
+        factors = [p for p in weights if structure.kind[p] == "factor"]
+        marginal = batch.add(("without", index, s), without)
+        soft = {None: batch.add(("suf", index, s, None), _soft(without, weights, factors))}
+        for condition in conditions:
+            if condition in weights:
+                kept = [*factors, condition]
+                soft[condition] = batch.add(
+                    ("suf", index, s, condition), _soft(without, weights, kept)
+                )
+        plan.append((index, s, marginal, soft))
     log_evidence = _log_evidence(model, batch, base_rows)
     scores = np.zeros((len(cases), len(conditions)))
     for index, s, marginal, soft in plan:

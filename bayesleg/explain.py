@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,13 +77,8 @@ class Contribution:
     label: str
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the contribution as a JSON-serialisable dict."""
-        return {
-            "id": self.id,
-            "label": self.label,
-            "state": self.state,
-            "log_likelihood_ratio": self.log_likelihood_ratio,
-        }
+        """Return the contribution as a JSON-serialisable dict, one key per field."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -97,13 +92,8 @@ class Lowering:
     posterior: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the finding as a JSON-serialisable dict."""
-        return {
-            "id": self.id,
-            "label": self.label,
-            "state": self.state,
-            "posterior": self.posterior,
-        }
+        """Return the finding as a JSON-serialisable dict, one key per field."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

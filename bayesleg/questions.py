@@ -33,7 +33,7 @@ for the engine; P(yes) is read off the rows' evidence probabilities.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,16 +70,8 @@ class Question:
     top_if_no: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the question as a JSON-serialisable dict."""
-        return {
-            "id": self.id,
-            "label": self.label,
-            "kind": self.kind,
-            "expected_gain": self.expected_gain,
-            "p_yes": self.p_yes,
-            "top_if_yes": self.top_if_yes,
-            "top_if_no": self.top_if_no,
-        }
+        """Return the question as a JSON-serialisable dict, one key per field."""
+        return asdict(self)
 
 
 def binary_entropy(p: np.ndarray) -> np.ndarray:

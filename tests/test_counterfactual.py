@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run
 from twin_network import Node, Worlds, model_text, random_network
 
 import bayesleg
@@ -168,30 +169,17 @@ def test_a_condition_that_causes_another_is_credited_through_it(tmp_path):
     assert scores(diagnosis) == pytest.approx({"c0": 0.0, "c1": 1.0}, abs=1e-12)
 
 
-def _cli(*args):
-    import subprocess
-    import sys
-
-    return subprocess.run(
-        [sys.executable, "-m", "bayesleg", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=TINY.parent,
-    )
-
-
 def test_cli_diagnose_ranking(tiny):
     import json
 
-    result = _cli(
+    result = run(
         "diagnose", "f", "s", "--ranking", "expected_disablement", "--model", str(TINY), "--json"
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     expected = tiny.diagnose({"f": True, "s": True}, ranking="expected_disablement").to_dict()
     assert payload == json.loads(json.dumps(expected))
-    result = _cli("diagnose", "f", "s", "--ranking", "expected_sufficiency", "--model", str(TINY))
+    result = run("diagnose", "f", "s", "--ranking", "expected_sufficiency", "--model", str(TINY))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1] == "Ranked by expected sufficiency (score column)"
@@ -203,7 +191,7 @@ def test_cli_diagnose_ranking(tiny):
         f"{0.43125 / EVIDENCE_PROBABILITY:.3f}",
         "0.877",
     ]
-    result = _cli("diagnose", "s", "--ranking", "likeliest", "--model", str(TINY))
+    result = run("diagnose", "s", "--ranking", "likeliest", "--model", str(TINY))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "invalid choice: 'likeliest'" in result.stderr

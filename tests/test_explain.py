@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run
 from twin_network import Worlds, model_text, random_network
 
 import bayesleg
@@ -203,23 +204,10 @@ def test_bad_options_and_impossible_evidence_are_refused(tiny):
         tiny.explain({"s": True, "c": False, "d": False}, "c")
 
 
-def _cli(*args):
-    import subprocess
-    import sys
-
-    return subprocess.run(
-        [sys.executable, "-m", "bayesleg", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=TINY.parent,
-    )
-
-
 def test_cli_explain_json_matches_the_api(tiny):
     import json
 
-    result = _cli("explain", "c", "f", "s=yes", "--model", str(TINY), "--json")
+    result = run("explain", "c", "f", "s=yes", "--model", str(TINY), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     expected = tiny.explain({"f": True, "s": True}, "c").to_dict()
@@ -227,13 +215,13 @@ def test_cli_explain_json_matches_the_api(tiny):
 
 
 def test_cli_explain_table_and_unknown_cause():
-    result = _cli("explain", "d", "f", "s", "--model", str(TINY))
+    result = run("explain", "d", "f", "s", "--model", str(TINY))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Condition D (d)"
     supporting = lines.index("Supporting:")
     assert lines[supporting + 1].split()[1] == "s=present"
     assert lines[lines.index("Against:") + 1].split()[1] == "f=present"
-    result = _cli("explain", "cc", "s", "--model", str(TINY))
+    result = run("explain", "cc", "s", "--model", str(TINY))
     assert result.returncode == 2
     assert result.stderr.strip() == "bayesleg: error: unknown condition 'cc'; did you mean 'c'?"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run
 from twin_network import Worlds, model_text, random_network
 
 import bayesleg
@@ -130,23 +131,10 @@ def test_shipped_model_asks_about_symptoms_and_factors_only():
     assert all(q.expected_gain >= 0 and 0 <= q.p_yes <= 1 for q in questions)
 
 
-def _cli(*args):
-    import subprocess
-    import sys
-
-    return subprocess.run(
-        [sys.executable, "-m", "bayesleg", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=TINY.parent,
-    )
-
-
 def test_cli_next_json_matches_the_api(tiny):
     import json
 
-    result = _cli("next", "t=no", "-k", "2", "--model", str(TINY), "--json")
+    result = run("next", "t=no", "-k", "2", "--model", str(TINY), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["evidence"] == {"t": "absent"}
@@ -156,7 +144,7 @@ def test_cli_next_json_matches_the_api(tiny):
 
 
 def test_cli_next_table_and_bad_k():
-    result = _cli("next", "--model", str(TINY))
+    result = run("next", "--model", str(TINY))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1] == "Top cause: Condition C (c), posterior 0.256"
@@ -174,7 +162,7 @@ def test_cli_next_table_and_bad_k():
         "no",
     ]
     assert {line.split()[1] for line in lines[3:6]} == {"f", "s", "t"}
-    result = _cli("next", "-k", "0", "--model", str(TINY))
+    result = run("next", "-k", "0", "--model", str(TINY))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "expected a positive whole number, got '0'" in result.stderr
