@@ -13,6 +13,7 @@ Examples
 'glycogen_depletion'
 """
 
+from bayesleg.contract import InvalidRequestError
 from bayesleg.diagnosis import CauseAdvice, Diagnosis, RankedCause
 from bayesleg.engine import Engine, compile
 from bayesleg.errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "Interview",
     "InvalidArgumentError",
     "InvalidEvidenceError",
+    "InvalidRequestError",
     "InvalidStateError",
     "Lowering",
     "Model",
