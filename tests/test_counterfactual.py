@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import run
+from cli_runner import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twin_network import Node, Worlds, model_text, random_network
 
 import bayesleg
@@ -172,14 +174,31 @@ def test_a_condition_that_causes_another_is_credited_through_it(tmp_path):
 def test_cli_diagnose_ranking(tiny):
     import json
 
-    result = run(
-        "diagnose", "f", "s", "--ranking", "expected_disablement", "--model", str(TINY), "--json"
+    result = run_cli(
+        "diagnose",
+        "f",
+        "s",
+        "--ranking",
+        "expected_disablement",
+        "--model",
+        str(TINY),
+        "--json",
+        cwd=TINY.parent,
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     expected = tiny.diagnose({"f": True, "s": True}, ranking="expected_disablement").to_dict()
     assert payload == json.loads(json.dumps(expected))
-    result = run("diagnose", "f", "s", "--ranking", "expected_sufficiency", "--model", str(TINY))
+    result = run_cli(
+        "diagnose",
+        "f",
+        "s",
+        "--ranking",
+        "expected_sufficiency",
+        "--model",
+        str(TINY),
+        cwd=TINY.parent,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1] == "Ranked by expected sufficiency (score column)"
@@ -191,7 +210,27 @@ def test_cli_diagnose_ranking(tiny):
         f"{0.43125 / EVIDENCE_PROBABILITY:.3f}",
         "0.877",
     ]
-    result = run("diagnose", "s", "--ranking", "likeliest", "--model", str(TINY))
+    result = run_cli(
+        "diagnose", "s", "--ranking", "likeliest", "--model", str(TINY), cwd=TINY.parent
+    )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "invalid choice: 'likeliest'" in result.stderr
+
+
+_SHIPPED = bayesleg.load()
+_FINDINGS = [n.id for n in _SHIPPED.nodes if n.kind != "condition"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.dictionaries(st.sampled_from(_FINDINGS), st.booleans(), max_size=8))
+def test_scores_are_bounded_on_the_shipped_model(evidence):
+    positives = sum(1 for node, value in evidence.items() if value and node in _SHIPPED.symptoms)
+    disablement = _SHIPPED.diagnose(evidence, ranking="expected_disablement")
+    sufficiency = _SHIPPED.diagnose(evidence, ranking="expected_sufficiency")
+    for cause in disablement.ranked:
+        # Curing a condition that is absent changes nothing: each finding it
+        # could switch off needs the condition present.
+        assert 0.0 <= cause.score <= positives * cause.posterior + 1e-9
+    for cause in sufficiency.ranked:
+        assert 0.0 <= cause.score <= positives + 1e-9

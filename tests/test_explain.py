@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import run
+from cli_runner import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twin_network import Worlds, model_text, random_network
 
 import bayesleg
@@ -207,7 +209,7 @@ def test_bad_options_and_impossible_evidence_are_refused(tiny):
 def test_cli_explain_json_matches_the_api(tiny):
     import json
 
-    result = run("explain", "c", "f", "s=yes", "--model", str(TINY), "--json")
+    result = run_cli("explain", "c", "f", "s=yes", "--model", str(TINY), "--json", cwd=TINY.parent)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     expected = tiny.explain({"f": True, "s": True}, "c").to_dict()
@@ -215,13 +217,35 @@ def test_cli_explain_json_matches_the_api(tiny):
 
 
 def test_cli_explain_table_and_unknown_cause():
-    result = run("explain", "d", "f", "s", "--model", str(TINY))
+    result = run_cli("explain", "d", "f", "s", "--model", str(TINY), cwd=TINY.parent)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Condition D (d)"
     supporting = lines.index("Supporting:")
     assert lines[supporting + 1].split()[1] == "s=present"
     assert lines[lines.index("Against:") + 1].split()[1] == "f=present"
-    result = run("explain", "cc", "s", "--model", str(TINY))
+    result = run_cli("explain", "cc", "s", "--model", str(TINY), cwd=TINY.parent)
     assert result.returncode == 2
     assert result.stderr.strip() == "bayesleg: error: unknown condition 'cc'; did you mean 'c'?"
+
+
+_SHIPPED = bayesleg.load()
+_FINDINGS = [n.id for n in _SHIPPED.nodes if n.kind != "condition"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(_FINDINGS), st.booleans(), max_size=8),
+    st.sampled_from(_SHIPPED.conditions),
+)
+def test_shares_sum_to_the_change_in_log_odds_on_the_shipped_model(evidence, cause):
+    model = _SHIPPED
+    explanation = model.explain(evidence, cause)
+    total = sum(c.log_likelihood_ratio for c in explanation.contributions)
+    assert total == pytest.approx(
+        explanation.log_posterior_odds - explanation.log_baseline_odds, abs=1e-9
+    )
+    posterior = {c.id: c.posterior for c in model.diagnose(evidence).ranked}[cause]
+    assert explanation.posterior == pytest.approx(posterior, abs=1e-12)
+    assert {c.id for c in explanation.contributions} == set(evidence)
+    assert all(f.posterior < explanation.posterior for f in explanation.would_lower)

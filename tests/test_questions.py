@@ -9,12 +9,15 @@ observed, asking F tells about C only:
 and T, a symptom with no parents, tells nothing.
 """
 
+import itertools
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import run
+from cli_runner import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twin_network import Worlds, model_text, random_network
 
 import bayesleg
@@ -134,7 +137,7 @@ def test_shipped_model_asks_about_symptoms_and_factors_only():
 def test_cli_next_json_matches_the_api(tiny):
     import json
 
-    result = run("next", "t=no", "-k", "2", "--model", str(TINY), "--json")
+    result = run_cli("next", "t=no", "-k", "2", "--model", str(TINY), "--json", cwd=TINY.parent)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["evidence"] == {"t": "absent"}
@@ -144,7 +147,7 @@ def test_cli_next_json_matches_the_api(tiny):
 
 
 def test_cli_next_table_and_bad_k():
-    result = run("next", "--model", str(TINY))
+    result = run_cli("next", "--model", str(TINY), cwd=TINY.parent)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1] == "Top cause: Condition C (c), posterior 0.256"
@@ -162,7 +165,27 @@ def test_cli_next_table_and_bad_k():
         "no",
     ]
     assert {line.split()[1] for line in lines[3:6]} == {"f", "s", "t"}
-    result = run("next", "-k", "0", "--model", str(TINY))
+    result = run_cli("next", "-k", "0", "--model", str(TINY), cwd=TINY.parent)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "expected a positive whole number, got '0'" in result.stderr
+
+
+_SHIPPED = bayesleg.load()
+_FINDINGS = [n.id for n in _SHIPPED.nodes if n.kind != "condition"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.dictionaries(st.sampled_from(_FINDINGS), st.booleans(), max_size=10))
+def test_questions_are_consistent_on_the_shipped_model(evidence):
+    questions = _SHIPPED.next_questions(evidence, k=40)
+    top = _SHIPPED.diagnose(evidence).top.posterior
+    assert {q.id for q in questions} == set(_FINDINGS) - set(evidence)
+    gains = [q.expected_gain for q in questions]
+    assert all(a >= b - 1e-12 for a, b in itertools.pairwise(gains))  # ties go by id
+    for question in questions:
+        assert question.expected_gain >= 0.0
+        assert 0.0 <= question.p_yes <= 1.0
+        # The law of total probability: the expected posterior after the answer is the posterior now.
+        expected = question.p_yes * question.top_if_yes + (1 - question.p_yes) * question.top_if_no
+        assert expected == pytest.approx(top, abs=1e-9)
