@@ -427,11 +427,8 @@ def diagnose(model: Model, payload: Any) -> dict[str, Any]:
 def _diagnosis_response(
     diagnosis: Diagnosis, request: _Request, warnings: list[dict[str, str]]
 ) -> dict[str, Any]:
-    response: dict[str, Any] = {"schema": DIAGNOSIS}
-    if request.id is not None:
-        response["id"] = request.id
     body = diagnosis.to_dict()
-    response |= {
+    return _envelope(DIAGNOSIS, request) | {
         "model": body["model"],
         "evidence": body["evidence"],
         "ranking": body["ranking"],
@@ -440,7 +437,11 @@ def _diagnosis_response(
         "advice": body["advice"],
         "warnings": warnings,
     }
-    return response
+
+
+def _envelope(tag: str, request: _Request) -> dict[str, Any]:
+    """Start a response: its schema tag, and the request's id if it gave one."""
+    return {"schema": tag} if request.id is None else {"schema": tag, "id": request.id}
 
 
 def read_batch(payload: Any) -> list[Any]:
@@ -550,28 +551,13 @@ def next_questions(model: Model, payload: Any) -> dict[str, Any]:
     diagnosis = model.diagnose(evidence)
     # More questions than nodes cannot be asked; the cap keeps a huge k harmless.
     questions = model.next_questions(evidence, k=min(request.k, len(model.nodes)))
-    response: dict[str, Any] = {"schema": NEXT_QUESTIONS}
-    if request.id is not None:
-        response["id"] = request.id
-    response |= {
+    return _envelope(NEXT_QUESTIONS, request) | {
         "model": {"id": model.id, "version": model.version},
         "evidence": dict(diagnosis.evidence),
         "top_cause": diagnosis.top.id,
-        "questions": [
-            {
-                "id": question.id,
-                "label": question.label,
-                "kind": question.kind,
-                "expected_gain": question.expected_gain,
-                "p_yes": question.p_yes,
-                "top_if_yes": question.top_if_yes,
-                "top_if_no": question.top_if_no,
-            }
-            for question in questions
-        ],
+        "questions": [question.to_dict() for question in questions],
         "warnings": warnings,
     }
-    return response
 
 
 def model_description(model: Model) -> dict[str, Any]:
