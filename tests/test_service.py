@@ -261,6 +261,23 @@ def test_serve_listens_on_loopback_and_answers():
     assert "warning" not in stderr
 
 
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "bayesleg", "serve", "--port", str(port), "--model", TINY],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"bayesleg: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
 def test_serve_warns_when_bound_beyond_loopback():
     from bayesleg.commands.serve import _is_loopback
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import socket
 import sys
 
 from bayesleg.commands import add_model_option, positive_int
@@ -64,6 +65,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _check_can_listen(host: str, port: int) -> str | None:
+    """Return why ``host:port`` cannot be listened on, or None if a probe binds it."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the model and serve it until interrupted."""
     from bayesleg.cli import UsageError
@@ -77,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
             f"bayesleg serve needs the server extra ({error.name} is not installed); "
             "install it with: python3 -m pip install 'bayesleg[server]'"
         ) from None
+    problem = _check_can_listen(args.host, args.port)
+    if problem is not None:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {problem}")
     app = create_app(load(args.model), max_body_bytes=args.max_body_bytes, max_batch=args.max_batch)
     if not _is_loopback(args.host):
         print(
