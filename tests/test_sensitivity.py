@@ -6,7 +6,9 @@ symptom T: P(F) = 0.25; P(C | F) = 1 - (1 - leak_C)(1 - w_FC) with leak_C =
 (1 - 0.6)^D; P(T) = 0.1.
 """
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +215,24 @@ def test_cli(tiny, tmp_path):
     assert "stays first in" in table.stdout
     bad = run_cli("sensitivity", "--samples", "-3", "--model", str(TINY), cwd=tmp_path)
     assert bad.returncode == 2 and "expected a whole number >= 0, got '-3'" in bad.stderr
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_cli_progress_bar_only_on_a_terminal(monkeypatch):
+    from bayesleg.commands.sensitivity import progress_bar
+
+    with progress_bar(quiet=True) as callback:
+        assert callback is None
+    with progress_bar(quiet=False) as callback:  # pytest captures stderr: not a terminal
+        assert callback is None
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with progress_bar(quiet=False) as callback:
+        callback(1, 4)
+        callback(4, 4)
+    # Drawn with the total known from the first call (updates are throttled), then cleared.
+    assert "recomputing:   0%|" in terminal.getvalue() and "0/4" in terminal.getvalue()

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from bayesleg.commands import add_model_option, positive_int
 from bayesleg.commands.diagnose import parse_evidence_arguments
@@ -51,16 +52,18 @@ def progress_bar(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
     except ModuleNotFoundError:
         yield None
         return
-    bar = tqdm(total=0, desc="recomputing", unit="net", leave=False, file=sys.stderr)
+    bars: list[Any] = []
 
     def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        if not bars:  # the total is known only once the analysis starts
+            bars.append(tqdm(total=total, desc="recomputing", unit="net", leave=False))
+        bars[0].update(done - bars[0].n)
 
     try:
         yield update
     finally:
-        bar.close()
+        if bars:
+            bars[0].close()
 
 
 def run(args: argparse.Namespace) -> int:
