@@ -7,25 +7,22 @@ gets the same answer, or the same error, whichever route it takes.
 The contract is a set of JSON Schemas (draft 2020-12) shipped in
 ``bayesleg/schemas`` and printed by ``bayesleg schema NAME``:
 
-=========================  ===============================================
-name                       what it describes
-=========================  ===============================================
-``diagnosis-request``      one case: ``{"evidence": {...}, "top"?, ...}``
-``diagnosis-response``     ``"schema": "bayesleg.diagnosis/1"``
-``batch-request``          ``{"cases": [diagnosis-request, ...]}``
-``batch-response``         ``"schema": "bayesleg.diagnosis-batch/1"``
-``next-questions-request`` a case so far, and ``k``
-``next-questions-response`` ``"schema": "bayesleg.next-questions/1"``
-``model``                  the vocabulary, ``"schema": "bayesleg.model/1"``
-``health``                 the service's health check
-``error``                  ``"schema": "bayesleg.error/1"``
-``common``                 definitions the others refer to
-=========================  ===============================================
+===========================  ================================================
+name                         what it describes
+===========================  ================================================
+``diagnosis-request``        one case: ``{"evidence": {...}, "top"?, ...}``
+``diagnosis-response``       ``"schema": "bayesleg.diagnosis/1"``
+``batch-request``            ``{"cases": [diagnosis-request, ...]}``
+``batch-response``           ``"schema": "bayesleg.diagnosis-batch/1"``
+``next-questions-request``   a case so far, and ``k``
+``next-questions-response``  ``"schema": "bayesleg.next-questions/1"``
+``model``                    the vocabulary, ``"schema": "bayesleg.model/1"``
+``health``                   the service's health check
+``error``                    ``"schema": "bayesleg.error/1"``
+``common``                   definitions the others refer to
+===========================  ================================================
 
-The files refer to one another by relative file name
-(``"common.schema.json#/$defs/Model"``), so they work side by side on disk;
-:func:`schema` returns one of them *bundled*: self-contained, with what it
-refers to copied under ``$defs``.
+:mod:`bayesleg.schemas` reads them.
 
 Requests are checked here by hand, field by field, so the core install needs
 no JSON Schema library; a test validates real responses against the schemas.
@@ -33,13 +30,11 @@ no JSON Schema library; a test validates real responses against the schemas.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from bayesleg.counterfactual import RANKINGS
@@ -57,7 +52,6 @@ __all__ = [
     "ERROR",
     "MODEL",
     "NEXT_QUESTIONS",
-    "SCHEMA_NAMES",
     "InvalidRequestError",
     "diagnose",
     "diagnose_batch",
@@ -67,7 +61,6 @@ __all__ = [
     "next_questions",
     "parse_json",
     "read_batch",
-    "schema",
 ]
 
 #: The ``"schema"`` tag of each kind of message, with its major version.
@@ -77,135 +70,17 @@ NEXT_QUESTIONS = "bayesleg.next-questions/1"
 MODEL = "bayesleg.model/1"
 ERROR = "bayesleg.error/1"
 
-#: The names :func:`schema` knows, as ``bayesleg schema`` lists them.
-SCHEMA_NAMES: tuple[str, ...] = (
-    "diagnosis-request",
-    "diagnosis-response",
-    "batch-request",
-    "batch-response",
-    "next-questions-request",
-    "next-questions-response",
-    "model",
-    "health",
-    "error",
-    "common",
-)
-
 #: Largest request body a service accepts by default, in bytes (one case is well under 2 KiB).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: Most cases a service accepts in one batch by default.
 DEFAULT_MAX_BATCH = 1000
 
-_SUFFIX = ".schema.json"
 _DEFAULT_QUESTIONS = 5
 _MAX_ID_LENGTH = 200
 
 
 class InvalidRequestError(BayeslegError, ValueError):
     """A request that breaks the contract: not JSON, not an object, a missing or unknown field."""
-
-
-# --------------------------------------------------------------------------
-# Schemas
-# --------------------------------------------------------------------------
-
-
-def schema(name: str) -> dict[str, Any]:
-    """Return one schema of the contract, bundled into a self-contained document.
-
-    Parameters
-    ----------
-    name : str
-        One of :data:`SCHEMA_NAMES`, such as ``"diagnosis-response"``.
-
-    Returns
-    -------
-    dict
-        The JSON Schema; every file it refers to is copied under ``$defs``
-        and every ``$ref`` points inside the document.
-
-    Raises
-    ------
-    InvalidRequestError
-        If there is no schema of that name.
-
-    Examples
-    --------
-    >>> schema("diagnosis-response")["properties"]["schema"]
-    {'const': 'bayesleg.diagnosis/1'}
-    """
-    _check_schema_name(name)
-    root = f"{name}{_SUFFIX}"
-    documents: dict[str, dict[str, Any]] = {}
-
-    def place(file: str) -> str:
-        if file != root and file not in documents:
-            documents[file] = {}  # reserve the key before recursing: files may refer back
-            documents[file] = relocate_refs(schema_file(file.removesuffix(_SUFFIX)), file, place)
-        return "#" if file == root else f"#/$defs/{file.removesuffix(_SUFFIX)}"
-
-    bundled = relocate_refs(schema_file(name), root, place)
-    if documents:
-        definitions = bundled.setdefault("$defs", {})
-        for file, document in documents.items():
-            document.pop("$schema", None)
-            definitions[file.removesuffix(_SUFFIX)] = document
-    return bundled
-
-
-def schema_file(name: str) -> dict[str, Any]:
-    """Return one schema file as it is shipped, with its refs to other files.
-
-    Raises
-    ------
-    InvalidRequestError
-        If there is no schema of that name.
-    """
-    _check_schema_name(name)
-    text = (resources.files("bayesleg.schemas") / f"{name}{_SUFFIX}").read_text("utf-8")
-    return json.loads(text)
-
-
-def relocate_refs(document: Any, file: str, place: Callable[[str], str]) -> Any:
-    """Return a copy of ``document`` whose ``$ref`` values point where ``place`` says.
-
-    Parameters
-    ----------
-    document : JSON value
-        A schema read from ``file``.
-    file : str
-        Its file name, against which a ref of the form ``"#/..."`` resolves.
-    place : callable
-        Maps a schema file name to the JSON pointer, such as
-        ``"#/components/schemas/error"``, where that file's content now lives.
-
-    Returns
-    -------
-    JSON value
-        ``"other.schema.json#/$defs/X"`` becomes ``place("other.schema.json")
-        + "/$defs/X"``, and ``"#/$defs/X"`` becomes ``place(file) + "/$defs/X"``.
-    """
-    if isinstance(document, list):
-        return [relocate_refs(item, file, place) for item in document]
-    if not isinstance(document, dict):
-        return copy.copy(document)
-    relocated = {}
-    for key, value in document.items():
-        if key == "$ref" and isinstance(value, str):
-            target, _, pointer = value.partition("#")
-            relocated[key] = place(target or file) + pointer
-        else:
-            relocated[key] = relocate_refs(value, file, place)
-    return relocated
-
-
-def _check_schema_name(name: str) -> None:
-    if name not in SCHEMA_NAMES:
-        close = difflib.get_close_matches(name, SCHEMA_NAMES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InvalidRequestError(
-            f"unknown schema {name!r}{hint} Expected one of {', '.join(SCHEMA_NAMES)}"
-        )
 
 
 # --------------------------------------------------------------------------

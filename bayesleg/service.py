@@ -38,7 +38,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bayesleg import contract
+from bayesleg import contract, schemas
 from bayesleg.contract import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES
 from bayesleg.errors import BayeslegError
 from bayesleg.model import Model, load
@@ -252,8 +252,8 @@ def openapi_document(
         return f"#/components/schemas/{file.removesuffix('.schema.json')}"
 
     components = {}
-    for name in contract.SCHEMA_NAMES:
-        document = contract.relocate_refs(contract.schema_file(name), f"{name}.schema.json", place)
+    for name in schemas.SCHEMA_NAMES:
+        document = schemas.relocate_refs(schemas.schema_file(name), f"{name}.schema.json", place)
         document.pop("$schema", None)
         components[name] = document
     components["common"]["$defs"]["Evidence"]["propertyNames"] = {

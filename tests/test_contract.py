@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 
 import bayesleg
-from bayesleg import contract
+from bayesleg import contract, schemas
 from bayesleg.counterfactual import RANKINGS
 from bayesleg.errors import (
     BayeslegError,
     ImpossibleEvidenceError,
+    InvalidArgumentError,
     InvalidEvidenceError,
     InvalidStateError,
     UnknownNodeError,
@@ -37,7 +38,7 @@ def tiny():
 
 
 def validator(name):
-    return jsonschema.Draft202012Validator(contract.schema(name))
+    return jsonschema.Draft202012Validator(schemas.schema(name))
 
 
 def assert_valid(name, message):
@@ -72,9 +73,9 @@ def random_evidence(model, rng, *, size=6):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", contract.SCHEMA_NAMES)
+@pytest.mark.parametrize("name", schemas.SCHEMA_NAMES)
 def test_every_schema_is_a_valid_bundled_schema(name):
-    bundled = contract.schema(name)
+    bundled = schemas.schema(name)
     jsonschema.Draft202012Validator.check_schema(bundled)
     refs = []
 
@@ -99,14 +100,14 @@ def test_the_schema_files_work_side_by_side_as_shipped(model):
     """The files refer to one another by file name; a registry of the files resolves them."""
     folder = resources.files("bayesleg.schemas")
     registry = Registry().with_resources(
-        (f"{name}.schema.json", Resource.from_contents(contract.schema_file(name)))
-        for name in contract.SCHEMA_NAMES
+        (f"{name}.schema.json", Resource.from_contents(schemas.schema_file(name)))
+        for name in schemas.SCHEMA_NAMES
     )
     shipped = sorted(p.name for p in folder.iterdir() if p.name.endswith(".schema.json"))
-    assert shipped == sorted(f"{name}.schema.json" for name in contract.SCHEMA_NAMES)
+    assert shipped == sorted(f"{name}.schema.json" for name in schemas.SCHEMA_NAMES)
     batch = contract.diagnose_batch(model, [{"evidence": {"cramps": True}}, {"evidence": []}])
     file_validator = jsonschema.Draft202012Validator(
-        contract.schema_file("batch-response"), registry=registry
+        schemas.schema_file("batch-response"), registry=registry
     )
     file_validator.validate(batch)
     broken = json.loads(json.dumps(batch))
@@ -115,8 +116,8 @@ def test_the_schema_files_work_side_by_side_as_shipped(model):
 
 
 def test_schema_names_an_unknown_schema():
-    with pytest.raises(contract.InvalidRequestError, match="did you mean 'error'"):
-        contract.schema("erorr")
+    with pytest.raises(InvalidArgumentError, match="did you mean 'error'"):
+        schemas.schema("erorr")
 
 
 # --------------------------------------------------------------------------
@@ -165,10 +166,10 @@ def test_top_keeps_the_first_causes_and_all_the_advice_and_triage(model):
 
 
 def test_the_schemas_list_the_rankings_the_model_knows():
-    assert contract.schema_file("diagnosis-request")["properties"]["ranking"]["enum"] == list(
+    assert schemas.schema_file("diagnosis-request")["properties"]["ranking"]["enum"] == list(
         RANKINGS
     )
-    assert contract.schema_file("diagnosis-response")["properties"]["ranking"]["enum"] == list(
+    assert schemas.schema_file("diagnosis-response")["properties"]["ranking"]["enum"] == list(
         RANKINGS
     )
 

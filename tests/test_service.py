@@ -19,7 +19,7 @@ from schemathesis.config import SchemathesisConfig
 from starlette.testclient import TestClient
 
 import bayesleg
-from bayesleg import contract
+from bayesleg import contract, schemas
 from bayesleg.counterfactual import RANKINGS
 from bayesleg.service import create_app, openapi_document
 
@@ -47,7 +47,7 @@ def tiny_client():
 
 
 def assert_valid(name, message):
-    jsonschema.Draft202012Validator(contract.schema(name)).validate(message)
+    jsonschema.Draft202012Validator(schemas.schema(name)).validate(message)
 
 
 def assert_error(response, status, error_type, words):
@@ -183,7 +183,7 @@ def test_openapi_document_describes_the_routes_and_validates_answers(client, mod
         schema = {"$ref": f"urn:openapi#/components/schemas/{name}"}
         return jsonschema.Draft202012Validator(schema, registry=registry)
 
-    for name in contract.SCHEMA_NAMES:
+    for name in schemas.SCHEMA_NAMES:
         jsonschema.Draft202012Validator.check_schema(document["components"]["schemas"][name])
     request = {"evidence": {"weakness": True, "cramps": "no"}}
     component("diagnosis-request").validate(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bayesleg.contract import SCHEMA_NAMES, schema, schema_file
+from bayesleg.schemas import SCHEMA_NAMES, schema, schema_file
 
 HELP = "print a JSON Schema of the request/response contract"
 DESCRIPTION = (
