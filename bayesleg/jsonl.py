@@ -9,7 +9,7 @@ the stream goes on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
 from bayesleg import contract
@@ -20,7 +20,7 @@ __all__ = ["answer_line", "serve_lines"]
 
 
 def answer_line(
-    model: Model, line: bytes | str, number: int, *, top: int | None = None
+    model: Model, line: bytes | str, number: int, *, defaults: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Answer one line: a diagnosis response, or an error object naming the line.
 
@@ -32,8 +32,9 @@ def answer_line(
         One diagnosis request as JSON (see ``bayesleg schema diagnosis-request``).
     number : int
         The line's number, from 1, for the error object.
-    top : int, optional
-        The ``top`` of a request that gives none.
+    defaults : mapping, optional
+        Fields for a request that gives none of its own, such as
+        ``{"top": 3, "ranking": "expected_sufficiency"}``.
 
     Returns
     -------
@@ -50,15 +51,19 @@ def answer_line(
     payload = None
     try:
         payload = contract.parse_json(line)
-        if top is not None and isinstance(payload, dict) and "top" not in payload:
-            payload = {**payload, "top": top}
+        if defaults and isinstance(payload, dict):
+            payload = {**defaults, **payload}
         return contract.diagnose(model, payload)
     except BayeslegError as error:
         return contract.error_object(error, payload=payload, line=number)
 
 
 def serve_lines(
-    model: Model, lines: Iterable[bytes | str], output: IO[str], *, top: int | None = None
+    model: Model,
+    lines: Iterable[bytes | str],
+    output: IO[str],
+    *,
+    defaults: Mapping[str, Any] | None = None,
 ) -> int:
     """Answer each line of ``lines`` on ``output``, flushing after each answer.
 
@@ -72,8 +77,8 @@ def serve_lines(
         The requests, one per line, such as ``sys.stdin.buffer``.
     output : text stream
         Where the answers go, one JSON object per line.
-    top : int, optional
-        The ``top`` of a request that gives none.
+    defaults : mapping, optional
+        As for :func:`answer_line`.
 
     Returns
     -------
@@ -84,7 +89,8 @@ def serve_lines(
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        output.write(contract.dumps(answer_line(model, line, number, top=top)) + "\n")
+        answer = answer_line(model, line, number, defaults=defaults)
+        output.write(contract.dumps(answer) + "\n")
         output.flush()
         written += 1
     return written

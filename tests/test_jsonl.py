@@ -80,12 +80,17 @@ def test_answers_stream_one_line_at_a_time():
         process.stderr.close()
 
 
-def test_top_on_the_command_line_is_the_default_for_requests():
-    process = start("--model", TINY, "--top", "1", stdin=subprocess.PIPE)
-    stdout, _ = process.communicate(
-        b'{"evidence": {"f": true}}\n{"evidence": {"f": true}, "top": 2}\n', timeout=60
+def test_top_and_ranking_on_the_command_line_are_defaults_for_requests():
+    process = start(
+        "--model", TINY, "--top", "1", "--ranking", "expected_sufficiency", stdin=subprocess.PIPE
     )
-    assert [len(json.loads(line)["ranked"]) for line in stdout.splitlines()] == [1, 2]
+    stdout, _ = process.communicate(
+        b'{"evidence": {"f": true}}\n{"evidence": {"f": true}, "top": 2, "ranking": "posterior"}\n',
+        timeout=60,
+    )
+    answers = [json.loads(line) for line in stdout.splitlines()]
+    assert [len(a["ranked"]) for a in answers] == [1, 2]
+    assert [a["ranking"] for a in answers] == ["expected_sufficiency", "posterior"]
 
 
 def test_evidence_arguments_with_jsonl_are_refused():

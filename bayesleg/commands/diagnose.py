@@ -128,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
 
         if args.evidence or args.json:
             raise UsageError("--jsonl reads its cases from stdin; give no evidence and no --json")
-        serve_lines(load(args.model), _stdin_lines(), sys.stdout, top=args.top)
+        given = {"top": args.top, "ranking": args.ranking}  # defaults for the requests
+        defaults = {field: value for field, value in given.items() if value is not None}
+        serve_lines(load(args.model), _stdin_lines(), sys.stdout, defaults=defaults)
         return 0
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
