@@ -16,7 +16,9 @@ __all__ = [
     "InvalidEvidenceError",
     "InvalidStateError",
     "ModelFileError",
+    "NetworkTooLargeError",
     "UnknownNodeError",
+    "UnsupportedSourceError",
 ]
 
 
@@ -64,6 +66,17 @@ class ImpossibleEvidenceError(BayeslegError, ValueError):
 
 class InvalidArgumentError(BayeslegError, ValueError):
     """An option outside its allowed values, such as an unknown ranking or ``k < 1``."""
+
+
+class UnsupportedSourceError(BayeslegError, TypeError):
+    """Something that cannot be compiled into an inference engine."""
+
+
+class NetworkTooLargeError(BayeslegError, MemoryError):
+    """A network whose compiled tables would exceed the memory limit.
+
+    The message names the largest clique and its size in bytes.
+    """
 
 
 class ModelFileError(BayeslegError, ValueError):
