@@ -331,3 +331,44 @@ def test_a_case_impossible_under_the_model_is_named():
     cases.index = ["first", "second"]
     with pytest.raises(ImpossibleEvidenceError, match=r"row 'second'.*never moves"):
         bayesleg.load(TINY).update(cases, strength=1)
+
+
+# -- the command -------------------------------------------------------------------
+
+
+def _bayesleg(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "bayesleg", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_the_command_writes_an_updated_model_file(tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text("f,s\nyes,\nno,\nyes,\n,True\n")
+    output = tmp_path / "updated.toml"
+    run = _bayesleg("update", str(data), "--strength", "4", "-o", str(output), "--model", str(TINY))
+    assert run.returncode == 0, run.stderr
+    updated = bayesleg.load(output)
+    assert updated.spec.provenance[0].data == "cases.csv"
+    assert updated.spec.provenance[0].cases == 4
+    assert "Updated tiny from 4 cases in cases.csv (strength 4)" in run.stdout
+    assert "f.prior" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["missing.csv", "--strength", "1"], "cannot read cases from 'missing.csv'"),
+        (["{data}", "--strength", "-1"], "expected a number >= 0, got '-1'"),
+    ],
+)
+def test_the_command_refuses_bad_input_on_one_line(arguments, message, tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text("f\nyes\n")
+    arguments = [a.format(data=data) for a in arguments]
+    run = _bayesleg("update", *arguments, "-o", str(tmp_path / "x.toml"), "--model", str(TINY))
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and message in run.stderr

@@ -25,6 +25,8 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "sensitivity",
     "simulate",
+    "update",
+    "export",
     "graph",
 )
 
