@@ -2,9 +2,11 @@
 
 BIF files (the format of the bnlearn repository) are parsed here with
 regular expressions, which is much faster than pgmpy's grammar and needs
-numpy alone.  ``.xmlbif``, ``.xdsl`` and ``.uai`` files go through pgmpy's
-readers, imported only when such a file is read.  Any of them may be
-gzipped (``.gz``).
+numpy alone; so are UAI files, whose tables pgmpy's reader lays out child
+first, against the format (the child is the last variable of a table's
+scope and varies fastest).  ``.xmlbif`` and ``.xdsl`` files go through
+pgmpy's readers, imported only when such a file is read.  Any of them may
+be gzipped (``.gz``).
 
 Every function returns a :class:`~bayesleg.network.DiscreteNetwork` with its
 variables in topological order and each table's columns rescaled to sum to
@@ -14,6 +16,7 @@ one exactly (files round their numbers; a column may be off by up to 1e-6).
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -28,7 +31,7 @@ from bayesleg.network import DiscreteNetwork
 if TYPE_CHECKING:
     from pgmpy.models import DiscreteBayesianNetwork
 
-__all__ = ["from_pgmpy", "parse_bif", "read_network", "to_pgmpy"]
+__all__ = ["from_pgmpy", "parse_bif", "parse_uai", "read_network", "to_pgmpy"]
 
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 _VARIABLE = re.compile(r"\bvariable\s+([^\s{]+)\s*\{([^{}]*)\{([^{}]*)\}([^{}]*)\}")
@@ -36,7 +39,7 @@ _TYPE = re.compile(r"type\s+discrete\s*\[\s*(\d+)\s*\]\s*$")
 _PROBABILITY = re.compile(r"\bprobability\s*\(([^()]*)\)\s*\{([^{}]*)\}")
 _ROW = re.compile(r"\(([^()]*)\)(.*)", re.DOTALL)
 _SEPARATORS = re.compile(r"[\s,]+")
-_READERS = {".xmlbif": "XMLBIFReader", ".xdsl": "XDSLReader", ".uai": "UAIReader"}
+_READERS = {".xmlbif": "XMLBIFReader", ".xdsl": "XDSLReader"}
 
 
 def read_network(path: str | os.PathLike[str]) -> DiscreteNetwork:
@@ -68,7 +71,7 @@ def read_network(path: str | os.PathLike[str]) -> DiscreteNetwork:
     suffixes = [s.lower() for s in path.suffixes]
     compressed = bool(suffixes) and suffixes[-1] == ".gz"
     kind = suffixes[-2] if compressed and len(suffixes) > 1 else (suffixes or [""])[-1]
-    if kind != ".bif" and kind not in _READERS:
+    if kind not in (".bif", ".uai") and kind not in _READERS:
         raise UnsupportedSourceError(
             f"{path}: unknown network format {kind or '(no suffix)'!r}; expected .bif, "
             ".xmlbif, .xdsl or .uai, optionally followed by .gz"
@@ -83,6 +86,8 @@ def read_network(path: str | os.PathLike[str]) -> DiscreteNetwork:
         raise ModelFileError(path, f"cannot read the file: {error}") from error
     if kind == ".bif":
         return parse_bif(text, source=path)
+    if kind == ".uai":
+        return parse_uai(text, source=path)
     from pgmpy import readwrite
 
     reader = getattr(readwrite, _READERS[kind])
@@ -168,6 +173,84 @@ def parse_bif(text: str, *, source: object = "<string>") -> DiscreteNetwork:
         raise ModelFileError(source, "no probability block", node=missing[0])
     try:
         return _network(list(states), states, parents, cpts)
+    except BayeslegError as error:
+        raise ModelFileError(source, str(error)) from error
+
+
+def parse_uai(text: str, *, source: object = "<string>") -> DiscreteNetwork:
+    """Parse the text of a UAI file describing a Bayesian network (``BAYES``).
+
+    Variables are named ``var_0, var_1, ...`` and their states ``"0", "1",
+    ...``, as in pgmpy.  Each function is the table of the last variable of
+    its scope given the others, listed with the last variable varying
+    fastest.
+
+    Parameters
+    ----------
+    text : str
+        The file's contents.
+    source : object, default "<string>"
+        Where the text came from, for error messages.
+
+    Returns
+    -------
+    DiscreteNetwork
+
+    Raises
+    ------
+    ModelFileError
+        If the text is not a valid ``BAYES`` UAI file.
+
+    Examples
+    --------
+    >>> network = parse_uai("BAYES 2  2 2  2  1 0  2 0 1  2 0.8 0.2  4 0.9 0.1 0.2 0.8")
+    >>> network.cpts["var_1"].tolist()
+    [[0.9, 0.2], [0.1, 0.8]]
+    """
+    tokens = text.split()
+    if not tokens or tokens[0].upper() != "BAYES":
+        found = tokens[0] if tokens else "an empty file"
+        raise ModelFileError(source, f"expected a BAYES network, found {found!r}")
+    try:
+        position = 1
+        n = int(tokens[position])
+        cards = [int(t) for t in tokens[position + 1 : position + 1 + n]]
+        position += 1 + n
+        n_functions = int(tokens[position])
+        position += 1
+        scopes = []
+        for _ in range(n_functions):
+            size = int(tokens[position])
+            scopes.append([int(t) for t in tokens[position + 1 : position + 1 + size]])
+            position += 1 + size
+        tables = []
+        for scope in scopes:
+            entries = int(tokens[position])
+            values = [float(t) for t in tokens[position + 1 : position + 1 + entries]]
+            position += 1 + entries
+            shape = [cards[v] for v in scope]
+            if not scope or len(values) != entries or entries != math.prod(shape):
+                raise ValueError(f"a table of {entries} entries does not fit scope {scope}")
+            tables.append(np.moveaxis(np.array(values).reshape(shape), -1, 0))
+    except (IndexError, ValueError) as error:
+        raise ModelFileError(source, f"cannot read the UAI file: {error}") from None
+    names = [f"var_{i}" for i in range(n)]
+    parents: dict[str, tuple[str, ...]] = {}
+    cpts: dict[str, np.ndarray] = {}
+    for scope, table in zip(scopes, tables, strict=True):
+        child = names[scope[-1]]
+        if child in cpts:
+            raise ModelFileError(source, "two tables", node=child)
+        parents[child] = tuple(names[v] for v in scope[:-1])
+        cpts[child] = table
+    missing = [name for name in names if name not in cpts]
+    if missing:
+        raise ModelFileError(source, "no table", node=missing[0])
+    states = {
+        name: tuple(str(k) for k in range(card)) for name, card in zip(names, cards, strict=True)
+    }
+    try:
+        return _network(names, states, parents, cpts)
     except BayeslegError as error:
         raise ModelFileError(source, str(error)) from error
 
