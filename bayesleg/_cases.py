@@ -56,6 +56,16 @@ def to_likelihoods(
                 f"case {row} must be a mapping of variable to value, got {type(case).__name__}"
             )
         for name, value in case.items():
+            if type(value) is str:  # the common case, kept short
+                index = state_index.get(name)
+                state = index.get(value) if index is not None else None
+                if state is not None:
+                    entry = hard.get(name)
+                    if entry is None:
+                        entry = hard[name] = ([], [])
+                    entry[0].append(row)
+                    entry[1].append(state)
+                    continue
             if _is_missing(value):
                 continue
             index = state_index.get(name)

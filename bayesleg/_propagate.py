@@ -14,7 +14,9 @@ and of passes over large tables small:
   together first, as one outer product, and enters the table in one pass.
 * Leaf cliques of one shape (a separator and one own variable) are handled
   together, with one matrix product for all their messages.
-* Beliefs are not normalised; marginals are divided by P(e) at the end.
+* Beliefs are not normalised; each marginal is divided by its own total.
+* Every sum is a product stacked over the batch, and which method sums what
+  is fixed at compile time, so a case's answer does not depend on its batch.
 
 See :mod:`bayesleg.engine` for the method.
 """

@@ -6,36 +6,46 @@ observe different variables, with hard or soft evidence.
 
 Method
 ------
-Compilation (plain Python, then numpy, see :mod:`bayesleg._jtree`):
+A junction tree, compiled once (plain Python, then numpy):
 
-1. Moralise and triangulate the network with the best of three greedy
-   elimination heuristics, and build a rooted clique tree whose separators
-   are prefixes of each clique's axes.
-2. Multiply every conditional probability table into one clique containing
-   its family, giving one table per clique.
-3. Propagate once without evidence and keep, for every clique, the message it
-   sends its parent and its table times its children's messages.
+1. Rescale every table's columns to sum to one exactly.  Leaky noisy-OR
+   tables of three or more parents may be rewritten as chains of small OR
+   gates with hidden variables (exact; :mod:`bayesleg._noisy_or_chains`),
+   which is done when it at least halves the compiled tables -- for the leg
+   model it shrinks them five-fold.
+2. Moralise and triangulate with the best of three greedy elimination
+   heuristics (min-fill, min-weight, weighted min-fill) and build a rooted
+   clique tree from the elimination tree, merging cliques into their parents
+   while the merged table stays at 64 entries or fewer
+   (:mod:`bayesleg._jtree`).  Each clique lists its variables with the
+   separator to its parent first.
+3. Multiply each conditional table into one clique containing its family,
+   precompute every reshape, sum and 0/1 summing matrix the queries need
+   (:mod:`bayesleg._propagate`), and propagate once without evidence.
 
 A query is a batch of cases given as one likelihood vector per observed
-variable and case.  Every table carries a leading batch axis.
+variable and case; every table carries a leading batch axis.
 
-* *Collect*: each clique whose subtree holds evidence multiplies its table by
-  its children's messages (precomputed ones for children without evidence)
-  and by the likelihoods of the variables it is home to, sums out its own
-  variables (a reduction over trailing axes) and sends the result, rescaled
-  to sum to one per case, to its parent.  The log scale factors add up to
-  log P(e) with the root's total.
-* *Distribute*: only along the paths from the root to the cliques holding the
-  requested targets, each clique's belief is its collected table times the
-  parent's belief summed onto the separator, divided by the message the
-  clique sent up (Hugin's scheme; 0/0 counts as 0).  The root's belief is
-  normalised, so every belief sums to one and a marginal is a plain sum.
+* *Collect*, over the cliques whose subtree holds evidence: each multiplies
+  its table by its children's messages (the precomputed ones for children
+  without evidence) and by its variables' likelihoods, and sends its parent
+  the sum over its own variables.  A message is rescaled to sum to one often
+  enough that no unscaled product can approach underflow; the logs of the
+  scale factors and of the root's total give log P(e).
+* *Distribute*, only along the paths from the root to the cliques holding
+  the targets: a clique's belief is its collected table times its parent's
+  belief summed onto the separator, divided by the message it sent (Hugin's
+  scheme; 0/0 counts as 0).  A marginal is its home clique's belief summed
+  onto the variable and divided by its own total.
 
-A case whose probability underflows double precision is recomputed in
-extended precision; a case whose evidence has probability zero is found by
-propagating the tables' zero patterns and reported as
-:class:`~bayesleg.errors.ImpossibleEvidenceError`.  Large batches are cut into
-chunks whose working memory stays within the engine's memory limit.
+Every sum is a matrix product applied case by case and every choice of
+method is fixed at compile time, so a case's answer is the same, to the last
+bit, alone or in any batch.  A case whose total comes near underflow is
+recomputed from the conditional tables in extended precision; one whose
+evidence has probability zero -- found by propagating the tables' zero
+patterns -- raises :class:`~bayesleg.errors.ImpossibleEvidenceError`.  Large
+batches are cut into chunks whose working memory stays within the engine's
+memory limit.
 
 The engine never mutates its tables after compile, so one engine may serve
 many threads at once.

@@ -1,0 +1,393 @@
+"""Time exact inference: bayesleg's engine against pgmpy and pyAgrum.
+
+Run from the repository root::
+
+    python benchmarks/bench_inference.py [--quick]
+
+For each network (hepar2, alarm and win95pts from ``data/networks``, and the
+shipped leg-symptom model when ``models/leg_symptoms.toml`` exists) it draws
+cases by forward sampling, observes a random subset of each (seeded), and
+measures the time per case to get the posterior of every target (a fixed
+dozen variables spread over each standard network -- pgmpy builds the joint
+of its targets, so it cannot be asked for all of them -- and the conditions
+of the leg model), the other variables being observable:
+
+* bayesleg, all cases in one ``engine.posteriors`` call ("batch");
+* bayesleg, one call per case ("single");
+* pgmpy ``VariableElimination``, one ``query(targets, joint=False)`` per case,
+  on a subsample;
+* pyAgrum ``LazyPropagation`` (if installed): set the evidence, infer, read
+  every target's posterior, per case.
+
+It checks the answers agree, reports peak memory (``tracemalloc``, measured in
+a separate untimed run; pyAgrum's C++ heap is invisible to it), the warm
+``Model.diagnose`` time on the shipped model, and cold-start times of
+``import bayesleg.engine`` against ``import pgmpy.models``.  The table is
+printed and written, with the raw numbers as JSON, to ``benchmarks/results/``.
+
+Times are wall-clock, best of a few repeats, on whatever machine runs this:
+on a small shared machine they are noisy, ratios less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bayesleg.engine import compile  # noqa: E402
+from bayesleg.formats import read_network, to_pgmpy  # noqa: E402
+from bayesleg.network import DiscreteNetwork  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+NETWORKS = ("hepar2", "alarm", "win95pts")
+SHIPPED = ROOT / "models" / "leg_symptoms.toml"
+TARGETS = 12
+
+
+def forward_sample(network: DiscreteNetwork, rng: np.random.Generator) -> dict[str, str]:
+    """Draw one joint state of ``network``."""
+    sample: dict[str, str] = {}
+    for name in network.variables:
+        index = tuple(network.states[p].index(sample[p]) for p in network.parents[name])
+        column = np.asarray(network.cpts[name])[(slice(None), *index)]
+        sample[name] = network.states[name][rng.choice(len(column), p=column / column.sum())]
+    return sample
+
+
+def draw_cases(
+    network: DiscreteNetwork, n: int, seed: int, observable: Sequence[str]
+) -> list[dict[str, str]]:
+    """Forward-sample ``n`` cases and keep each observable variable with a random probability."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        sample = forward_sample(network, rng)
+        rate = rng.uniform(0.1, 0.5)
+        cases.append({v: sample[v] for v in observable if rng.random() < rate})
+    return cases
+
+
+def best_time(run: Callable[[], Any], repeats: int) -> float:
+    """Return the best wall-clock time of ``repeats`` runs, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_memory(run: Callable[[], Any]) -> int:
+    """Return the peak bytes allocated (as tracemalloc sees them) during ``run``."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def pgmpy_engine(network: DiscreteNetwork) -> Callable[[dict[str, str], list[str]], dict]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgmpy.inference import VariableElimination
+    inference = VariableElimination(to_pgmpy(network))
+
+    def query(case: dict[str, str], targets: list[str]) -> dict[str, np.ndarray]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = inference.query(
+                targets, evidence=case or None, joint=False, show_progress=False
+            )
+        return {
+            t: np.asarray(result[t].values)[
+                [result[t].state_names[t].index(s) for s in network.states[t]]
+            ]
+            for t in targets
+        }
+
+    return query
+
+
+def pyagrum_engine(network: DiscreteNetwork) -> Callable[[dict[str, str], list[str]], dict] | None:
+    try:
+        import pyagrum as gum
+    except ImportError:
+        return None
+    bn = gum.BayesNet()
+    for name in network.variables:
+        bn.add(gum.LabelizedVariable(name, name, list(network.states[name])))
+    for name in network.variables:
+        for parent in network.parents[name]:
+            bn.addArc(parent, name)
+    for name in network.variables:
+        table = bn.cpt(name)
+        family = (name, *network.parents[name])
+        # pyAgrum's array view lists the table's variables in reverse order.
+        order = [family.index(v) for v in reversed(table.names)]
+        table[:] = np.ascontiguousarray(np.transpose(network.cpts[name], order))
+    inference = gum.LazyPropagation(bn)
+
+    def query(case: dict[str, str], targets: list[str]) -> dict[str, np.ndarray]:
+        inference.eraseAllEvidence()
+        if case:
+            inference.setEvidence(case)
+        inference.makeInference()
+        return {t: inference.posterior(t).toarray() for t in targets}
+
+    return query
+
+
+def bench_network(
+    label: str,
+    network: DiscreteNetwork,
+    targets: Sequence[str],
+    observable: Sequence[str],
+    sizes: dict[str, int],
+    repeats: int,
+) -> dict[str, Any]:
+    """Time every method on one network; return one row of results."""
+    compile_time = best_time(lambda: compile(network), 1)
+    engine = compile(network)
+    cases = draw_cases(network, sizes["batch"], seed=sum(map(ord, label)), observable=observable)
+    wanted = [list(t for t in targets if t not in case) for case in cases]
+    batch_targets = list(targets)
+
+    batch = best_time(lambda: engine.posteriors(cases, batch_targets), repeats) / len(cases)
+    singles = cases[: sizes["single"]]
+    single = best_time(
+        lambda: [engine.posteriors([case], batch_targets) for case in singles], repeats
+    ) / len(singles)
+    answers = engine.posteriors(cases, batch_targets)
+    row: dict[str, Any] = {
+        "network": label,
+        "variables": len(network.variables),
+        "cliques": len(engine.clique_sizes),
+        "largest_clique": max(engine.clique_sizes),
+        "table_entries": sum(engine.clique_sizes),
+        "compile_s": compile_time,
+        "cases": {"batch": len(cases), "single": len(singles)},
+        "bayesleg_batch_s": batch,
+        "bayesleg_single_s": single,
+        "bayesleg_batch_peak_bytes": peak_memory(lambda: engine.posteriors(cases, batch_targets)),
+    }
+
+    for method, make, count in (
+        ("pgmpy", pgmpy_engine, sizes["pgmpy"]),
+        ("pyagrum", pyagrum_engine, sizes["pyagrum"]),
+    ):
+        query = make(network)
+        if query is None:
+            row[f"{method}_s"] = None
+            continue
+        subset = range(count)
+        elapsed = best_time(lambda q=query, s=subset: [q(cases[i], wanted[i]) for i in s], 1)
+        row[f"{method}_s"] = elapsed / count
+        row["cases"][method] = count
+        worst = 0.0
+        for i in subset:
+            for target, marginal in query(cases[i], wanted[i]).items():
+                worst = max(worst, float(np.abs(marginal - answers[target][i]).max()))
+        row[f"{method}_max_abs_difference"] = worst
+        if method == "pgmpy":
+            few = range(min(count, 5))
+            row["pgmpy_peak_bytes"] = peak_memory(
+                lambda q=query, s=few: [q(cases[i], wanted[i]) for i in s]
+            )
+    for method in ("pgmpy", "pyagrum"):
+        seconds = row.get(f"{method}_s")
+        row[f"{method}_over_batch"] = seconds / batch if seconds else None
+        row[f"{method}_over_single"] = seconds / single if seconds else None
+    return row
+
+
+def bench_diagnose(repeats: int, n: int) -> dict[str, Any] | None:
+    """Time warm ``Model.diagnose`` calls on the shipped model."""
+    import bayesleg
+
+    model = bayesleg.load()
+    network = model.discrete_network
+    observable = [*model.factors, *model.symptoms]
+    cases = draw_cases(network, n, seed=11, observable=observable)
+    evidence = [{k: v == "present" for k, v in case.items()} for case in cases]
+    for case in evidence[:5]:
+        model.diagnose(case)
+    total = best_time(lambda: [model.diagnose(case) for case in evidence], repeats)
+    observed = max(len(case) for case in evidence)
+    everything = {k: True for k in observable[:observed]}
+    worst = best_time(lambda: [model.diagnose(everything) for _ in range(50)], repeats) / 50
+    return {"cases": n, "per_call_s": total / n, "most_observed_per_call_s": worst}
+
+
+def cold_start(code: str, repeats: int) -> float:
+    """Return the best wall-clock time of ``python -c code`` in a fresh process."""
+    best = float("inf")
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=environment)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _microseconds(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1e6:,.0f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}×"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "| network | bayesleg batch µs/case | bayesleg single µs/case | pgmpy VE µs/case "
+        "| pyAgrum LP µs/case | pgmpy / batch | pyAgrum / batch | pgmpy / single "
+        "| pyAgrum / single | batch peak MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results["networks"]:
+        lines.append(
+            f"| {row['network']} | {_microseconds(row['bayesleg_batch_s'])} "
+            f"| {_microseconds(row['bayesleg_single_s'])} | {_microseconds(row['pgmpy_s'])} "
+            f"| {_microseconds(row['pyagrum_s'])} | {_ratio(row['pgmpy_over_batch'])} "
+            f"| {_ratio(row['pyagrum_over_batch'])} | {_ratio(row['pgmpy_over_single'])} "
+            f"| {_ratio(row['pyagrum_over_single'])} "
+            f"| {row['bayesleg_batch_peak_bytes'] / 2**20:.1f} |"
+        )
+    lines.append("")
+    lines.append(
+        "| network | variables | cliques | largest clique | table entries | compile ms "
+        "| cases (batch/single/pgmpy/pyAgrum) | max abs diff pgmpy | max abs diff pyAgrum |"
+    )
+    lines.append("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+    for row in results["networks"]:
+        counts = row["cases"]
+        lines.append(
+            f"| {row['network']} | {row['variables']} | {row['cliques']} "
+            f"| {row['largest_clique']} | {row['table_entries']} | {row['compile_s'] * 1e3:.0f} "
+            f"| {counts['batch']}/{counts['single']}/{counts.get('pgmpy', '–')}"
+            f"/{counts.get('pyagrum', '–')} "
+            f"| {row.get('pgmpy_max_abs_difference', float('nan')):.1e} "
+            f"| {row.get('pyagrum_max_abs_difference', float('nan')):.1e} |"
+        )
+    lines.append("")
+    diagnose = results.get("diagnose")
+    if diagnose:
+        lines.append(
+            f"Warm `Model.diagnose` on the shipped model: {diagnose['per_call_s'] * 1e6:,.0f} µs "
+            f"per call over {diagnose['cases']} random cases; "
+            f"{diagnose['most_observed_per_call_s'] * 1e6:,.0f} µs with the most findings."
+        )
+    cold = results["cold_start_s"]
+    lines.append(
+        f"Cold start: `import bayesleg.engine` {cold['bayesleg.engine'] * 1e3:.0f} ms, "
+        f"`import pgmpy.models` {cold['pgmpy.models'] * 1e3:.0f} ms "
+        f"(ratio {cold['pgmpy.models'] / cold['bayesleg.engine']:.1f}×)."
+    )
+    lines.append("")
+    lines.append(f"Machine: {results['machine']}.")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer cases, one repeat")
+    arguments = parser.parse_args(argv)
+    quick = arguments.quick
+    sizes = (
+        {"batch": 300, "single": 50, "pgmpy": 5, "pyagrum": 30}
+        if quick
+        else {"batch": 3000, "single": 300, "pgmpy": 40, "pyagrum": 300}
+    )
+    repeats = 1 if quick else 3
+
+    rows = []
+    for name in NETWORKS:
+        with gzip.open(ROOT / "data" / "networks" / f"{name}.bif.gz", "rt") as stream:
+            text = stream.read()
+        with tempfile.NamedTemporaryFile("w", suffix=".bif") as handle:
+            handle.write(text)
+            handle.flush()
+            network = read_network(handle.name)
+        # pgmpy's query(joint=False) builds the joint of its targets before
+        # marginalising, so the targets are a fixed dozen variables spread over
+        # the network; the others may be observed.
+        rng = np.random.default_rng(sum(map(ord, name)))
+        targets = sorted(rng.choice(len(network.variables), size=TARGETS, replace=False).tolist())
+        targets = [network.variables[i] for i in targets]
+        observable = [v for v in network.variables if v not in targets]
+        print(f"{name}: timing ...", file=sys.stderr, flush=True)
+        rows.append(bench_network(name, network, targets, observable, sizes, repeats))
+
+    diagnose = None
+    if SHIPPED.exists():
+        import bayesleg
+
+        model = bayesleg.load()
+        print("leg_symptoms: timing ...", file=sys.stderr, flush=True)
+        rows.append(
+            bench_network(
+                "leg_symptoms",
+                model.discrete_network,
+                model.conditions,
+                [*model.factors, *model.symptoms],
+                sizes,
+                repeats,
+            )
+        )
+        diagnose = bench_diagnose(repeats, 50 if quick else 300)
+    else:
+        print(f"skipping the shipped model: {SHIPPED} does not exist", file=sys.stderr)
+
+    cold = {
+        "bayesleg.engine": cold_start("import bayesleg.engine", 3 if quick else 5),
+        "pgmpy.models": cold_start("import pgmpy.models", 2 if quick else 3),
+    }
+    import numpy
+
+    versions = {"numpy": numpy.__version__}
+    for module in ("pgmpy", "pyagrum"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            versions[module] = None
+    results = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            + ", ".join(f"{k} {v}" for k, v in versions.items() if v)
+        ),
+        "networks": rows,
+        "diagnose": diagnose,
+        "cold_start_s": cold,
+    }
+    table = markdown(results)
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = "bench_inference_quick" if quick else "bench_inference"
+    (RESULTS / f"{stem}.md").write_text(table + "\n")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
