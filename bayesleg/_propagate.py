@@ -594,12 +594,15 @@ def _distribute(
                 ((likelihood, _),) = evidence[c]
                 table = table.reshape(1, -1, rest[c]) * likelihood[:, None, :]
         matrix = down_matrix[c]
+        above = belief[p]
         if matrix is None:
-            down = _reduce(belief[p], down_steps[c])
+            down = _reduce(above, down_steps[c])
         else:
-            down = _row_product(belief[p], matrix)
-        # Where the clique sent zero, the parent's belief is zero too: 0/0 is 0.
-        np.divide(down, sent, out=down, where=sent > 0)
+            down = np.matmul(above[:, None, :], matrix)[:, 0]  # row by row: see _row_product
+        if sent.all():
+            down /= sent
+        else:  # where the clique sent zero, the parent's belief is zero too: 0/0 is 0
+            np.divide(down, sent, out=down, where=sent > 0)
         product = table.reshape(split_view[c]) * down[:, :, None]
         belief[c] = product.reshape(product.shape[0], -1)
 

@@ -494,7 +494,12 @@ class Engine:
         for start in range(0, n_cases, chunk):
             stop = min(start + chunk, n_cases)
             self._query_chunk(
-                block[start:stop], observed, target_ids, out[start:stop], log_evidence[start:stop]
+                block[start:stop],
+                observed,
+                target_ids,
+                out[start:stop],
+                log_evidence[start:stop],
+                first=start,
             )
         log_evidence += log_scale
         posteriors = {}
@@ -525,9 +530,9 @@ class Engine:
         out: np.ndarray,
         log_evidence: np.ndarray,
         *,
-        offset: int = 0,
+        first: int,
     ) -> None:
-        """Answer one chunk of cases, writing into ``out`` and ``log_evidence``."""
+        """Answer one chunk of cases, the first numbered ``first`` in the batch."""
         if not observed:
             column = 0
             for v in target_ids:
@@ -549,7 +554,7 @@ class Engine:
             # Totals this close to underflow may have lost precision on the way.
             bad = np.flatnonzero(~(smallest > _THRESHOLD))
             if bad.size:
-                self._recompute(block, observed, target_ids, out, log_evidence, bad)
+                self._recompute(block, observed, target_ids, out, log_evidence, bad, first)
 
     def _log_evidence(self, run: Any, active: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
         """Return log P(e) per case, and the smallest factor it was built from.
@@ -615,8 +620,13 @@ class Engine:
         out: np.ndarray,
         log_evidence: np.ndarray,
         bad: np.ndarray,
+        first: int,
     ) -> None:
-        """Report impossible evidence among ``bad`` cases; redo the rest in extended precision."""
+        """Report impossible evidence among ``bad`` cases; redo the rest in extended precision.
+
+        ``bad`` indexes the chunk, whose first case is numbered ``first`` in
+        the batch.
+        """
         plan = self._plan
         sub = block[bad]
         everything = [True] * len(plan.parent)
@@ -631,13 +641,19 @@ class Engine:
         )
         impossible = np.flatnonzero(~(run.total > 0))
         if impossible.size:
-            case = int(bad[impossible[0]])
-            names = ", ".join(self._names[v] for v in observed)
+            row = int(bad[impossible[0]])
+            names = []
+            column = 0
+            for v in observed:
+                if not np.all(block[row, column : column + self._cards[v]] == 1.0):
+                    names.append(self._names[v])
+                column += self._cards[v]
             error = ImpossibleEvidenceError(
-                f"the evidence of case {case} has probability zero under the network "
-                f"(variables observed in this batch: {names})"
+                f"the evidence of case {first + row} has probability zero under the network "
+                f"(observed: {', '.join(names)})"
             )
-            error.case = case
+            error.case = first + row
+            error.observed = tuple(names)
             raise error
         wide = _propagate.make_tables(
             self._tree,
@@ -655,7 +671,7 @@ class Engine:
                 logs += np.log(scale)
         threshold = np.finfo(np.longdouble).tiny ** 0.8
         if not np.all(run.total > threshold):
-            case = int(bad[np.flatnonzero(~(run.total > threshold))[0]])
+            case = first + int(bad[np.flatnonzero(~(run.total > threshold))[0]])
             raise BayeslegError(
                 f"the probability of the evidence of case {case} underflows even extended "
                 "precision; it is too small to compute with"

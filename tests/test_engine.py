@@ -275,9 +275,13 @@ def test_standard_networks_agree_with_pgmpy(name):
 def test_contradicting_a_deterministic_node_is_impossible(asia):
     engine = compile(asia)
     batch = [{"lung": "yes"}, {"either": "no", "lung": "yes", "smoke": "yes"}]
-    with pytest.raises(ImpossibleEvidenceError, match=r"case 1 has probability zero") as caught:
+    with pytest.raises(
+        ImpossibleEvidenceError,
+        match=r"case 1 has probability zero .*\(observed: smoke, lung, either\)",
+    ) as caught:
         engine.posteriors(batch)
     assert caught.value.case == 1
+    assert set(caught.value.observed) == {"either", "lung", "smoke"}
     with pytest.raises(ImpossibleEvidenceError, match="case 0"):
         engine.log_evidence([{"either": "no", "tub": "yes"}])
     # Soft evidence that leaves room is fine.
@@ -480,6 +484,25 @@ def test_batches_are_chunked_within_the_memory_limit(alarm):
     result = tight.posteriors(batch)
     for name in alarm.variables:
         np.testing.assert_array_equal(result[name], expected[name])
+
+
+def test_impossible_evidence_is_named_by_its_place_in_the_batch(asia):
+    limit = 1 << 12
+    while True:  # the smallest limit (within 25%) that compiles: a few cases per chunk
+        try:
+            tight = compile(asia, memory_limit=limit)
+            break
+        except NetworkTooLargeError:
+            limit += limit // 4
+    assert tight._chunk < 6
+    batch = [{"lung": "yes"}] * 5 + [{"either": "no", "tub": "yes"}, {"either": "no"}]
+    for engine in (compile(asia), tight):
+        with pytest.raises(
+            ImpossibleEvidenceError, match=r"case 5 has .*\(observed: tub, either\)"
+        ) as caught:
+            engine.posteriors(batch)
+        assert caught.value.case == 5
+        assert caught.value.observed == ("tub", "either")
 
 
 def test_one_engine_serves_many_threads(alarm):
