@@ -1,7 +1,8 @@
 """The propagation kernel: batched collect and distribute over a clique tree.
 
-Every clique table is a contiguous array of shape ``(batch, size)``; a batch
-of 1 broadcasts over any batch.  The kernel keeps the number of numpy calls
+Every clique table is a contiguous array whose first axis is the batch (a
+batch of 1 broadcasts over any batch); it is reshaped, at no cost, to
+whatever view the next operation needs.  The kernel keeps the number of numpy calls
 and of passes over large tables small:
 
 * Each operation views a flat table through a shape precomputed at compile
@@ -418,11 +419,11 @@ def _multiply_vectors(
     cards = plan.cards[c]
     sizes, flags = _blocks(cards, [axis in vectors for axis in range(len(cards))])
     if len(sizes) == 1:
-        product = table * factor
+        product = table.reshape(len(table), -1) * factor
     else:
         factor_view = (-1, *(s if f else 1 for s, f in zip(sizes, flags, strict=True)))
         product = table.reshape(-1, *sizes) * factor.reshape(factor_view)
-    return product.reshape(product.shape[0], -1)
+    return product
 
 
 def _leaf_messages(
@@ -532,8 +533,7 @@ def propagate(
                 target = table.reshape(view)
                 np.multiply(target, incoming.reshape(message_view[ch]), out=target)
             else:
-                product = table.reshape(view) * incoming.reshape(message_view[ch])
-                table = product.reshape(product.shape[0], -1)
+                table = table.reshape(view) * incoming.reshape(message_view[ch])
                 owned = True
         vectors: dict[int, np.ndarray] = {}
         for ch in single[c]:
@@ -546,8 +546,7 @@ def propagate(
         if len(vectors) == 1:
             ((axis, vector),) = vectors.items()
             view = axis_view[c][axis]
-            product = table.reshape(view) * vector.reshape(-1, 1, view[2], 1)
-            table = product.reshape(product.shape[0], -1)
+            table = table.reshape(view) * vector.reshape(-1, 1, view[2], 1)
         elif vectors:
             table = _multiply_vectors(plan, c, table, vectors)
         collected[c] = table
@@ -598,13 +597,12 @@ def _distribute(
         if matrix is None:
             down = _reduce(above, down_steps[c])
         else:
-            down = np.matmul(above[:, None, :], matrix)[:, 0]  # row by row: see _row_product
+            down = np.matmul(above.reshape(len(above), 1, -1), matrix)[:, 0]  # see _row_product
         if sent.all():
             down /= sent
         else:  # where the clique sent zero, the parent's belief is zero too: 0/0 is 0
             np.divide(down, sent, out=down, where=sent > 0)
-        product = table.reshape(split_view[c]) * down[:, :, None]
-        belief[c] = product.reshape(product.shape[0], -1)
+        belief[c] = table.reshape(split_view[c]) * down[:, :, None]
 
 
 def marginals(plan: Plan, run: Run, variables: Sequence[int], out: np.ndarray) -> None:
