@@ -81,25 +81,15 @@ def _moral_graph(parents: Sequence[Sequence[int]]) -> list[set[int]]:
     return adjacency
 
 
-def _fill_edges(adjacency: list[set[int]], v: int) -> int:
+def _fill_edges(adjacency: list[set[int]], v: int, cards: Sequence[int] | None = None) -> int:
+    """Count the edges eliminating ``v`` would add, each weighted by ``cards`` if given."""
     neighbours = list(adjacency[v])
     missing = 0
     for i, a in enumerate(neighbours):
         row = adjacency[a]
         for b in neighbours[i + 1 :]:
             if b not in row:
-                missing += 1
-    return missing
-
-
-def _weighted_fill(adjacency: list[set[int]], v: int, cards: Sequence[int]) -> int:
-    neighbours = list(adjacency[v])
-    missing = 0
-    for i, a in enumerate(neighbours):
-        row = adjacency[a]
-        for b in neighbours[i + 1 :]:
-            if b not in row:
-                missing += cards[a] * cards[b]
+                missing += 1 if cards is None else cards[a] * cards[b]
     return missing
 
 
@@ -120,7 +110,7 @@ def _eliminate(
             return (_fill_edges(adjacency, v), _clique_weight(adjacency, v, log_cards))
         if heuristic == "min_weight":
             return (_clique_weight(adjacency, v, log_cards), _fill_edges(adjacency, v))
-        return (_weighted_fill(adjacency, v, cards), _clique_weight(adjacency, v, log_cards))
+        return (_fill_edges(adjacency, v, cards), _clique_weight(adjacency, v, log_cards))
 
     scores = {v: score(v) for v in remaining}
     order: list[int] = []

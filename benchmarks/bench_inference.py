@@ -50,7 +50,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from brute_force import forward_sample  # noqa: E402
 
 from bayesleg.engine import compile  # noqa: E402
 from bayesleg.formats import read_network, to_pgmpy  # noqa: E402
@@ -60,16 +62,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 NETWORKS = ("hepar2", "alarm", "win95pts")
 SHIPPED = ROOT / "models" / "leg_symptoms.toml"
 TARGETS = 12
-
-
-def forward_sample(network: DiscreteNetwork, rng: np.random.Generator) -> dict[str, str]:
-    """Draw one joint state of ``network``."""
-    sample: dict[str, str] = {}
-    for name in network.variables:
-        index = tuple(network.states[p].index(sample[p]) for p in network.parents[name])
-        column = np.asarray(network.cpts[name])[(slice(None), *index)]
-        sample[name] = network.states[name][rng.choice(len(column), p=column / column.sum())]
-    return sample
 
 
 def draw_cases(

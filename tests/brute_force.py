@@ -1,8 +1,10 @@
-"""Exact answers by enumerating the full joint distribution.
+"""Exact answers by enumerating the full joint distribution, and samples from it.
 
-An independent reference for tests: it shares no code with the engine, only
-the :class:`~bayesleg.network.DiscreteNetwork` it reads.  The joint is built
-as one dense array, so keep networks to a few million joint states.
+An independent reference for tests (and the benchmarks' case generator): it
+shares no code with the engine, only the
+:class:`~bayesleg.network.DiscreteNetwork` it reads.  The joint is built as
+one dense array, so keep networks to a few million joint states;
+:func:`forward_sample` works on networks of any size.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from bayesleg.network import DiscreteNetwork
 
-__all__ = ["joint", "log_evidence", "posteriors"]
+__all__ = ["forward_sample", "joint", "log_evidence", "posteriors"]
 
 Evidence = Mapping[str, object]
 
@@ -72,3 +74,13 @@ def log_evidence(network: DiscreteNetwork, evidence: Evidence) -> float:
     """Return log P(evidence) (``-inf`` when it is zero)."""
     total = float(_weighted(network, evidence).sum())
     return math.log(total) if total > 0 else -math.inf
+
+
+def forward_sample(network: DiscreteNetwork, rng: np.random.Generator) -> dict[str, str]:
+    """Draw one joint state of ``network``, variable by variable in topological order."""
+    sample: dict[str, str] = {}
+    for name in network.variables:
+        index = tuple(network.states[p].index(sample[p]) for p in network.parents[name])
+        column = np.asarray(network.cpts[name])[(slice(None), *index)]
+        sample[name] = network.states[name][rng.choice(len(column), p=column / column.sum())]
+    return sample

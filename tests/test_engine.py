@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from brute_force import forward_sample
 from brute_force import log_evidence as brute_log_evidence
 from brute_force import posteriors as brute_posteriors
 from conftest import standard_network
@@ -100,15 +101,6 @@ def _pgmpy_posteriors(
         order = [factor.state_names[name].index(state) for state in network.states[name]]
         answers[name] = np.asarray(factor.values)[order]
     return answers
-
-
-def _forward_sample(network: DiscreteNetwork, rng: np.random.Generator) -> dict[str, str]:
-    sample: dict[str, str] = {}
-    for name in network.variables:
-        index = tuple(network.states[p].index(sample[p]) for p in network.parents[name])
-        column = np.asarray(network.cpts[name])[(slice(None), *index)]
-        sample[name] = network.states[name][rng.choice(len(column), p=column / column.sum())]
-    return sample
 
 
 # -- answers worked out by hand ---------------------------------------------------------
@@ -259,7 +251,7 @@ def test_standard_networks_agree_with_pgmpy(name):
     rng = np.random.default_rng(sum(map(ord, name)))
     batch = []
     for _ in range(3):
-        sample = _forward_sample(network, rng)
+        sample = forward_sample(network, rng)
         kept = rng.random(len(network.variables)) < 0.25
         batch.append(
             {v: sample[v] for v, keep in zip(network.variables, kept, strict=True) if keep}
@@ -474,7 +466,7 @@ def test_batches_are_chunked_within_the_memory_limit(alarm):
     rng = np.random.default_rng(7)
     batch = []
     for _ in range(40):
-        sample = _forward_sample(alarm, rng)
+        sample = forward_sample(alarm, rng)
         batch.append({v: s for v, s in sample.items() if rng.random() < 0.3})
     sizes = roomy.clique_sizes
     # Room for the tables and a few cases' working memory at a time.
@@ -509,7 +501,7 @@ def test_one_engine_serves_many_threads(alarm):
     engine = compile(alarm)
     rng = np.random.default_rng(3)
     batches = [
-        [{v: s for v, s in _forward_sample(alarm, rng).items() if rng.random() < 0.3}]
+        [{v: s for v, s in forward_sample(alarm, rng).items() if rng.random() < 0.3}]
         for _ in range(8)
     ]
     expected = [engine.posteriors(batch) for batch in batches]
