@@ -54,6 +54,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -315,15 +316,15 @@ def data_sha256(columns: Sequence[str], codes: np.ndarray) -> str:
 
 
 def _check_options(strength: float, max_iterations: int, tolerance: float) -> None:
-    if isinstance(strength, bool) or not isinstance(strength, int | float):
+    if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
         raise InvalidArgumentError(f"strength must be a number >= 0, got {strength!r}")
     if not (math.isfinite(strength) and strength >= 0):
         raise InvalidArgumentError(f"strength must be a finite number >= 0, got {strength!r}")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int):
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, numbers.Integral):
         raise InvalidArgumentError(f"max_iterations must be a whole number, got {max_iterations!r}")
     if max_iterations < 1:
         raise InvalidArgumentError(f"max_iterations must be at least 1, got {max_iterations}")
-    if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance > 0):
+    if not (isinstance(tolerance, numbers.Real) and math.isfinite(tolerance) and tolerance > 0):
         raise InvalidArgumentError(f"tolerance must be a number > 0, got {tolerance!r}")
 
 

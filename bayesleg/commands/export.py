@@ -36,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {written.path} ({format}, {len(written.states)} variables)")
     if format == "uai":
         names = write_uai_names(written, Path(f"{written.path}.names.json"))
-        print(f"wrote {names} (UAI has no names: variable i is var_{{i}} there)")
+        print(f"wrote {names} (UAI has no names: variable i of the file is the i-th listed)")
     return 0
