@@ -86,6 +86,8 @@ METHOD = "em-noisy-or"
 
 # Deterministic OR of two binary parents: axis 0 the child, then the parents.
 _OR = np.array([[[1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]]])
+# Distinct cases per batch of the E-step.
+_CHUNK = 4096
 # Updated numbers are written with this many significant digits: far finer
 # than any estimate from data can be, and readable in the model file.
 _DIGITS = 6
@@ -255,20 +257,27 @@ def fit(
     while iterations < max_iterations:
         iterations += 1
         engine = compile_engine(_activation_network(spec, slots, values))
-        try:
-            marginals, log_evidence = engine.posteriors_from_likelihoods(
-                likelihoods, len(patterns), targets
-            )
-        except ImpossibleEvidenceError as error:
-            raise _impossible(error, data, first_row) from error
-        trace.append(float(counts @ log_evidence) + _log_prior(values, prior, strength))
-        successes = np.array([counts @ marginals[slot.activation][:, 1] for slot in slots])
-        trials = np.array(
-            [
-                counts.sum() if slot.parent is None else counts @ marginals[slot.parent][:, 1]
+        successes = np.zeros(len(slots))
+        trials = np.zeros(len(slots))
+        log_likelihood = 0.0
+        # Distinct cases in chunks, so the posteriors in hand stay small.
+        for start in range(0, len(patterns), _CHUNK):
+            stop = min(start + _CHUNK, len(patterns))
+            chunk = {name: rows[start:stop] for name, rows in likelihoods.items()}
+            try:
+                marginals, log_evidence = engine.posteriors_from_likelihoods(
+                    chunk, stop - start, targets
+                )
+            except ImpossibleEvidenceError as error:
+                raise _impossible(error, data, first_row[start:stop]) from error
+            weights = counts[start:stop]
+            log_likelihood += float(weights @ log_evidence)
+            successes += [weights @ marginals[slot.activation][:, 1] for slot in slots]
+            trials += [
+                weights.sum() if slot.parent is None else weights @ marginals[slot.parent][:, 1]
                 for slot in slots
             ]
-        )
+        trace.append(log_likelihood + _log_prior(values, prior, strength))
         # With no trials and no prior weight the data say nothing: keep the value.
         weight = strength + trials
         fitted = np.divide(

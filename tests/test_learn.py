@@ -246,6 +246,18 @@ def _trial_parents() -> list[str | None]:
     return [None if field in ("prior", "leak") else field.split(".")[1] for _, field in KEYS]
 
 
+def test_the_e_step_in_small_batches_gives_the_same_fit(hand_set, monkeypatch):
+    rng = np.random.default_rng(5)
+    data = _hide(_sample(TRUE, 1500, rng), dict.fromkeys(NODES, 0.3), rng)
+    whole = fit(hand_set, data, strength=3, tolerance=1e-9)
+    monkeypatch.setattr("bayesleg.learn._CHUNK", 7)
+    batched = fit(hand_set, data, strength=3, tolerance=1e-9)
+    assert batched.iterations == whole.iterations
+    for key in KEYS:
+        assert batched.estimates[key] == pytest.approx(whole.estimates[key], abs=1e-12)
+    np.testing.assert_allclose(batched.log_posterior, whole.log_posterior, rtol=1e-12)
+
+
 def test_a_huge_strength_keeps_the_hand_set_numbers(hand_set):
     rng = np.random.default_rng(3)
     data = _hide(_sample(TRUE, 2000, rng), {"c1": 1.0, "c2": 1.0}, rng)
