@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 
 from bayesleg.errors import (
+    BayeslegError,
     ImpossibleEvidenceError,
     InvalidEvidenceError,
     InvalidStateError,
     UnknownNodeError,
+    name_case,
 )
 
 __all__ = ["stack_likelihoods", "to_likelihoods"]
@@ -40,6 +42,9 @@ def to_likelihoods(
         If a case names a variable the network does not have.
     InvalidStateError
         If a value is not a state of its variable or soft evidence is malformed.
+
+    An error about one case (for a DataFrame, one row by position) starts
+    with ``case N:`` and has N in its ``case`` attribute.
     """
     if hasattr(cases, "columns") and hasattr(cases, "to_dict"):
         return _frame_likelihoods(cases, state_index, variables), len(cases)
@@ -55,29 +60,33 @@ def to_likelihoods(
             raise InvalidEvidenceError(
                 f"case {row} must be a mapping of variable to value, got {type(case).__name__}"
             )
-        for name, value in case.items():
-            if type(value) is str:  # the common case, kept short
-                index = state_index.get(name)
-                state = index.get(value) if index is not None else None
-                if state is not None:
-                    entry = hard.get(name)
-                    if entry is None:
-                        entry = hard[name] = ([], [])
-                    entry[0].append(row)
-                    entry[1].append(state)
+        try:
+            for name, value in case.items():
+                if type(value) is str:  # the common case, kept short
+                    index = state_index.get(name)
+                    state = index.get(value) if index is not None else None
+                    if state is not None:
+                        entry = hard.get(name)
+                        if entry is None:
+                            entry = hard[name] = ([], [])
+                        entry[0].append(row)
+                        entry[1].append(state)
+                        continue
+                if _is_missing(value):
                     continue
-            if _is_missing(value):
-                continue
-            index = state_index.get(name)
-            if index is None:
-                raise UnknownNodeError(name, variables, what="variable")
-            if isinstance(value, Mapping):
-                soft.setdefault(name, []).append((row, _soft(name, value, index)))
-                continue
-            state = _state(name, value, index)
-            rows, states = hard.setdefault(name, ([], []))
-            rows.append(row)
-            states.append(state)
+                index = state_index.get(name)
+                if index is None:
+                    raise UnknownNodeError(name, variables, what="variable")
+                if isinstance(value, Mapping):
+                    soft.setdefault(name, []).append((row, _soft(name, value, index)))
+                    continue
+                state = _state(name, value, index)
+                rows, states = hard.setdefault(name, ([], []))
+                rows.append(row)
+                states.append(state)
+        except BayeslegError as error:
+            name_case(error, row)
+            raise
     likelihoods: dict[str, np.ndarray] = {}
     for name in variables:
         if name not in hard and name not in soft:
@@ -110,7 +119,13 @@ def _frame_likelihoods(
             codes = None
         if codes is not None:
             codes = np.asarray(codes)
-            states = np.array([_state(name, value, index) for value in uniques], dtype=np.intp)
+            states = np.empty(len(uniques), dtype=np.intp)
+            for code, value in enumerate(uniques):
+                try:
+                    states[code] = _state(name, value, index)
+                except BayeslegError as error:
+                    name_case(error, int(np.flatnonzero(codes == code)[0]))
+                    raise
             rows = np.flatnonzero(codes >= 0)
             if rows.size == 0:
                 continue
@@ -120,11 +135,15 @@ def _frame_likelihoods(
             for row, value in enumerate(column.tolist()):
                 if _is_missing(value):
                     continue
-                if isinstance(value, Mapping):
-                    table[row] = _soft(name, value, index)
-                else:
-                    table[row] = 0.0
-                    table[row, _state(name, value, index)] = 1.0
+                try:
+                    if isinstance(value, Mapping):
+                        table[row] = _soft(name, value, index)
+                    else:
+                        table[row] = 0.0
+                        table[row, _state(name, value, index)] = 1.0
+                except BayeslegError as error:
+                    name_case(error, row)
+                    raise
         likelihoods[name] = table
     return likelihoods
 

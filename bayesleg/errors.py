@@ -97,3 +97,17 @@ class ModelFileError(BayeslegError, ValueError):
         if field is not None:
             where += f", field {field!r}"
         super().__init__(f"{where}: {message}")
+
+
+def name_case(error: BayeslegError, case: int) -> BayeslegError:
+    """Prefix ``error``'s message with ``case N:`` and set its ``case``; return it.
+
+    For errors about one case of a batch, so the caller learns which case it was.
+    """
+    error.case = case  # type: ignore[attr-defined]
+    prefix = f"case {case}: "
+    if isinstance(error, UnknownNodeError):
+        error.message = prefix + error.message
+    if error.args:
+        error.args = (prefix + str(error.args[0]), *error.args[1:])
+    return error

@@ -16,7 +16,7 @@ from bayesleg.counterfactual import check_ranking, counterfactual_scores
 from bayesleg.diagnosis import CauseAdvice, Diagnosis, RankedCause, likelihood_ratio
 from bayesleg.engine import Engine
 from bayesleg.engine import compile as compile_engine
-from bayesleg.errors import ImpossibleEvidenceError, UnknownNodeError
+from bayesleg.errors import BayeslegError, ImpossibleEvidenceError, UnknownNodeError, name_case
 from bayesleg.evidence import normalise_evidence
 from bayesleg.modelfile import STATES, ModelSpec, NodeSpec, read_model_file
 from bayesleg.network import DiscreteNetwork
@@ -232,7 +232,8 @@ class Model:
         >>> diagnosis.top.id
         'peripheral_neuropathy'
         """
-        return self.diagnose_many([evidence], ranking=ranking)[0]
+        ranking = check_ranking(ranking)
+        return self._diagnose_normalised([normalise_evidence(evidence, self._ids)], ranking)[0]
 
     def diagnose_many(
         self, cases: Iterable[Mapping[str, Any]], *, ranking: str = "posterior"
@@ -256,10 +257,22 @@ class Model:
         ImpossibleEvidenceError
             Naming the index of the first case whose evidence is impossible.
         UnknownNodeError, InvalidStateError, InvalidEvidenceError
-            As :meth:`diagnose`, for the first bad case.
+            As :meth:`diagnose`, for the first bad case; the message starts
+            with ``case N:`` and the error's ``case`` attribute holds N.
         """
         ranking = check_ranking(ranking)
-        normalised = [normalise_evidence(case, self._ids) for case in cases]
+        normalised = []
+        for index, case in enumerate(cases):
+            try:
+                normalised.append(normalise_evidence(case, self._ids))
+            except BayeslegError as error:
+                name_case(error, index)
+                raise
+        return self._diagnose_normalised(normalised, ranking)
+
+    def _diagnose_normalised(
+        self, normalised: Sequence[dict[str, str]], ranking: str
+    ) -> tuple[Diagnosis, ...]:
         if not normalised:
             return ()
         priors, posteriors = self._condition_marginals(normalised)

@@ -422,6 +422,31 @@ def test_unknown_variables_are_named_with_suggestions():
         engine.posteriors(pd.DataFrame({"alarn": ["yes"]}))
 
 
+def test_errors_about_one_case_name_it():
+    engine = compile(collider_network())
+    for batch, error, message, case in [
+        ([{}, {}, {"alarn": "yes"}], UnknownNodeError, "case 2: unknown variable 'alarn'", 2),
+        ([{}, {"alarm": "maybe"}], InvalidStateError, "case 1: invalid state 'maybe'", 1),
+        ([{"alarm": {"yes": -1.0}}], InvalidStateError, "case 0: soft-evidence weights", 0),
+        (
+            pd.DataFrame({"alarm": ["yes", None, "maybe"]}),
+            InvalidStateError,
+            "case 2: invalid state 'maybe'",
+            2,
+        ),
+        (
+            pd.DataFrame({"alarm": ["yes", {"yes": -1.0}]}),
+            InvalidStateError,
+            "case 1: soft-evidence weights",
+            1,
+        ),
+    ]:
+        with pytest.raises(error) as caught:
+            engine.posteriors(batch)
+        assert str(caught.value).startswith(message)
+        assert caught.value.case == case
+
+
 def test_invalid_states_list_the_allowed_ones():
     engine = compile(collider_network())
     with pytest.raises(InvalidStateError, match=r"invalid state 'maybe' for 'alarm'.*'no', 'yes'"):

@@ -163,6 +163,15 @@ def test_unknown_node_suggests(tiny):
     assert raised.value.suggestions == ("s",)
 
 
+def test_diagnose_many_names_the_bad_case(tiny):
+    with pytest.raises(UnknownNodeError) as raised:
+        tiny.diagnose_many([{"s": True}, {}, {"ss": True}])
+    assert str(raised.value) == "case 2: unknown node 'ss'; did you mean 's'?"
+    assert raised.value.case == 2
+    with pytest.raises(InvalidStateError, match=r"^case 1: invalid value 'maybe' for 's'"):
+        tiny.diagnose_many([{}, {"s": "maybe"}])
+
+
 def test_invalid_state_names_value_and_choices(tiny):
     with pytest.raises(
         InvalidStateError, match=r"invalid value 'maybe' for 's'; expected True, False"
