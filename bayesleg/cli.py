@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away, as with `| head`
         sys.stderr.close()
         return 0
+    except OSError as error:  # a file that cannot be read or written
+        print(f"bayesleg: error: {error}", file=sys.stderr)
+        return _EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -77,6 +77,16 @@ BAD = [
     (("cure",), "invalid choice: 'cure'"),
     ((), "the following arguments are required"),
     (("diagnose", "--colour"), "unrecognized arguments: --colour"),
+    # Outputs that cannot be written are refused before any work.
+    (("export", "-o", "/no/such/dir/x.bif"), "cannot write '/no/such/dir/x.bif': no folder"),
+    (("export", "--format", "bif", "-o", "."), "cannot write '.': it is a folder"),
+    (("simulate", "5", "-o", "/no/such/dir/x.csv"), "no folder '/no/such/dir'"),
+    (
+        ("update", "cases.csv", "--strength", "1", "-o", "/no/such/dir/m.toml"),
+        "cannot write '/no/such/dir/m.toml': no folder",
+    ),
+    (("graph", "-o", "network"), "cannot tell the image format of 'network'"),
+    (("sensitivity", "--plot", "tornado", "--quiet"), "cannot tell the image format"),
 ]
 
 

@@ -10,8 +10,9 @@ become one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-__all__ = ["COMMANDS", "add_model_option", "positive_int"]
+__all__ = ["COMMANDS", "add_model_option", "check_output", "positive_int"]
 
 #: Subcommand names, in the order ``bayesleg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -45,3 +46,19 @@ def positive_int(text: str) -> int:
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--model PATH`` (default: the shipped model)."""
     parser.add_argument("--model", metavar="PATH", help="a model file (default: the shipped one)")
+
+
+def check_output(path: str) -> Path:
+    """Fail with a one-line usage error, before any work, if ``path`` cannot be a new file.
+
+    Catches a missing folder and a folder given as the file; what only
+    writing can tell (permissions, a full disk) the command reports when it writes.
+    """
+    from bayesleg.cli import UsageError
+
+    output = Path(path)
+    if output.is_dir():
+        raise UsageError(f"cannot write {path!r}: it is a folder; expected a file name")
+    if not output.parent.is_dir():
+        raise UsageError(f"cannot write {path!r}: no folder {str(output.parent)!r}")
+    return output

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bayesleg.commands import add_model_option
+from bayesleg.cli import UsageError
+from bayesleg.commands import add_model_option, check_output
 from bayesleg.export import FORMATS, export_network, format_for_path, write_uai_names
 from bayesleg.model import load
 
@@ -31,8 +32,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export the network and say what was written."""
     format = args.format or format_for_path(args.output)
+    check_output(args.output)
     model = load(args.model)
-    written = export_network(model, args.output, format=format)
+    try:
+        written = export_network(model, args.output, format=format)
+    except OSError as error:
+        raise UsageError(f"cannot write {args.output!r}: {error.strerror or error}") from error
     print(f"wrote {written.path} ({format}, {len(written.states)} variables)")
     if format == "uai":
         names = write_uai_names(written, Path(f"{written.path}.names.json"))

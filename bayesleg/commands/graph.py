@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 from bayesleg.cli import UsageError
-from bayesleg.commands import add_model_option, positive_int
+from bayesleg.commands import add_model_option, check_output, positive_int
 from bayesleg.model import load
 
 HELP = "draw the network (factors -> conditions -> symptoms) to an image"
@@ -53,6 +54,19 @@ def save(figure: Any, path: str, dpi: int) -> None:
         raise UsageError(f"cannot write {path!r}: {error}") from error
 
 
+def check_image(path: str) -> None:
+    """Fail with a one-line usage error, before any work, if ``path`` is no image file name.
+
+    matplotlib would otherwise append ``.png`` to a name without a suffix.
+    """
+    if not Path(path).suffix:
+        raise UsageError(
+            f"cannot tell the image format of {path!r}; expected a name ending "
+            f"in .png, .svg or .pdf"
+        )
+    check_output(path)
+
+
 def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
@@ -66,6 +80,7 @@ def require_matplotlib() -> None:
 def run(args: argparse.Namespace) -> int:
     """Draw and save the network."""
     require_matplotlib()
+    check_image(args.output)
     from bayesleg.plots import new_figure, plot_network
 
     model = load(args.model)

@@ -11,7 +11,7 @@ from typing import Any
 
 from bayesleg.commands import add_model_option, positive_int
 from bayesleg.commands.diagnose import parse_evidence_arguments
-from bayesleg.commands.graph import require_matplotlib, save
+from bayesleg.commands.graph import check_image, require_matplotlib, save
 from bayesleg.commands.simulate import count
 from bayesleg.model import load
 from bayesleg.sensitivity import CaseSensitivity, sensitivity
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model)
     if args.plot:
         require_matplotlib()
+        check_image(args.plot)
     with progress_bar(args.quiet) as progress:
         result = sensitivity(
             model, evidence, samples=args.samples, seed=args.seed, progress=progress

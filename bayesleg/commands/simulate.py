@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from bayesleg.cli import UsageError
-from bayesleg.commands import add_model_option
+from bayesleg.commands import add_model_option, check_output
 from bayesleg.commands.diagnose import parse_evidence_arguments
 from bayesleg.model import load
 
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot tell the format of {args.output!r}; expected .csv or .parquet")
     if kind == "parquet" and not _installed("pyarrow"):
         raise UsageError("writing Parquet needs pyarrow: pip install 'bayesleg[parquet]'")
+    check_output(args.output)
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
     start = time.perf_counter()
