@@ -161,9 +161,9 @@ def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], A
     for key in payload:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InvalidRequestError(
-                f"unknown field {key!r}{hint} A request has {', '.join(allowed)}"
+                f"unknown field {key!r}{hint}; a request has {', '.join(allowed)}"
             )
     if "schema" in payload and payload["schema"] != tag:
         raise InvalidRequestError(

@@ -233,6 +233,15 @@ def test_error_objects_match_the_schema(model, tiny):
     assert error["id"] == "x"
 
 
+def test_an_unknown_field_is_named_with_the_known_ones(model):
+    with pytest.raises(contract.InvalidRequestError) as caught:
+        contract.diagnose(model, {"evidence": {}, "evidense": {}})
+    assert str(caught.value) == (
+        "unknown field 'evidense' (did you mean 'evidence'?); "
+        "a request has schema, id, evidence, top, ranking"
+    )
+
+
 def test_unknown_node_error_object_carries_suggestions(model):
     with pytest.raises(UnknownNodeError) as caught:
         contract.diagnose(model, {"evidence": {"numbnes": True}})
