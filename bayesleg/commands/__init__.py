@@ -10,9 +10,11 @@ become one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["COMMANDS", "add_model_option", "check_output", "positive_int"]
+__all__ = ["COMMANDS", "add_model_option", "check_output", "positive_int", "writing"]
 
 #: Subcommand names, in the order ``bayesleg --help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -48,11 +50,11 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="PATH", help="a model file (default: the shipped one)")
 
 
-def check_output(path: str) -> Path:
+def check_output(path: str) -> None:
     """Fail with a one-line usage error, before any work, if ``path`` cannot be a new file.
 
     Catches a missing folder and a folder given as the file; what only
-    writing can tell (permissions, a full disk) the command reports when it writes.
+    writing can tell (permissions, a full disk) :func:`writing` reports.
     """
     from bayesleg.cli import UsageError
 
@@ -61,4 +63,14 @@ def check_output(path: str) -> Path:
         raise UsageError(f"cannot write {path!r}: it is a folder; expected a file name")
     if not output.parent.is_dir():
         raise UsageError(f"cannot write {path!r}: no folder {str(output.parent)!r}")
-    return output
+
+
+@contextlib.contextmanager
+def writing(path: str) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing ``path`` into a one-line usage error."""
+    from bayesleg.cli import UsageError
+
+    try:
+        yield
+    except OSError as error:
+        raise UsageError(f"cannot write {path!r}: {error.strerror or error}") from error

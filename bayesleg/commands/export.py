@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bayesleg.cli import UsageError
-from bayesleg.commands import add_model_option, check_output
+from bayesleg.commands import add_model_option, check_output, writing
 from bayesleg.export import FORMATS, export_network, format_for_path, write_uai_names
 from bayesleg.model import load
 
@@ -34,10 +33,8 @@ def run(args: argparse.Namespace) -> int:
     format = args.format or format_for_path(args.output)
     check_output(args.output)
     model = load(args.model)
-    try:
+    with writing(args.output):
         written = export_network(model, args.output, format=format)
-    except OSError as error:
-        raise UsageError(f"cannot write {args.output!r}: {error.strerror or error}") from error
     print(f"wrote {written.path} ({format}, {len(written.states)} variables)")
     if format == "uai":
         names = write_uai_names(written, Path(f"{written.path}.names.json"))

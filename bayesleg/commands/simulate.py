@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from bayesleg.cli import UsageError
-from bayesleg.commands import add_model_option, check_output
+from bayesleg.commands import add_model_option, check_output, writing
 from bayesleg.commands.diagnose import parse_evidence_arguments
 from bayesleg.model import load
 
@@ -68,13 +68,11 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     cohort = model.simulate(args.n, seed=args.seed, evidence=evidence)
     elapsed = time.perf_counter() - start
-    try:
+    with writing(args.output):
         if kind == "csv":
             cohort.to_csv(output, index=False)
         else:
             cohort.to_parquet(output, index=False)
-    except OSError as error:
-        raise UsageError(f"cannot write {args.output!r}: {error.strerror or error}") from error
     given = ", ".join(f"{node}={state}" for node, state in evidence.items())
     print(
         f"wrote {len(cohort)} cases x {cohort.shape[1]} nodes to {args.output}"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bayesleg.cli import UsageError
-from bayesleg.commands import add_model_option, check_output, positive_int
+from bayesleg.commands import add_model_option, check_output, positive_int, writing
 from bayesleg.model import Model, load
 
 HELP = "update the model's numbers from case data (EM) into a new model file"
@@ -74,10 +74,8 @@ def run(args: argparse.Namespace) -> int:
     updated = model.update(
         data, strength=args.strength, max_iterations=args.max_iterations, data_name=path.name
     )
-    try:
+    with writing(args.output):
         written = updated.save(args.output)
-    except OSError as error:
-        raise UsageError(f"cannot write {args.output!r}: {error.strerror or error}") from error
     record = updated.spec.provenance[-1]
     state = "converged" if record.converged else "stopped at the iteration limit"
     print(
