@@ -99,8 +99,8 @@ class ModelFileError(BayeslegError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
-def name_case(error: BayeslegError, case: int) -> BayeslegError:
-    """Prefix ``error``'s message with ``case N:`` and set its ``case``; return it.
+def name_case(error: BayeslegError, case: int) -> None:
+    """Prefix ``error``'s message with ``case N:`` and set its ``case`` attribute.
 
     For errors about one case of a batch, so the caller learns which case it was.
     """
@@ -110,4 +110,3 @@ def name_case(error: BayeslegError, case: int) -> BayeslegError:
         error.message = prefix + error.message
     if error.args:
         error.args = (prefix + str(error.args[0]), *error.args[1:])
-    return error
