@@ -61,6 +61,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from brute_force import forward_sample  # noqa: E402
 
+from bayesleg import _cases  # noqa: E402
 from bayesleg.engine import compile  # noqa: E402
 from bayesleg.formats import read_network, to_pgmpy  # noqa: E402
 from bayesleg.network import DiscreteNetwork  # noqa: E402
@@ -162,20 +163,6 @@ def pyagrum_engine(network: DiscreteNetwork) -> Callable[[dict[str, str], list[s
     return query
 
 
-def one_hot(network: DiscreteNetwork, cases: Sequence[dict[str, str]]) -> dict[str, np.ndarray]:
-    """Encode cases as the likelihood arrays of ``engine.posteriors_from_likelihoods``."""
-    arrays = {}
-    for name in network.variables:
-        states = network.states[name]
-        array = np.ones((len(cases), len(states)))
-        for i, case in enumerate(cases):
-            if name in case:
-                array[i] = 0.0
-                array[i, states.index(case[name])] = 1.0
-        arrays[name] = array
-    return arrays
-
-
 def bench_network(
     label: str,
     network: DiscreteNetwork,
@@ -192,7 +179,8 @@ def bench_network(
     batch_targets = list(targets)
 
     batch = best_time(lambda: engine.posteriors(cases, batch_targets), repeats) / len(cases)
-    likelihoods = one_hot(network, cases)
+    state_index = {v: {s: i for i, s in enumerate(states)} for v, states in engine.states.items()}
+    likelihoods, _ = _cases.to_likelihoods(cases, state_index, engine.variables)
     arrays = best_time(
         lambda: engine.posteriors_from_likelihoods(likelihoods, len(cases), batch_targets),
         repeats,
@@ -239,7 +227,7 @@ def bench_network(
             row["pgmpy_peak_bytes"] = peak_memory(
                 lambda q=query, s=few: [q(cases[i], wanted[i]) for i in s]
             )
-    for method in ("pgmpy", "pgmpy_each", "pyagrum"):
+    for method in (*PGMPY, "pyagrum"):
         seconds = row.get(f"{method}_s")
         row[f"{method}_over_batch"] = seconds / batch if seconds else None
         row[f"{method}_over_single"] = seconds / single if seconds else None
