@@ -13,26 +13,30 @@ Examples
 'glycogen_depletion'
 """
 
-from bayesleg.contract import InvalidRequestError
-from bayesleg.diagnosis import CauseAdvice, Diagnosis, RankedCause
-from bayesleg.engine import Engine, compile
+from bayesleg._version import __version__
 from bayesleg.errors import (
     BayeslegError,
     ImpossibleEvidenceError,
     InvalidArgumentError,
     InvalidEvidenceError,
+    InvalidRequestError,
     InvalidStateError,
     ModelFileError,
+    NetworkTooLargeError,
     UnknownNodeError,
+    UnsupportedSourceError,
+    VignetteFileError,
 )
-from bayesleg.evaluate import evaluate
-from bayesleg.explain import Contribution, Explanation, Lowering
-from bayesleg.interview import Interview
+from bayesleg.inference.engine import Engine, compile
+from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.model import Model, Node, load
-from bayesleg.network import DiscreteNetwork
-from bayesleg.questions import Question
-from bayesleg.sensitivity import sensitivity
-from bayesleg.triage import Triage, TriageReason
+from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause
+from bayesleg.reasoning.explain import Contribution, Explanation, Lowering
+from bayesleg.reasoning.interview import Interview
+from bayesleg.reasoning.questions import Question
+from bayesleg.reasoning.triage import Triage, TriageReason
+from bayesleg.research.evaluate import evaluate
+from bayesleg.research.sensitivity import sensitivity
 
 __all__ = [
     "BayeslegError",
@@ -51,15 +55,18 @@ __all__ = [
     "Lowering",
     "Model",
     "ModelFileError",
+    "NetworkTooLargeError",
     "Node",
     "Question",
     "RankedCause",
     "Triage",
     "TriageReason",
     "UnknownNodeError",
+    "UnsupportedSourceError",
+    "VignetteFileError",
+    "__version__",
     "compile",
     "evaluate",
     "load",
     "sensitivity",
 ]
-__version__ = "0.1.0"

@@ -14,11 +14,14 @@ __all__ = [
     "ImpossibleEvidenceError",
     "InvalidArgumentError",
     "InvalidEvidenceError",
+    "InvalidRequestError",
     "InvalidStateError",
     "ModelFileError",
     "NetworkTooLargeError",
     "UnknownNodeError",
     "UnsupportedSourceError",
+    "VignetteFileError",
+    "name_case",
 ]
 
 
@@ -97,6 +100,24 @@ class ModelFileError(BayeslegError, ValueError):
         if field is not None:
             where += f", field {field!r}"
         super().__init__(f"{where}: {message}")
+
+
+class InvalidRequestError(BayeslegError, ValueError):
+    """A request that breaks the contract: not JSON, not an object, a missing or unknown field."""
+
+
+class VignetteFileError(BayeslegError, ValueError):
+    """A vignette that cannot be read or does not fit the model.
+
+    The message names the file (or the case's position), the line and the
+    field at fault.
+    """
+
+    def __init__(self, where: str, message: str, *, field: str | None = None) -> None:
+        self.where = where
+        self.field = field
+        prefix = f"{where}, field {field!r}" if field else where
+        super().__init__(f"{prefix}: {message}")
 
 
 def name_case(error: BayeslegError, case: int) -> None:

@@ -12,23 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.counterfactual import check_ranking, counterfactual_scores
-from bayesleg.diagnosis import CauseAdvice, Diagnosis, RankedCause, likelihood_ratio
-from bayesleg.engine import Engine
-from bayesleg.engine import compile as compile_engine
 from bayesleg.errors import BayeslegError, ImpossibleEvidenceError, UnknownNodeError, name_case
-from bayesleg.evidence import normalise_evidence
-from bayesleg.modelfile import STATES, ModelSpec, NodeSpec, read_model_file
-from bayesleg.network import DiscreteNetwork
-from bayesleg.noisyor import noisy_or_table
-from bayesleg.triage import Triage, assess_triage
+from bayesleg.inference.engine import Engine
+from bayesleg.inference.engine import compile as compile_engine
+from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.knowledge.evidence import normalise_evidence
+from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec, read_model_file
+from bayesleg.knowledge.noisyor import discrete_network
+from bayesleg.reasoning.counterfactual import check_ranking, counterfactual_scores
+from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause, likelihood_ratio
+from bayesleg.reasoning.triage import Triage, assess_triage
 
 if TYPE_CHECKING:
     import pandas
     from pgmpy.models import DiscreteBayesianNetwork
 
-    from bayesleg.explain import Explanation
-    from bayesleg.questions import Question
+    from bayesleg.reasoning.explain import Explanation
+    from bayesleg.reasoning.questions import Question
 
 __all__ = ["Model", "Node", "load"]
 
@@ -84,21 +84,6 @@ def _shipped_model_path() -> Path:
     return Path(str(packaged))
 
 
-def _discrete_network(spec: ModelSpec) -> DiscreteNetwork:
-    tables = {}
-    for node in spec.nodes:
-        if node.kind == "factor":
-            tables[node.id] = np.array([1.0 - node.prior.p, node.prior.p])
-        else:
-            tables[node.id] = noisy_or_table(node.leak.p, [w.p for _, w in node.parents])
-    return DiscreteNetwork(
-        variables=tuple(node.id for node in spec.nodes),
-        states={node.id: STATES for node in spec.nodes},
-        parents={node.id: tuple(parent for parent, _ in node.parents) for node in spec.nodes},
-        cpts=tables,
-    )
-
-
 class Model:
     """A validated leg-symptom model, ready to diagnose.
 
@@ -114,7 +99,7 @@ class Model:
         self._factors = tuple(n.id for n in spec.nodes if n.kind == "factor")
         self._conditions = tuple(n.id for n in spec.nodes if n.kind == "condition")
         self._symptoms = tuple(n.id for n in spec.nodes if n.kind == "symptom")
-        self._discrete = _discrete_network(spec)
+        self._discrete = discrete_network(spec)
         self._engine = compile_engine(self._discrete)
         self._pgmpy_lock = threading.Lock()
         self._pgmpy: DiscreteBayesianNetwork | None = None
@@ -177,7 +162,7 @@ class Model:
         """The network as a pgmpy ``DiscreteBayesianNetwork`` (imports pgmpy on first use)."""
         with self._pgmpy_lock:
             if self._pgmpy is None:
-                from bayesleg.formats import to_pgmpy
+                from bayesleg.inference.formats import to_pgmpy
 
                 self._pgmpy = to_pgmpy(self._discrete)
             return self._pgmpy
@@ -206,7 +191,7 @@ class Model:
         ranking : str, default "posterior"
             ``"posterior"``, or a counterfactual score of Richens et al.
             (2020): ``"expected_disablement"`` or ``"expected_sufficiency"``
-            (see :mod:`bayesleg.counterfactual`).
+            (see :mod:`bayesleg.reasoning.counterfactual`).
 
         Returns
         -------
@@ -299,7 +284,7 @@ class Model:
         """Split a cause's log posterior odds among the observed findings and factors.
 
         Shapley values of the log odds over the observed items; see
-        :func:`bayesleg.explain.explain` for the method, the options, the
+        :func:`bayesleg.reasoning.explain.explain` for the method, the options, the
         result and the errors.
 
         Examples
@@ -308,7 +293,7 @@ class Model:
         >>> [c.id for c in explanation.supporting]
         ['fasted', 'heaviness']
         """
-        from bayesleg.explain import explain
+        from bayesleg.reasoning.explain import explain
 
         return explain(
             self,
@@ -325,7 +310,7 @@ class Model:
     ) -> tuple[Question, ...]:
         """Rank the unobserved symptoms and factors by expected information gain.
 
-        See :func:`bayesleg.questions.next_questions` for the target (the
+        See :func:`bayesleg.reasoning.questions.next_questions` for the target (the
         summed binary entropy of the condition posteriors) and the options.
 
         Examples
@@ -334,7 +319,7 @@ class Model:
         >>> len(questions), "numbness" in [q.id for q in questions]
         (2, False)
         """
-        from bayesleg.questions import next_questions
+        from bayesleg.reasoning.questions import next_questions
 
         return next_questions(self, evidence, k=k, exclude=exclude)
 
@@ -352,10 +337,10 @@ class Model:
         pandas.DataFrame or dask.dataframe.DataFrame
             Same index; one posterior column per condition, then
             ``top_cause`` and ``triage``.  A Dask frame gives a lazy Dask
-            frame, scored partition by partition (see :mod:`bayesleg.scale`).
+            frame, scored partition by partition (see :mod:`bayesleg.research.scale`).
         """
         if type(frame).__module__.startswith("dask"):
-            from bayesleg.scale import rank_dask_frame
+            from bayesleg.research.scale import rank_dask_frame
 
             return rank_dask_frame(self, frame)
         import pandas
@@ -382,7 +367,7 @@ class Model:
     ) -> pandas.DataFrame:
         """Draw ``n`` synthetic cases, optionally conditioned exactly on evidence.
 
-        See :func:`bayesleg.simulate.simulate` for the method.
+        See :func:`bayesleg.research.simulate.simulate` for the method.
 
         Parameters
         ----------
@@ -404,7 +389,7 @@ class Model:
         >>> load().simulate(3, seed=0).shape
         (3, 56)
         """
-        from bayesleg.simulate import simulate
+        from bayesleg.research.simulate import simulate
 
         return simulate(self, n, seed=seed, evidence=evidence)
 
@@ -422,7 +407,7 @@ class Model:
         The hand-set values are a prior worth ``strength`` cases each; leaks,
         weights and factor priors are fitted by EM on the noisy-OR
         parameters, and the new model's provenance records the update.  See
-        :func:`bayesleg.learn.update` for the method and the arguments.
+        :func:`bayesleg.research.learn.update` for the method and the arguments.
 
         Examples
         --------
@@ -431,7 +416,7 @@ class Model:
         >>> tiny.update(pandas.DataFrame({"f": [True, False]}), strength=2).node("f").prior.p
         0.375
         """
-        from bayesleg.learn import update
+        from bayesleg.research.learn import update
 
         return update(
             self,
@@ -446,14 +431,14 @@ class Model:
         """Write the model to a model file that :func:`load` reads back as this model.
 
         Comments of the original file are not kept.  See
-        :func:`bayesleg.modelwriter.write_model_file`.
+        :func:`bayesleg.knowledge.modelwriter.write_model_file`.
 
         Returns
         -------
         pathlib.Path
             The path written.
         """
-        from bayesleg.modelwriter import write_model_file
+        from bayesleg.knowledge.modelwriter import write_model_file
 
         return write_model_file(self._spec, path)
 

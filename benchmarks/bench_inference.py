@@ -27,7 +27,7 @@ of the leg model), the other variables being observable:
 It checks the answers agree, reports peak memory (``tracemalloc``, measured in
 a separate untimed run; pyAgrum's C++ heap is invisible to it), the warm
 ``Model.diagnose`` time on the shipped model, and cold-start times of
-``python -m bayesleg diagnose ... --json`` and ``import bayesleg.engine``
+``python -m bayesleg diagnose ... --json`` and ``import bayesleg.inference.engine``
 against ``import pgmpy.models``, and ends with each target and whether it
 is met.  The table is
 printed and written, with the raw numbers as JSON, to ``benchmarks/results/``.
@@ -61,10 +61,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from brute_force import forward_sample  # noqa: E402
 
-from bayesleg import _cases  # noqa: E402
-from bayesleg.engine import compile  # noqa: E402
-from bayesleg.formats import read_network, to_pgmpy  # noqa: E402
-from bayesleg.network import DiscreteNetwork  # noqa: E402
+from bayesleg.inference import _cases  # noqa: E402
+from bayesleg.inference.engine import compile  # noqa: E402
+from bayesleg.inference.formats import read_network, to_pgmpy  # noqa: E402
+from bayesleg.inference.network import DiscreteNetwork  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 NETWORKS = ("hepar2", "alarm", "win95pts")
@@ -357,7 +357,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines.append(
         f"Cold start, best of several fresh processes: `bayesleg diagnose "
         f"{' '.join(CLI_EVIDENCE)} --json` {cold['bayesleg diagnose --json'] * 1e3:.0f} ms, "
-        f"`import bayesleg.engine` {cold['bayesleg.engine'] * 1e3:.0f} ms, "
+        f"`import bayesleg.inference.engine` {cold['bayesleg.inference.engine'] * 1e3:.0f} ms, "
         f"`import pgmpy.models` {cold['pgmpy.models'] * 1e3:.0f} ms."
     )
     lines.append("")
@@ -423,7 +423,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "bayesleg diagnose --json": cold_start(
             ["-m", "bayesleg", "diagnose", *CLI_EVIDENCE, "--json"], 3 if quick else 5
         ),
-        "bayesleg.engine": cold_start(["-c", "import bayesleg.engine"], 3 if quick else 5),
+        "bayesleg.inference.engine": cold_start(
+            ["-c", "import bayesleg.inference.engine"], 3 if quick else 5
+        ),
         "pgmpy.models": cold_start(["-c", "import pgmpy.models"], 2 if quick else 3),
     }
     import numpy

@@ -2,7 +2,7 @@
 
 An independent reference for tests (and the benchmarks' case generator): it
 shares no code with the engine, only the
-:class:`~bayesleg.network.DiscreteNetwork` it reads.  The joint is built as
+:class:`~bayesleg.inference.network.DiscreteNetwork` it reads.  The joint is built as
 one dense array, so keep networks to a few million joint states;
 :func:`forward_sample` works on networks of any size.
 """
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from bayesleg.network import DiscreteNetwork
+from bayesleg.inference.network import DiscreteNetwork
 
 __all__ = ["forward_sample", "joint", "log_evidence", "posteriors"]
 

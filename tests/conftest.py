@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from bayesleg.network import DiscreteNetwork
+from bayesleg.inference.network import DiscreteNetwork
 
 settings.register_profile(
     "ci",
@@ -42,7 +42,7 @@ STANDARD_NETWORKS = (
 @functools.cache
 def standard_network(name: str) -> DiscreteNetwork:
     """Return one of :data:`STANDARD_NETWORKS`, read once per session."""
-    from bayesleg.formats import read_network
+    from bayesleg.inference.formats import read_network
 
     return read_network(NETWORKS / f"{name}.bif.gz")
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from bayesleg.network import DiscreteNetwork
+from bayesleg.inference.network import DiscreteNetwork
 
 __all__ = ["cases", "evidence", "networks", "noisy_or_networks"]
 

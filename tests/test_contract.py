@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 
 import bayesleg
-from bayesleg import contract, schemas
-from bayesleg.counterfactual import RANKINGS
 from bayesleg.errors import (
     BayeslegError,
     ImpossibleEvidenceError,
@@ -23,6 +21,8 @@ from bayesleg.errors import (
     InvalidStateError,
     UnknownNodeError,
 )
+from bayesleg.reasoning.counterfactual import RANKINGS
+from bayesleg.serving import contract, schemas
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 
@@ -98,7 +98,7 @@ def test_every_schema_is_a_valid_bundled_schema(name):
 
 def test_the_schema_files_work_side_by_side_as_shipped(model):
     """The files refer to one another by file name; a registry of the files resolves them."""
-    folder = resources.files("bayesleg.schemas")
+    folder = resources.files("bayesleg.serving.schemas")
     registry = Registry().with_resources(
         (f"{name}.schema.json", Resource.from_contents(schemas.schema_file(name)))
         for name in schemas.SCHEMA_NAMES
@@ -212,7 +212,11 @@ def test_error_objects_match_the_schema(model, tiny):
         (model, {"evidence": ["weakness"]}, InvalidEvidenceError),
         (model, {"evidence": {}, "top": 0}, contract.InvalidRequestError),
         (model, {"evidence": {}, "ranking": "alphabetical"}, contract.InvalidRequestError),
-        (model, {"evidence": {}, "schema": "bayesleg.diagnosis/2"}, contract.InvalidRequestError),
+        (
+            model,
+            {"evidence": {}, "schema": "bayesleg.diagnosis/2"},
+            contract.InvalidRequestError,
+        ),
         (model, {"evidence": {}, "evidense": {}}, contract.InvalidRequestError),
         (model, {"id": "x"}, contract.InvalidRequestError),
         (model, "weakness", contract.InvalidRequestError),

@@ -19,7 +19,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from strategies import cases, evidence, networks, noisy_or_networks
 
-from bayesleg.engine import Engine, compile
 from bayesleg.errors import (
     BayeslegError,
     ImpossibleEvidenceError,
@@ -29,8 +28,9 @@ from bayesleg.errors import (
     UnknownNodeError,
     UnsupportedSourceError,
 )
-from bayesleg.formats import to_pgmpy
-from bayesleg.network import DiscreteNetwork
+from bayesleg.inference.engine import Engine, compile
+from bayesleg.inference.formats import to_pgmpy
+from bayesleg.inference.network import DiscreteNetwork
 
 TOLERANCE = 1e-9
 
@@ -579,7 +579,7 @@ _HEAVY = ("pgmpy", "scipy", "sklearn", "pandas", "networkx")
 @pytest.mark.parametrize(
     "code",
     [
-        "import bayesleg.engine",
+        "import bayesleg.inference.engine",
         "import bayesleg; bayesleg.load()",
         "import bayesleg; bayesleg.load().diagnose({'long_session': True, 'heaviness': True})",
         # The CLI's diagnosis, as `bayesleg diagnose ... --json` runs it.

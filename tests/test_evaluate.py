@@ -17,7 +17,7 @@ from cli_runner import run_cli
 
 import bayesleg
 from bayesleg import BayeslegError, ImpossibleEvidenceError, InvalidArgumentError
-from bayesleg.evaluate import Vignette, VignetteFileError, read_vignettes
+from bayesleg.research.evaluate import Vignette, VignetteFileError, read_vignettes
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 
@@ -158,7 +158,9 @@ def test_rankings_side_by_side(tiny):
     rankings = ("posterior", "expected_disablement", "expected_sufficiency")
     result = bayesleg.evaluate(tiny, CASES, rankings=rankings)
     assert [s.ranking for s in result.scores] == list(rankings)
-    assert result.ranking("posterior") == bayesleg.evaluate(tiny, CASES).ranking("posterior")
+    assert result.ranking("posterior") == bayesleg.evaluate(tiny, CASES).ranking(
+        "posterior"
+    )
     for ranking in rankings:
         expected = [
             tuple(c.id for c in d.ranked)

@@ -13,9 +13,9 @@ import pytest
 
 import bayesleg
 from bayesleg.errors import InvalidArgumentError, UnsupportedSourceError
-from bayesleg.export import FORMATS, export_network, format_for_path, uai_order
-from bayesleg.formats import from_pgmpy, to_pgmpy
-from bayesleg.network import DiscreteNetwork
+from bayesleg.inference.formats import from_pgmpy, to_pgmpy
+from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.research.export import FORMATS, export_network, format_for_path, uai_order
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 # Evidence sets on the shipped model: factors only, mixed findings, a red-flag case.

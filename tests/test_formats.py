@@ -12,8 +12,8 @@ from hypothesis import given
 from strategies import networks
 
 from bayesleg.errors import ModelFileError, UnsupportedSourceError
-from bayesleg.formats import from_pgmpy, parse_bif, parse_uai, read_network, to_pgmpy
-from bayesleg.network import DiscreteNetwork
+from bayesleg.inference.formats import from_pgmpy, parse_bif, parse_uai, read_network, to_pgmpy
+from bayesleg.inference.network import DiscreteNetwork
 
 RAIN = """
 // a comment, and /* another

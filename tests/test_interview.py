@@ -17,7 +17,7 @@ import pytest
 import bayesleg
 from bayesleg import Interview
 from bayesleg.errors import InvalidArgumentError
-from bayesleg.interview import parse_answer
+from bayesleg.reasoning.interview import parse_answer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny.toml"

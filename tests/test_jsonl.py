@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import bayesleg
-from bayesleg import contract
-from bayesleg.jsonl import answer_line, serve_lines
+from bayesleg.serving import contract
+from bayesleg.serving.jsonl import answer_line, serve_lines
 
 TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
 

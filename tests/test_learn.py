@@ -26,7 +26,7 @@ from bayesleg.errors import (
     InvalidStateError,
     UnknownNodeError,
 )
-from bayesleg.learn import METHOD, data_sha256, fit
+from bayesleg.research.learn import METHOD, data_sha256, fit
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 NODES = ("f1", "f2", "c1", "c2", "s1", "s2", "s3")
@@ -40,7 +40,7 @@ PARENTS = {
     "s3": ("c2", "f1"),
 }
 KINDS = {"f": "factor", "c": "condition", "s": "symptom"}
-# Keys: (node, field) as bayesleg.learn.Fit.estimates has them.
+# Keys: (node, field) as bayesleg.research.learn.Fit.estimates has them.
 KEYS = tuple(
     (node, field)
     for node in NODES
@@ -250,7 +250,7 @@ def test_the_e_step_in_small_batches_gives_the_same_fit(hand_set, monkeypatch):
     rng = np.random.default_rng(5)
     data = _hide(_sample(TRUE, 1500, rng), dict.fromkeys(NODES, 0.3), rng)
     whole = fit(hand_set, data, strength=3, tolerance=1e-9)
-    monkeypatch.setattr("bayesleg.learn._CHUNK", 7)
+    monkeypatch.setattr("bayesleg.research.learn._CHUNK", 7)
     batched = fit(hand_set, data, strength=3, tolerance=1e-9)
     assert batched.iterations == whole.iterations
     for key in KEYS:
@@ -304,7 +304,7 @@ def test_the_data_hash_ignores_how_values_are_spelt():
     spelt = pd.DataFrame({"f1": ["yes", "No", None], "s1": [True, False, float("nan")]})
     numeric = pd.DataFrame({"f1": [1, 0, None], "s1": [1.0, 0.0, None]})
     model_ids = NODES
-    from bayesleg.learn import _encode
+    from bayesleg.research.learn import _encode
 
     first = _encode(spelt, model_ids)
     second = _encode(numeric, model_ids)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bayesleg.errors import BayeslegError, ModelFileError
-from bayesleg.modelfile import read_model_file
+from bayesleg.knowledge.modelfile import read_model_file
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 TINY_TEXT = TINY.read_text(encoding="utf-8")

@@ -10,8 +10,8 @@ import pytest
 
 import bayesleg
 from bayesleg.errors import ModelFileError
-from bayesleg.modelfile import Update, read_model_file
-from bayesleg.modelwriter import render_model_file, write_model_file
+from bayesleg.knowledge.modelfile import Update, read_model_file
+from bayesleg.knowledge.modelwriter import render_model_file, write_model_file
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 UPDATE = Update(

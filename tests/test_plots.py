@@ -8,7 +8,7 @@ import pytest
 from cli_runner import run_cli
 
 import bayesleg
-from bayesleg.plots import layered_order, new_figure, plot_diagnosis, plot_network
+from bayesleg.research.plots import layered_order, new_figure, plot_diagnosis, plot_network
 
 pytest.importorskip("matplotlib")
 
@@ -121,7 +121,7 @@ def test_sensitivity_plot_writes_a_png(tmp_path):
 
 def test_missing_matplotlib_is_one_line(tmp_path, monkeypatch, capsys):
     from bayesleg import cli
-    from bayesleg.commands import graph
+    from bayesleg.cli import graph
 
     monkeypatch.setattr(graph, "_installed", lambda module: module != "matplotlib")
     assert cli.main(["graph", "-o", str(tmp_path / "net.png")]) == 2

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import bayesleg
-from bayesleg import scale
 from bayesleg.errors import UnknownNodeError
+from bayesleg.inference import dask as engine_dask
 
 dd = pytest.importorskip("dask.dataframe")
 
@@ -134,8 +134,8 @@ def test_unknown_columns_and_targets_are_refused_at_once(model):
 def test_handles_travel_by_pickle_and_compile_once_per_process(model):
     cases = _states(_cases(model, seed=4)).iloc[:10]
     lazy = model.engine.posteriors(dd.from_pandas(cases, npartitions=1), ["sciatica"])
-    (handle,) = [a for a in _arguments(lazy) if isinstance(a, scale._Handle)]
-    scale._CACHE.clear()
+    (handle,) = [a for a in _arguments(lazy) if isinstance(a, engine_dask.Handle)]
+    engine_dask._CACHE.clear()
     copy = pickle.loads(pickle.dumps(handle))
     rebuilt = copy.get()
     assert rebuilt is not model.engine

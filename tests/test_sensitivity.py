@@ -17,9 +17,9 @@ from cli_runner import run_cli
 
 import bayesleg
 from bayesleg import ImpossibleEvidenceError, InvalidArgumentError, UnknownNodeError
-from bayesleg.evaluate import Vignette
-from bayesleg.modelfile import Parameter, Source
-from bayesleg.sensitivity import _range, _two_sided_triangular, parameter_ranges
+from bayesleg.knowledge.modelfile import Parameter, Source
+from bayesleg.research.evaluate import Vignette
+from bayesleg.research.sensitivity import _range, _two_sided_triangular, parameter_ranges
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 SOURCE = Source("001_a6af47fc61bf8c8f.txt", "quoted")
@@ -223,7 +223,7 @@ class Terminal(io.StringIO):
 
 
 def test_cli_progress_bar_only_on_a_terminal(monkeypatch):
-    from bayesleg.commands.sensitivity import progress_bar
+    from bayesleg.cli.sensitivity import progress_bar
 
     with progress_bar(quiet=True) as callback:
         assert callback is None

@@ -19,9 +19,9 @@ from schemathesis.config import SchemathesisConfig
 from starlette.testclient import TestClient
 
 import bayesleg
-from bayesleg import contract, schemas
-from bayesleg.counterfactual import RANKINGS
-from bayesleg.service import create_app, openapi_document
+from bayesleg.reasoning.counterfactual import RANKINGS
+from bayesleg.serving import contract, schemas
+from bayesleg.serving.service import create_app, openapi_document
 
 TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
 MAX_BODY = 64 * 1024
@@ -279,7 +279,7 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_2():
 
 
 def test_serve_warns_when_bound_beyond_loopback():
-    from bayesleg.commands.serve import _is_loopback
+    from bayesleg.cli.serve import _is_loopback
 
     assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
     assert not _is_loopback("0.0.0.0") and not _is_loopback("192.0.2.1")

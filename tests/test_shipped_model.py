@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import bayesleg
-from bayesleg.modelfile import ANCHORS, CARE_LEVELS
+from bayesleg.knowledge.modelfile import ANCHORS, CARE_LEVELS
 
 SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
 

@@ -168,7 +168,7 @@ def test_cli_bad_input(tmp_path, monkeypatch, capsys):
     assert result.returncode == 2 and "expected a whole number >= 0, got '-5'" in result.stderr
     # Without pyarrow, Parquet is refused on one line, before any work.
     from bayesleg import cli
-    from bayesleg.commands import simulate as command
+    from bayesleg.cli import simulate as command
 
     monkeypatch.setattr(command, "_installed", lambda module: module != "pyarrow")
     assert cli.main(["simulate", "5", "-o", str(tmp_path / "c.parquet"), "--model", str(TINY)]) == 2

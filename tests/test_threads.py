@@ -5,8 +5,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import bayesleg
-from bayesleg.counterfactual import RANKINGS
 from bayesleg.errors import BayeslegError
+from bayesleg.reasoning.counterfactual import RANKINGS
 
 THREADS = 8
 CASES = 1000

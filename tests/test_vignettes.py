@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bayesleg
-from bayesleg.evaluate import read_vignettes
+from bayesleg.research.evaluate import read_vignettes
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 VIGNETTES = DATA / "vignettes.jsonl"

@@ -1,0 +1,83 @@
+"""What the subcommands share: their list, usage errors and common options.
+
+A command module defines ``HELP`` (one line), ``DESCRIPTION`` (or None),
+``configure(parser)`` to add its arguments and ``run(args) -> int`` that
+prints its output and returns the exit code.  Errors it raises
+(:class:`~bayesleg.errors.BayeslegError` or :class:`UsageError`)
+become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = [
+    "COMMANDS",
+    "UsageError",
+    "add_model_option",
+    "check_output",
+    "positive_int",
+    "writing",
+]
+
+#: Subcommand names, in the order ``bayesleg --help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "diagnose",
+    "explain",
+    "next",
+    "interview",
+    "nodes",
+    "schema",
+    "serve",
+    "evaluate",
+    "sensitivity",
+    "simulate",
+    "update",
+    "export",
+    "graph",
+)
+
+
+class UsageError(Exception):
+    """A command line that cannot be run; reported on one line."""
+
+
+def positive_int(text: str) -> int:
+    """Parse a positive whole number for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--model PATH`` (default: the shipped model)."""
+    parser.add_argument("--model", metavar="PATH", help="a model file (default: the shipped one)")
+
+
+def check_output(path: str) -> None:
+    """Fail with a one-line usage error, before any work, if ``path`` cannot be a new file.
+
+    Catches a missing folder and a folder given as the file; what only
+    writing can tell (permissions, a full disk) :func:`writing` reports.
+    """
+    output = Path(path)
+    if output.is_dir():
+        raise UsageError(f"cannot write {path!r}: it is a folder; expected a file name")
+    if not output.parent.is_dir():
+        raise UsageError(f"cannot write {path!r}: no folder {str(output.parent)!r}")
+
+
+@contextlib.contextmanager
+def writing(path: str) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing ``path`` into a one-line usage error."""
+    try:
+        yield
+    except OSError as error:
+        raise UsageError(f"cannot write {path!r}: {error.strerror or error}") from error

@@ -1,0 +1,145 @@
+"""``bayesleg diagnose``: rank the causes of a case and triage it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Iterator, Sequence
+
+from bayesleg.cli._options import add_model_option, positive_int
+from bayesleg.errors import InvalidEvidenceError
+from bayesleg.knowledge.evidence import parse_state
+from bayesleg.model import Model, load
+from bayesleg.reasoning.counterfactual import RANKINGS
+from bayesleg.reasoning.diagnosis import Diagnosis
+
+HELP = "rank the causes of a case and triage it"
+DESCRIPTION = "Rank every condition and triage. Evidence: ID (present) or ID=yes|no."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the command's arguments."""
+    parser.add_argument("evidence", nargs="*", metavar="ID[=yes|no]")
+    parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    parser.add_argument("--top", type=positive_int, metavar="N", help="show the first N causes")
+    parser.add_argument(
+        "--ranking",
+        choices=RANKINGS,
+        default="posterior",
+        help="order the causes by posterior (default) or by a counterfactual score",
+    )
+    parser.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="read one JSON request a line on stdin, write one JSON response a line",
+    )
+    add_model_option(parser)
+
+
+def parse_evidence_arguments(tokens: Sequence[str]) -> dict[str, str]:
+    """Turn ``ID`` and ``ID=value`` tokens into evidence.
+
+    A bare ``ID`` means present.  The same id given twice with different
+    values is an error, not a silent override.
+
+    Raises
+    ------
+    InvalidStateError
+        If a value is not yes/no/present/absent.
+    InvalidEvidenceError
+        If an id is empty or given twice with different values.
+    """
+    evidence: dict[str, str] = {}
+    for token in tokens:
+        node, sep, value = token.partition("=")
+        node = node.strip()
+        if not node:
+            raise InvalidEvidenceError(
+                f"evidence {token!r} has no node id; expected ID or ID=yes|no"
+            )
+        state = parse_state(node, value.strip()) if sep else "present"
+        if evidence.get(node, state) != state:
+            raise InvalidEvidenceError(
+                f"{node!r} is given as both {evidence[node]!r} and {state!r}; give it once"
+            )
+        evidence[node] = state
+    return evidence
+
+
+def format_ratio(ratio: float) -> str:
+    """Format a likelihood ratio for a table."""
+    if math.isinf(ratio):
+        return "inf"
+    return f"{ratio:.3g}" if ratio < 1000 else f"{ratio:.3e}"
+
+
+def format_diagnosis(model: Model, diagnosis: Diagnosis, top: int | None = None) -> str:
+    """Return the diagnosis as a readable table with its triage."""
+    ranked = diagnosis.ranked[:top] if top else diagnosis.ranked
+    shown = ", ".join(f"{node}={state}" for node, state in diagnosis.evidence.items())
+    lines = [f"Evidence: {shown or '(none)'}"]
+    width = max(len(cause.label) for cause in ranked)
+    scored = diagnosis.ranking != "posterior"
+    if scored:
+        lines.append(f"Ranked by {diagnosis.ranking.replace('_', ' ')} (score column)")
+    score_header = "  score" if scored else ""
+    lines.append(f"{'#':>2}  {'condition':<{width}}{score_header}  posterior  prior      LR  care")
+    for rank, cause in enumerate(ranked, start=1):
+        score = f"  {cause.score:5.3f}" if scored else ""
+        lines.append(
+            f"{rank:>2}  {cause.label:<{width}}{score}  {cause.posterior:9.3f}  {cause.prior:5.3f}"
+            f"  {format_ratio(cause.likelihood_ratio):>6}  {model.node(cause.id).care}"
+        )
+    if len(ranked) < len(diagnosis.ranked):
+        lines.append(f"    ({len(diagnosis.ranked) - len(ranked)} more below; see --top)")
+    lines.append(f"Triage: {diagnosis.triage.level}")
+    lines.extend(f"  - {reason}" for reason in diagnosis.triage.reasons)
+    if not diagnosis.triage.reasons:
+        lines.append("  - no red flag, and no condition needing a clinician reached its threshold")
+    lines.extend(format_advice(diagnosis))
+    return "\n".join(lines)
+
+
+def format_advice(diagnosis: Diagnosis) -> list[str]:
+    """Return the diagnosis's advice as lines, each with its source."""
+    lines = ["Advice:"] if diagnosis.advice else []
+    for advice in diagnosis.advice:
+        lines.append(f"  - {advice.label} ({advice.care}): {advice.text}")
+        lines.append(f"    source: {advice.source}")
+    return lines
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    from bayesleg.cli._options import UsageError
+
+    try:
+        yield from sys.stdin.buffer
+    except (AttributeError, OSError) as error:  # no stdin at all, or it failed
+        raise UsageError(f"cannot read standard input: {error}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Diagnose the evidence on the command line and print the result."""
+    if args.jsonl:
+        from bayesleg.cli._options import UsageError
+        from bayesleg.serving.jsonl import serve_lines
+
+        if args.evidence or args.json:
+            raise UsageError("--jsonl reads its cases from stdin; give no evidence and no --json")
+        given = {"top": args.top, "ranking": args.ranking}  # defaults for the requests
+        defaults = {field: value for field, value in given.items() if value is not None}
+        serve_lines(load(args.model), _stdin_lines(), sys.stdout, defaults=defaults)
+        return 0
+    evidence = parse_evidence_arguments(args.evidence)
+    model = load(args.model)
+    diagnosis = model.diagnose(evidence, ranking=args.ranking)
+    if args.json:
+        payload = diagnosis.to_dict()
+        if args.top:
+            payload["ranked"] = payload["ranked"][: args.top]
+        print(json.dumps(payload, indent=2))
+    else:
+        print(format_diagnosis(model, diagnosis, args.top))
+    return 0

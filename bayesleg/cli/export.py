@@ -1,0 +1,42 @@
+"""``bayesleg export``: write the network for GeNIe, Hugin, pyAgrum, bnlearn or UAI tools."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bayesleg.cli._options import add_model_option, check_output, writing
+from bayesleg.model import load
+from bayesleg.research.export import FORMATS, export_network, format_for_path, write_uai_names
+
+HELP = "write the network as BIF, XMLBIF, XDSL, NET or UAI"
+DESCRIPTION = (
+    "Write the model's network in another tool's format through pgmpy's writers. "
+    "UAI files have no names: the variable and state names go beside the file in "
+    "FILE.names.json."
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the command's arguments."""
+    parser.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        help="the file format (default: from the suffix of FILE)",
+    )
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    add_model_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export the network and say what was written."""
+    format = args.format or format_for_path(args.output)
+    check_output(args.output)
+    model = load(args.model)
+    with writing(args.output):
+        written = export_network(model, args.output, format=format)
+    print(f"wrote {written.path} ({format}, {len(written.states)} variables)")
+    if format == "uai":
+        names = write_uai_names(written, Path(f"{written.path}.names.json"))
+        print(f"wrote {names} (UAI has no names: variable i of the file is the i-th listed)")
+    return 0

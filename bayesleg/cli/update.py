@@ -1,0 +1,94 @@
+"""``bayesleg update``: fit the model's numbers to case data and write a new model file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bayesleg.cli._options import UsageError, add_model_option, check_output, positive_int, writing
+from bayesleg.model import Model, load
+
+HELP = "update the model's numbers from case data (EM) into a new model file"
+DESCRIPTION = (
+    "Read cases from DATA.csv (one column per node id; True/False, yes/no, present/absent "
+    "or 1/0; empty for missing), treat the model's numbers as a prior worth --strength "
+    "cases each, fit leaks, weights and factor priors by EM on the noisy-OR parameters, "
+    "and write the updated model, its provenance recorded, to -o FILE.toml."
+)
+_SHOWN = 10
+
+
+def strength(text: str) -> float:
+    """Parse a finite number >= 0 for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the command's arguments."""
+    parser.add_argument("data", metavar="DATA.csv", help="the cases, one per row")
+    parser.add_argument(
+        "--strength",
+        type=strength,
+        required=True,
+        metavar="N",
+        help="how many cases each current number is worth (0: the data alone)",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="FILE.toml", help="the updated model file"
+    )
+    parser.add_argument(
+        "--max-iterations", type=positive_int, default=1000, metavar="K", help="EM limit"
+    )
+    add_model_option(parser)
+
+
+def changes(before: Model, after: Model) -> list[tuple[str, float, float]]:
+    """Return ``(number, before, after)`` for every number that moved, largest move first."""
+    moved = []
+    for old, new in zip(before.spec.nodes, after.spec.nodes, strict=True):
+        for (field, was), (_, now) in zip(old.parameters(), new.parameters(), strict=True):
+            if was.p != now.p:
+                moved.append((f"{old.id}.{field}", was.p, now.p))
+    moved.sort(key=lambda change: (-abs(change[2] - change[1]), change[0]))
+    return moved
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, write and summarise the update."""
+    import pandas
+
+    path = Path(args.data)
+    check_output(args.output)
+    try:
+        data = pandas.read_csv(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read cases from {str(path)!r}: {error}") from error
+    model = load(args.model)
+    updated = model.update(
+        data, strength=args.strength, max_iterations=args.max_iterations, data_name=path.name
+    )
+    with writing(args.output):
+        written = updated.save(args.output)
+    record = updated.spec.provenance[-1]
+    state = "converged" if record.converged else "stopped at the iteration limit"
+    print(
+        f"Updated {model.id} from {record.cases} cases in {path.name} (strength "
+        f"{record.strength:g}): {record.iterations} EM iterations, {state}."
+    )
+    moved = changes(model, updated)
+    print(f"{len(moved)} of {sum(len(n.parameters()) for n in model.spec.nodes)} numbers moved.")
+    if moved:
+        width = max(len(name) for name, _, _ in moved[:_SHOWN])
+        print(f"  {'number':<{width}}  before   after")
+        for name, was, now in moved[:_SHOWN]:
+            print(f"  {name:<{width}}  {was:6.4f}  {now:6.4f}")
+        if len(moved) > _SHOWN:
+            print(f"  ({len(moved) - _SHOWN} more in the file's notes)")
+    print(f"wrote {written} (version {updated.version}, data sha256 {record.data_sha256[:12]}...)")
+    return 0

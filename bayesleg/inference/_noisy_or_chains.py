@@ -1,0 +1,129 @@
+"""Rewrite leaky noisy-OR tables as chains of small OR gates, exactly.
+
+A binary variable ``Y`` with binary parents ``X1..Xk`` is a leaky noisy-OR
+when (state 0 being "absent")::
+
+    P(Y = absent | x) = (1 - leak) * prod over present parents i of r_i
+
+Its table has ``2 ** (k + 1)`` entries, and moralising it joins all ``k``
+parents, so a few such nodes sharing parents make large cliques.  The
+sequential ("temporal") decomposition of Heckerman and Breese replaces it by
+hidden binary variables ``Z1..Z(k-1)`` and ``Y``::
+
+    P(Z1 = absent | X1)            = (1 - leak) * r_1 ** X1
+    P(Zj = absent | Z(j-1), Xj)    = [Z(j-1) absent] * r_j ** Xj,   j = 2..k
+    Y = Zk
+
+``Zj`` is "the leak or one of the first ``j`` parents has produced ``Y``".
+Summing out the ``Z`` variables gives back the original table, so every
+marginal of the original variables is unchanged; each new table has at most
+three variables.  Parents are chained in topological order, which keeps the
+chains of nodes with shared parents aligned.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from bayesleg.inference.network import DiscreteNetwork
+
+__all__ = ["chain_noisy_ors", "noisy_or_weights"]
+
+#: Tables must match their noisy-OR reconstruction this closely.
+_TOLERANCE = 1e-12
+#: Nodes with fewer parents gain nothing from a chain.
+_MIN_PARENTS = 3
+
+
+def noisy_or_weights(table: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """Return ``(1 - leak, r)`` if ``table`` is a leaky noisy-OR, else None.
+
+    Parameters
+    ----------
+    table : numpy.ndarray
+        A CPT of shape ``(2, 2, ..., 2)``: axis 0 the child, then its parents.
+
+    Returns
+    -------
+    tuple of float and numpy.ndarray, or None
+        ``P(absent | no parent present)`` and, per parent, the factor ``r_i``
+        its presence multiplies that by.
+    """
+    k = table.ndim - 1
+    if table.shape != (2,) * (k + 1):
+        return None
+    absent = table[0]
+    base = float(absent[(0,) * k])
+    if base <= 0.0:
+        return None
+    ratios = np.array([absent[tuple(int(j == i) for j in range(k))] / base for i in range(k)])
+    if np.any(ratios < 0.0) or np.any(ratios > 1.0):
+        return None
+    rebuilt = np.full((2,) * k, base)
+    for i, ratio in enumerate(ratios):
+        rebuilt = rebuilt * np.array([1.0, ratio]).reshape((1,) * i + (2,) + (1,) * (k - i - 1))
+    if not np.allclose(rebuilt, absent, atol=_TOLERANCE, rtol=0.0):
+        return None
+    return base, ratios
+
+
+def chain_noisy_ors(network: DiscreteNetwork) -> tuple[DiscreteNetwork, int] | None:
+    """Return the network with its noisy-OR nodes chained, and how many were.
+
+    Returns None if no node of three or more parents is a leaky noisy-OR.
+    Hidden variables are named ``"{child}#{j}"`` (with more ``#`` if that
+    name is taken) and listed just before their child.
+    """
+    position = {name: i for i, name in enumerate(network.variables)}
+    taken = set(network.variables)
+    variables: list[str] = []
+    states: dict[str, tuple[str, ...]] = {}
+    parents: dict[str, tuple[str, ...]] = {}
+    cpts: dict[str, np.ndarray] = {}
+    chained = 0
+    for name in network.variables:
+        given = network.parents[name]
+        found = noisy_or_weights(network.cpts[name]) if len(given) >= _MIN_PARENTS else None
+        if found is None:
+            variables.append(name)
+            states[name] = network.states[name]
+            parents[name] = given
+            cpts[name] = network.cpts[name]
+            continue
+        chained += 1
+        base, ratios = found
+        order = sorted(range(len(given)), key=lambda i: position[given[i]])
+        previous = None
+        for step, i in enumerate(order):
+            if step == len(order) - 1:
+                hidden = name
+            else:
+                hidden = next(
+                    candidate
+                    for candidate in (f"{name}{'#' * n}{step + 1}" for n in itertools.count(1))
+                    if candidate not in taken
+                )
+                taken.add(hidden)
+            ratio = ratios[i]
+            if previous is None:
+                absent = np.array([base, base * ratio])
+                table = np.stack([absent, 1.0 - absent])
+                family: tuple[str, ...] = (given[i],)
+            else:
+                table = np.zeros((2, 2, 2))
+                table[0, 0] = [1.0, ratio]  # previous absent: this parent may produce Y
+                table[1, 0] = [0.0, 1.0 - ratio]
+                table[1, 1] = 1.0  # previous present: Y is produced already
+                family = (previous, given[i])
+            variables.append(hidden)
+            states[hidden] = network.states[name]
+            parents[hidden] = family
+            cpts[hidden] = table
+            previous = hidden
+    if not chained:
+        return None
+    return DiscreteNetwork(
+        variables=tuple(variables), states=states, parents=parents, cpts=cpts
+    ), chained

@@ -1,0 +1,639 @@
+"""The propagation kernel: batched collect and distribute over a clique tree.
+
+Every clique table is a contiguous array whose first axis is the batch (a
+batch of 1 broadcasts over any batch); it is reshaped, at no cost, to
+whatever view the next operation needs.  The kernel keeps the number of numpy calls
+and of passes over large tables small:
+
+* Each operation views a flat table through a shape precomputed at compile
+  time in which runs of neighbouring axes treated alike (all kept, or all
+  summed out) are merged into one axis; reshaping costs nothing.
+* Sums are products with vectors of ones: BLAS is far faster than numpy's
+  reductions over short inner axes.
+* Everything a clique receives on a single variable -- evidence, and the
+  messages of children whose separator is that variable -- is multiplied
+  together first, as one outer product, and enters the table in one pass.
+* Leaf cliques of one shape (a separator and one own variable) are handled
+  together, with one matrix product for all their messages.
+* Beliefs are not normalised; each marginal is divided by its own total.
+* Every sum is a product stacked over the batch, and which method sums what
+  is fixed at compile time, so a case's answer does not depend on its batch.
+
+See :mod:`bayesleg.inference.engine` for the method.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bayesleg.inference._jtree import CliqueTree
+
+__all__ = ["Plan", "Run", "make_plan", "make_tables", "marginals", "propagate"]
+
+#: A sum onto a separator or onto variables is one product with a 0/1
+#: matrix when that matrix has at most this many entries: one BLAS call then
+#: beats several numpy calls, while for larger tables the dense product's
+#: extra arithmetic would dominate in large batches.  The choice is fixed at
+#: compile time so that a case's arithmetic, and so its answer to the last
+#: bit, does not depend on the batch it comes in.
+_MATRIX_ENTRIES = 1 << 10
+
+#: One reduction step: view the table as ``(batch * outer, length, inner)``
+#: and sum the middle axis, by a product with ``ones``.
+Step = tuple[int, int, int, np.ndarray]
+
+
+@dataclass(frozen=True)
+class LeafGroup:
+    """Leaf cliques with the same separator size and one own variable of the same size."""
+
+    cliques: tuple[int, ...]
+    variables: tuple[int, ...]
+    separator: int
+    states: int
+    tables: np.ndarray  # (leaves, separator, states)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Index arithmetic of a clique tree, computed once at compile time.
+
+    Attributes
+    ----------
+    parent, children : per clique
+        Cliques are numbered children before parents, root last.
+    several_children, single_children : per clique
+        Children whose separator has several variables, and children whose
+        separator is one variable.
+    single_axis : per clique
+        For a child with a one-variable separator, that variable's axis in
+        the parent (else -1).
+    size, separator, rest, cards : per clique
+        Table entries; entries of the separator with the parent (a prefix of
+        the clique's axes); ``size // separator``; states of each axis.
+    parent_view, message_view, down_steps, down_matrix : per clique
+        How to view the *parent's* flat table and this clique's message so
+        that they broadcast, and how to sum the parent's table onto the
+        separator: by steps, or (for small batches) by one product with a
+        0/1 matrix when that matrix is small.
+    split_view : per clique
+        ``(-1, separator, rest)``.
+    normalise : per clique
+        Whether the clique rescales its message to sum to one.  Messages are
+        rescaled often enough that no product of unscaled factors can
+        approach underflow (see :func:`_normalise_flags`).
+    axis_view : per clique
+        For each axis, ``(-1, before, states, after)``.
+    home, home_axis, variable_steps : per variable
+        The clique that takes the variable's evidence and gives its
+        marginal, the variable's axis there, and the sum onto it.
+    home_matrix : per clique
+        A 0/1 matrix summing the clique's table onto each variable homed
+        there, side by side (None when too large).
+    home_column : per variable
+        The variable's first column in its home clique's ``home_matrix``.
+    leaf_groups, in_group : tuple of LeafGroup; per clique
+        Leaves handled together, and whether a clique is one of them.
+    ones : mapping of int to numpy.ndarray
+        Vectors of ones by length.
+    """
+
+    parent: tuple[int, ...]
+    children: tuple[tuple[int, ...], ...]
+    several_children: tuple[tuple[int, ...], ...]
+    single_children: tuple[tuple[int, ...], ...]
+    single_axis: tuple[int, ...]
+    size: tuple[int, ...]
+    separator: tuple[int, ...]
+    rest: tuple[int, ...]
+    cards: tuple[tuple[int, ...], ...]
+    parent_view: tuple[tuple[int, ...], ...]
+    message_view: tuple[tuple[int, ...], ...]
+    down_steps: tuple[tuple[Step, ...], ...]
+    down_matrix: tuple[np.ndarray | None, ...]
+    split_view: tuple[tuple[int, int, int], ...]
+    normalise: tuple[bool, ...]
+    axis_view: tuple[tuple[tuple[int, int, int, int], ...], ...]
+    home: tuple[int, ...]
+    home_axis: tuple[int, ...]
+    variable_steps: tuple[tuple[Step, ...], ...]
+    home_matrix: tuple[np.ndarray | None, ...]
+    home_column: tuple[int, ...]
+    leaf_groups: tuple[LeafGroup, ...]
+    in_group: tuple[bool, ...]
+    ones: Mapping[int, np.ndarray]
+
+    @property
+    def root(self) -> int:
+        """The root clique."""
+        return len(self.parent) - 1
+
+
+def _blocks(cards: Sequence[int], keep: Sequence[bool]) -> tuple[list[int], list[bool]]:
+    """Merge runs of neighbouring axes with the same ``keep`` flag."""
+    sizes: list[int] = []
+    flags: list[bool] = []
+    for card, flag in zip(cards, keep, strict=True):
+        if flags and flags[-1] == flag:
+            sizes[-1] *= card
+        else:
+            sizes.append(card)
+            flags.append(flag)
+    return sizes, flags
+
+
+def _ones(length: int, ones: dict[int, np.ndarray]) -> np.ndarray:
+    if length not in ones:
+        ones[length] = np.ones(length)
+        ones[length].setflags(write=False)
+    return ones[length]
+
+
+def _steps(
+    sizes: Sequence[int], keep: Sequence[bool], ones: dict[int, np.ndarray]
+) -> tuple[Step, ...]:
+    """Plan the sum of blocks ``sizes`` onto those flagged ``keep``, longest first."""
+    sizes = list(sizes)
+    keep = list(keep)
+    steps = []
+    while not all(keep):
+        j = max((i for i, k in enumerate(keep) if not k), key=lambda i: sizes[i])
+        steps.append(
+            (math.prod(sizes[:j]), sizes[j], math.prod(sizes[j + 1 :]), _ones(sizes[j], ones))
+        )
+        del sizes[j], keep[j]
+    return tuple(steps)
+
+
+def _row_product(rows: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Return ``rows @ right`` computed row by row.
+
+    BLAS picks different kernels, with different rounding, for different
+    numbers of rows; a stacked product applies the same one-row product to
+    every row, so each case's result does not depend on its batch.
+    """
+    product = np.matmul(rows.reshape(rows.shape[0], 1, -1), right)
+    return product.reshape(rows.shape[0], *right.shape[1:])
+
+
+def _reduce(table: np.ndarray, steps: Sequence[Step]) -> np.ndarray:
+    """Sum a flat ``(batch, size)`` table by ``steps``; returns ``(batch, kept)``.
+
+    Every product is stacked over the batch, so that it is the same for
+    every case whatever the batch (see :func:`_row_product`).
+    """
+    batch = table.shape[0]
+    for outer, length, inner, ones in steps:
+        if inner == 1:
+            table = np.matmul(table.reshape(batch, -1, length), ones)
+        else:
+            table = np.matmul(ones, table.reshape(batch * outer, length, inner))
+    return table.reshape(batch, -1)
+
+
+def _sum_matrix(shape: Sequence[int], kept: Sequence[int]) -> np.ndarray:
+    """Return the 0/1 matrix that sums a flat table of ``shape`` onto the ``kept`` axes."""
+    coordinates = np.indices(shape).reshape(len(shape), -1)
+    kept_shape = [shape[axis] for axis in kept]
+    if kept:
+        column = np.ravel_multi_index([coordinates[axis] for axis in kept], kept_shape)
+    else:
+        column = np.zeros(coordinates.shape[1], dtype=np.intp)
+    matrix = np.zeros((coordinates.shape[1], math.prod(kept_shape)))
+    matrix[np.arange(coordinates.shape[1]), column] = 1.0
+    matrix.setflags(write=False)
+    return matrix
+
+
+def _normalise_flags(tree: CliqueTree, tables: Sequence[np.ndarray]) -> tuple[bool, ...]:
+    """Choose the cliques that rescale their messages.
+
+    Between rescalings a message is a sum of products of table entries and
+    likelihood entries.  Counting two factors per variable (its table and
+    its evidence, whose rows are scaled to a maximum of one) and bounding
+    each by the smallest positive table entry ``m``, a subtree of ``k``
+    factors keeps its largest term above ``m ** k``; a clique rescales once
+    that bound would fall below 1e-100, far above double precision's
+    underflow.  Evidence that makes every term far smaller than that is
+    caught by the engine's check on the rescaling factors and recomputed.
+    """
+    smallest = min(float(table[table > 0].min()) for table in tables)
+    budget = max(1, int(100 / max(-math.log10(smallest), 1e-3)))
+    variables = [0] * len(tree.cliques)
+    for home in tree.home:
+        variables[home] += 1
+    accumulated = [2 * count for count in variables]
+    flags = []
+    for c, p in enumerate(tree.parent):
+        rescale = accumulated[c] >= budget
+        flags.append(rescale or p < 0)
+        if p >= 0 and not rescale:
+            accumulated[p] += accumulated[c]
+    return tuple(flags)
+
+
+def make_plan(tree: CliqueTree, cards: Sequence[int], tables: Sequence[np.ndarray]) -> Plan:
+    """Precompute every shape, axis and leaf group the kernel needs."""
+    n_cliques = len(tree.cliques)
+    ones: dict[int, np.ndarray] = {}
+    clique_cards = tuple(tuple(cards[v] for v in clique) for clique in tree.cliques)
+    size = tuple(math.prod(c) for c in clique_cards)
+    separator = tuple(
+        math.prod(c[:k]) for c, k in zip(clique_cards, tree.separator_size, strict=True)
+    )
+    rest = tuple(s // k for s, k in zip(size, separator, strict=True))
+    several: list[list[int]] = [[] for _ in range(n_cliques)]
+    single: list[list[int]] = [[] for _ in range(n_cliques)]
+    single_axis = [-1] * n_cliques
+    parent_view: list[tuple[int, ...]] = []
+    message_view: list[tuple[int, ...]] = []
+    down_steps: list[tuple[Step, ...]] = []
+    down_matrix: list[np.ndarray | None] = []
+    for c, p in enumerate(tree.parent):
+        if p < 0:
+            parent_view.append(())
+            message_view.append(())
+            down_steps.append(())
+            down_matrix.append(None)
+            continue
+        shared = tree.cliques[c][: tree.separator_size[c]]
+        parent_vars = tree.cliques[p]
+        if len(shared) == 1:
+            single[p].append(c)
+            single_axis[c] = parent_vars.index(shared[0])
+        else:
+            several[p].append(c)
+        sizes, flags = _blocks(clique_cards[p], [v in shared for v in parent_vars])
+        parent_view.append((-1, *sizes))
+        message_view.append((-1, *(s if f else 1 for s, f in zip(sizes, flags, strict=True))))
+        down_steps.append(_steps(sizes, flags, ones))
+        down_matrix.append(
+            _sum_matrix(clique_cards[p], [parent_vars.index(v) for v in shared])
+            if size[p] * separator[c] <= _MATRIX_ENTRIES
+            else None
+        )
+    axis_view = tuple(
+        tuple(
+            (-1, math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :]))
+            for axis in range(len(shape))
+        )
+        for shape in clique_cards
+    )
+    home_axis = tuple(tree.cliques[h].index(v) for v, h in enumerate(tree.home))
+    variable_steps = tuple(
+        _steps(axis_view[h][axis][1:], (False, True, False), ones)
+        for h, axis in zip(tree.home, home_axis, strict=True)
+    )
+    home_matrix: list[np.ndarray | None] = []
+    home_column = [0] * len(cards)
+    for h, clique in enumerate(tree.cliques):
+        homed = [v for v in clique if tree.home[v] == h]
+        width = sum(cards[v] for v in homed)
+        if size[h] * width > _MATRIX_ENTRIES or not homed:
+            home_matrix.append(None)
+            continue
+        blocks = [_sum_matrix(clique_cards[h], [clique.index(v)]) for v in homed]
+        matrix = np.concatenate(blocks, axis=1)
+        matrix.setflags(write=False)
+        home_matrix.append(matrix)
+        column = 0
+        for v in homed:
+            home_column[v] = column
+            column += cards[v]
+    # Leaves whose only own variable is the last axis, grouped by shape.
+    groups: dict[tuple[int, int], list[int]] = {}
+    for c, p in enumerate(tree.parent):
+        own = len(tree.cliques[c]) - tree.separator_size[c]
+        if p >= 0 and not several[c] and not single[c] and own == 1:
+            groups.setdefault((separator[c], rest[c]), []).append(c)
+    leaf_groups = []
+    in_group = [False] * n_cliques
+    for (sep, states), members in groups.items():
+        if len(members) < 2:
+            continue
+        stacked = np.stack([tables[c].reshape(sep, states) for c in members])
+        stacked.setflags(write=False)
+        leaf_groups.append(
+            LeafGroup(
+                cliques=tuple(members),
+                variables=tuple(tree.cliques[c][-1] for c in members),
+                separator=sep,
+                states=states,
+                tables=stacked,
+            )
+        )
+        for c in members:
+            in_group[c] = True
+    for length in (*rest, *size, *separator):
+        _ones(length, ones)
+    return Plan(
+        parent=tree.parent,
+        children=tuple(tuple(a + b) for a, b in zip(several, single, strict=True)),
+        several_children=tuple(tuple(ch) for ch in several),
+        single_children=tuple(tuple(ch) for ch in single),
+        single_axis=tuple(single_axis),
+        size=size,
+        separator=separator,
+        rest=rest,
+        cards=clique_cards,
+        parent_view=tuple(parent_view),
+        message_view=tuple(message_view),
+        down_steps=tuple(down_steps),
+        down_matrix=tuple(down_matrix),
+        split_view=tuple((-1, k, r) for k, r in zip(separator, rest, strict=True)),
+        normalise=_normalise_flags(tree, tables),
+        axis_view=axis_view,
+        home=tree.home,
+        home_axis=home_axis,
+        variable_steps=variable_steps,
+        home_matrix=tuple(home_matrix),
+        home_column=tuple(home_column),
+        leaf_groups=tuple(leaf_groups),
+        in_group=tuple(in_group),
+        ones=ones,
+    )
+
+
+def make_tables(
+    tree: CliqueTree,
+    cards: Sequence[int],
+    families: Sequence[Sequence[int]],
+    cpts: Sequence[np.ndarray],
+) -> tuple[np.ndarray, ...]:
+    """Multiply each CPT into the clique chosen for its family; flat ``(1, size)`` tables."""
+    tables = [np.ones((1, *(cards[v] for v in clique))) for clique in tree.cliques]
+    for v, (family, cpt) in enumerate(zip(families, cpts, strict=True)):
+        c = tree.family_clique[v]
+        clique = tree.cliques[c]
+        # Order the CPT's axes as the clique lists its variables, then
+        # broadcast it over the clique's other axes.
+        axes = sorted(range(len(family)), key=lambda i: clique.index(family[i]))
+        shape = [1] + [cards[u] if u in family else 1 for u in clique]
+        tables[c] = tables[c] * np.transpose(cpt, axes).reshape(shape)
+    flat = []
+    for table in tables:
+        table = np.ascontiguousarray(table.reshape(1, -1))
+        table.setflags(write=False)
+        flat.append(table)
+    return tuple(flat)
+
+
+@dataclass
+class Run:
+    """What one propagation leaves behind, per clique (``None`` where not computed).
+
+    ``raw`` is the message before rescaling, ``message`` after, ``scale``
+    the factor; beliefs are unnormalised and sum to ``total`` per case.
+    """
+
+    collected: list[Any]
+    raw: list[Any]
+    message: list[Any]
+    scale: list[Any]
+    belief: list[Any]
+    total: np.ndarray
+
+    def freeze(self) -> None:
+        """Make every array read-only."""
+        for field in (self.collected, self.raw, self.message, self.scale, self.belief):
+            for array in field:
+                if array is not None:
+                    array.setflags(write=False)
+
+
+def _multiply_vectors(
+    plan: Plan, c: int, table: np.ndarray, vectors: Mapping[int, np.ndarray]
+) -> np.ndarray:
+    """Multiply several one-variable factors ``{axis: (batch, states)}`` into a table."""
+    axes = sorted(vectors)
+    factor = vectors[axes[0]]
+    for axis in axes[1:]:
+        vector = vectors[axis]
+        factor = factor[:, :, None] * vector[:, None, :]
+        factor = factor.reshape(factor.shape[0], -1)
+    cards = plan.cards[c]
+    sizes, flags = _blocks(cards, [axis in vectors for axis in range(len(cards))])
+    if len(sizes) == 1:
+        product = table.reshape(len(table), -1) * factor
+    else:
+        factor_view = (-1, *(s if f else 1 for s, f in zip(sizes, flags, strict=True)))
+        product = table.reshape(-1, *sizes) * factor.reshape(factor_view)
+    return product
+
+
+def _leaf_messages(
+    plan: Plan,
+    n: int,
+    evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
+    run: Run,
+    everything: bool,
+) -> None:
+    """Compute the messages of grouped leaves, one matrix product per group.
+
+    Only the leaves holding evidence are kept, unless ``everything``: the
+    others send the message the prior run computed the same way.
+    """
+    for group in plan.leaf_groups:
+        observed = [(i, evidence[c][0][0]) for i, c in enumerate(group.cliques) if c in evidence]
+        if not observed and not everything:
+            continue
+        likelihoods = np.ones((n, len(group.cliques), group.states))
+        for i, likelihood in observed:
+            likelihoods[:, i, :] = likelihood
+        raw = np.matmul(group.tables, likelihoods[:, :, :, None]).reshape(
+            n, len(group.cliques), group.separator
+        )
+        kept = range(len(group.cliques)) if everything else [i for i, _ in observed]
+        for i in kept:
+            c = group.cliques[i]
+            summed = raw[:, i]
+            run.raw[c] = summed
+            if plan.normalise[c]:
+                total = _row_product(summed, plan.ones[group.separator])
+                run.scale[c] = total
+                run.message[c] = summed / total[:, None]
+            else:
+                run.message[c] = summed
+
+
+def propagate(
+    plan: Plan,
+    tables: Sequence[np.ndarray],
+    n: int,
+    evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
+    active: Sequence[bool],
+    needed: Sequence[int],
+    prior: Run | None,
+    *,
+    groups: bool = True,
+) -> Run:
+    """Collect over the active cliques, then distribute to the needed ones.
+
+    Parameters
+    ----------
+    plan, tables
+        The compiled tree and its ``(1, size)`` tables.
+    n : int
+        Batch size.
+    evidence : mapping
+        Clique to ``[(likelihood (n, states), variable), ...]``.
+    active : sequence of bool
+        Cliques whose subtree holds evidence; the others take their message
+        and collected table from ``prior``.
+    needed : sequence of int
+        Cliques whose beliefs are wanted, root first, each after its parent.
+    prior : Run or None
+        The propagation without evidence; ``None`` requires every clique
+        active.
+    groups : bool, default True
+        Whether grouped leaves take the one-product path (their tables are
+        ``plan``'s); False when ``tables`` are not the compiled ones.
+    """
+    n_cliques = len(plan.parent)
+    root = n_cliques - 1
+    run = Run(
+        collected=[None] * n_cliques,
+        raw=[None] * n_cliques,
+        message=[None] * n_cliques,
+        scale=[None] * n_cliques,
+        belief=[None] * n_cliques,
+        total=np.empty(0),
+    )
+    collected, raw, message, scale = run.collected, run.raw, run.message, run.scale
+    if groups:
+        _leaf_messages(plan, n, evidence, run, prior is None)
+        in_group = plan.in_group
+    else:
+        in_group = (False,) * n_cliques
+    several = plan.several_children
+    single = plan.single_children
+    single_axis = plan.single_axis
+    parent_view = plan.parent_view
+    message_view = plan.message_view
+    home_axis = plan.home_axis
+    rest = plan.rest
+    split_view = plan.split_view
+    axis_view = plan.axis_view
+    ones = plan.ones
+    normalise = plan.normalise
+    for c in range(n_cliques):
+        if not active[c] or in_group[c]:
+            continue
+        table = tables[c]
+        owned = False
+        for ch in several[c]:
+            incoming = message[ch] if active[ch] else prior.message[ch]
+            view = parent_view[ch]
+            if owned and table.shape[0] >= incoming.shape[0]:
+                target = table.reshape(view)
+                np.multiply(target, incoming.reshape(message_view[ch]), out=target)
+            else:
+                table = table.reshape(view) * incoming.reshape(message_view[ch])
+                owned = True
+        vectors: dict[int, np.ndarray] = {}
+        for ch in single[c]:
+            incoming = message[ch] if active[ch] else prior.message[ch]
+            axis = single_axis[ch]
+            vectors[axis] = vectors[axis] * incoming if axis in vectors else incoming
+        for likelihood, v in evidence.get(c, ()):
+            axis = home_axis[v]
+            vectors[axis] = vectors[axis] * likelihood if axis in vectors else likelihood
+        if len(vectors) == 1:
+            ((axis, vector),) = vectors.items()
+            view = axis_view[c][axis]
+            table = table.reshape(view) * vector.reshape(-1, 1, view[2], 1)
+        elif vectors:
+            table = _multiply_vectors(plan, c, table, vectors)
+        collected[c] = table
+        if c == root:
+            break
+        summed = np.matmul(table.reshape(split_view[c]), ones[rest[c]])
+        raw[c] = summed
+        if normalise[c]:
+            total = _row_product(summed, ones[plan.separator[c]])
+            scale[c] = total
+            message[c] = summed / total[:, None]
+        else:
+            message[c] = summed
+    run.total = _row_product(collected[root], ones[plan.size[root]])
+    _distribute(plan, tables, evidence, active, needed, prior, run)
+    return run
+
+
+def _distribute(
+    plan: Plan,
+    tables: Sequence[np.ndarray],
+    evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
+    active: Sequence[bool],
+    needed: Sequence[int],
+    prior: Run | None,
+    run: Run,
+) -> None:
+    belief = run.belief
+    parent = plan.parent
+    split_view = plan.split_view
+    rest = plan.rest
+    down_steps = plan.down_steps
+    down_matrix = plan.down_matrix
+    belief[len(parent) - 1] = run.collected[-1]
+    for c in needed:
+        p = parent[c]
+        if p < 0:
+            continue
+        source = run if active[c] else prior
+        table, sent = source.collected[c], source.raw[c]
+        if table is None:  # a grouped leaf: its table times its evidence, if any
+            table = tables[c]
+            if c in evidence:
+                ((likelihood, _),) = evidence[c]
+                table = table.reshape(1, -1, rest[c]) * likelihood[:, None, :]
+        matrix = down_matrix[c]
+        above = belief[p]
+        if matrix is None:
+            down = _reduce(above, down_steps[c])
+        else:
+            down = np.matmul(above.reshape(len(above), 1, -1), matrix)[:, 0]  # see _row_product
+        if sent.all():
+            down /= sent
+        else:  # where the clique sent zero, the parent's belief is zero too: 0/0 is 0
+            np.divide(down, sent, out=down, where=sent > 0)
+        belief[c] = table.reshape(split_view[c]) * down[:, :, None]
+
+
+def marginals(plan: Plan, run: Run, variables: Sequence[int], out: np.ndarray) -> None:
+    """Write the normalised marginals of ``variables``, side by side, into ``out``.
+
+    Each marginal is divided by its own sum (mathematically P(e)), so that it
+    sums to one to the last bit and hard evidence reads exactly 0 and 1.
+    """
+    if not variables:
+        return
+    starts = []
+    column = 0
+    home = plan.home
+    home_column = plan.home_column
+    by_home: dict[int, np.ndarray] = {}
+    for v in variables:
+        h = home[v]
+        width = plan.axis_view[h][plan.home_axis[v]][2]
+        starts.append(column)
+        summed = by_home.get(h)
+        if summed is None:
+            matrix = plan.home_matrix[h]
+            if matrix is None:
+                summed = _reduce(run.belief[h], plan.variable_steps[v])
+                out[:, column : column + width] = summed
+                column += width
+                continue
+            summed = by_home[h] = _row_product(run.belief[h], matrix)
+        start = home_column[v]
+        out[:, column : column + width] = summed[:, start : start + width]
+        column += width
+    totals = np.add.reduceat(out, starts, axis=1)
+    widths = np.diff([*starts, out.shape[1]])
+    out /= np.repeat(totals, widths, axis=1)

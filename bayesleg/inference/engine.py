@@ -1,0 +1,682 @@
+"""Compiled exact inference: batched junction-tree propagation in numpy.
+
+:func:`compile` turns a network into an immutable :class:`Engine` once; the
+engine then answers any number of queries, each a batch of cases that may
+observe different variables, with hard or soft evidence.
+
+Method
+------
+A junction tree, compiled once (plain Python, then numpy):
+
+1. Rescale every table's columns to sum to one exactly.  Leaky noisy-OR
+   tables of three or more parents may be rewritten as chains of small OR
+   gates with hidden variables (exact; :mod:`bayesleg.inference._noisy_or_chains`),
+   which is done when it at least halves the compiled tables -- for the leg
+   model it shrinks them five-fold.
+2. Moralise and triangulate with the best of three greedy elimination
+   heuristics (min-fill, min-weight, weighted min-fill) and build a rooted
+   clique tree from the elimination tree, merging cliques into their parents
+   while the merged table stays at 64 entries or fewer
+   (:mod:`bayesleg.inference._jtree`).  Each clique lists its variables with the
+   separator to its parent first.
+3. Multiply each conditional table into one clique containing its family,
+   precompute every reshape, sum and 0/1 summing matrix the queries need
+   (:mod:`bayesleg.inference._propagate`), and propagate once without evidence.
+
+A query is a batch of cases given as one likelihood vector per observed
+variable and case; every table carries a leading batch axis.
+
+* *Collect*, over the cliques whose subtree holds evidence: each multiplies
+  its table by its children's messages (the precomputed ones for children
+  without evidence) and by its variables' likelihoods, and sends its parent
+  the sum over its own variables.  A message is rescaled to sum to one often
+  enough that no unscaled product can approach underflow; the logs of the
+  scale factors and of the root's total give log P(e).
+* *Distribute*, only along the paths from the root to the cliques holding
+  the targets: a clique's belief is its collected table times its parent's
+  belief summed onto the separator, divided by the message it sent (Hugin's
+  scheme; 0/0 counts as 0).  A marginal is its home clique's belief summed
+  onto the variable and divided by its own total.
+
+Every sum is a matrix product applied case by case and every choice of
+method is fixed at compile time, so a case's answer is the same, to the last
+bit, alone or in any batch.  A case whose total comes near underflow is
+recomputed from the conditional tables in extended precision; one whose
+evidence has probability zero -- found by propagating the tables' zero
+patterns -- raises :class:`~bayesleg.errors.ImpossibleEvidenceError`.  Large
+batches are cut into chunks whose working memory stays within the engine's
+memory limit.
+
+The engine never mutates its tables after compile, so one engine may serve
+many threads at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from bayesleg.errors import (
+    BayeslegError,
+    ImpossibleEvidenceError,
+    NetworkTooLargeError,
+    UnknownNodeError,
+    UnsupportedSourceError,
+)
+from bayesleg.inference import _cases, _propagate
+from bayesleg.inference._jtree import CliqueTree, build_clique_tree
+from bayesleg.inference._noisy_or_chains import chain_noisy_ors
+from bayesleg.inference.network import DiscreteNetwork
+
+__all__ = ["Engine", "compile"]
+
+# Cliques are merged into their parents while the merged table has at most
+# this many entries: fewer numpy calls per query for a little more arithmetic.
+_MERGE_SIZE = 64
+# Noisy-OR nodes are chained when that at least halves the table entries:
+# below that, the extra cliques cost more per query than they save.
+_CHAIN_GAIN = 0.5
+# Working memory of one chunk of a batch, in bytes, chosen for cache reuse.
+_CHUNK_BYTES = 1 << 22
+_BYTES = 8
+# Cases whose total or any message scale falls below this are recomputed in
+# extended precision: they are within a few hundred orders of underflow.
+_THRESHOLD = 1e-250
+
+
+def compile(source: Any, *, memory_limit: int = 1 << 30, noisy_or: bool | None = None) -> Engine:
+    """Compile a network into an inference engine.
+
+    Parameters
+    ----------
+    source : DiscreteNetwork, Model, pgmpy DiscreteBayesianNetwork, str or os.PathLike
+        The network: a :class:`~bayesleg.inference.network.DiscreteNetwork`; an object
+        with a ``discrete_network`` attribute (a bayesleg ``Model``); a pgmpy
+        ``DiscreteBayesianNetwork``; or the path of a ``.bif``, ``.xmlbif``,
+        ``.xdsl`` or ``.uai`` file, optionally gzipped (``.gz``).
+    memory_limit : int, default 1 GiB
+        Bytes the compiled tables plus the working memory of one case may
+        take; batches are chunked to stay within it.
+    noisy_or : bool, optional
+        Whether to rewrite leaky noisy-OR tables with three or more parents
+        as chains of small OR gates (exact; see
+        :mod:`bayesleg.inference._noisy_or_chains`).  By default, only when that at
+        least halves the compiled table entries.
+
+    Returns
+    -------
+    Engine
+
+    Raises
+    ------
+    UnsupportedSourceError
+        If ``source`` is none of the above.
+    NetworkTooLargeError
+        If the compiled tables would exceed ``memory_limit``; the message
+        names the largest clique and its size.
+
+    Examples
+    --------
+    >>> from bayesleg.inference.network import DiscreteNetwork
+    >>> network = DiscreteNetwork(
+    ...     variables=("rain", "wet"),
+    ...     states={"rain": ("no", "yes"), "wet": ("no", "yes")},
+    ...     parents={"rain": (), "wet": ("rain",)},
+    ...     cpts={"rain": [0.8, 0.2], "wet": [[0.9, 0.1], [0.1, 0.9]]},
+    ... )
+    >>> engine = compile(network)
+    >>> engine.posteriors([{"wet": "yes"}], targets=["rain"])["rain"].round(3)
+    array([[0.308, 0.692]])
+    """
+    return Engine(_as_network(source), memory_limit=memory_limit, noisy_or=noisy_or)
+
+
+def _as_network(source: Any) -> DiscreteNetwork:
+    if isinstance(source, DiscreteNetwork):
+        return source
+    inner = getattr(source, "discrete_network", None)
+    if isinstance(inner, DiscreteNetwork):
+        return inner
+    if type(source).__module__.startswith("pgmpy"):
+        from bayesleg.inference.formats import from_pgmpy
+
+        return from_pgmpy(source)
+    if isinstance(source, str | os.PathLike):
+        from bayesleg.inference.formats import read_network
+
+        return read_network(source)
+    raise UnsupportedSourceError(
+        f"cannot compile a {type(source).__name__}; expected a DiscreteNetwork, a bayesleg "
+        "Model, a pgmpy DiscreteBayesianNetwork or the path of a .bif, .xmlbif, .xdsl or "
+        ".uai file"
+    )
+
+
+def _normalised(network: DiscreteNetwork) -> DiscreteNetwork:
+    """Rescale every table's columns to sum to one exactly.
+
+    A network tolerates rounding in its tables, but answers should not
+    depend on whether a barren variable's table is multiplied in.
+    """
+    return DiscreteNetwork(
+        variables=network.variables,
+        states=network.states,
+        parents=network.parents,
+        cpts={name: cpt / cpt.sum(axis=0, keepdims=True) for name, cpt in network.cpts.items()},
+    )
+
+
+def _tree(network: DiscreteNetwork) -> CliqueTree:
+    position = {name: i for i, name in enumerate(network.variables)}
+    return build_clique_tree(
+        [network.cardinality(name) for name in network.variables],
+        [[position[p] for p in network.parents[name]] for name in network.variables],
+        merge_size=_MERGE_SIZE,
+    )
+
+
+def _entries(network: DiscreteNetwork, tree: CliqueTree) -> int:
+    cards = [network.cardinality(name) for name in network.variables]
+    return sum(math.prod(cards[v] for v in clique) for clique in tree.cliques)
+
+
+def _structure(
+    network: DiscreteNetwork, noisy_or: bool | None
+) -> tuple[DiscreteNetwork, CliqueTree]:
+    """Choose between the network and its noisy-OR chains; return it and its clique tree."""
+    chained = chain_noisy_ors(network) if noisy_or is not False else None
+    if chained is None:
+        return network, _tree(network)
+    chain_tree = _tree(chained[0])
+    if noisy_or:
+        return chained[0], chain_tree
+    plain_tree = _tree(network)
+    if _entries(chained[0], chain_tree) < _CHAIN_GAIN * _entries(network, plain_tree):
+        return chained[0], chain_tree
+    return network, plain_tree
+
+
+class Engine:
+    """An immutable, thread-safe compiled network.
+
+    Build one with :func:`compile`.
+
+    Attributes
+    ----------
+    variables : tuple of str
+        The network's variables, in topological order.
+    states : mapping of str to tuple of str
+        The state names of each variable; posterior columns follow them.
+    cliques : tuple of tuple of str
+        The variables of each clique of the compiled tree.
+    clique_sizes : tuple of int
+        Number of table entries of each clique.
+    """
+
+    def __init__(
+        self,
+        network: DiscreteNetwork,
+        *,
+        memory_limit: int = 1 << 30,
+        noisy_or: bool | None = None,
+    ) -> None:
+        self.variables: tuple[str, ...] = tuple(network.variables)
+        self.states: Mapping[str, tuple[str, ...]] = network.states
+        # Kept so bayesleg.inference.dask can compile the same engine in other processes.
+        self._source = (network, noisy_or)
+        self._state_index = {
+            name: {state: i for i, state in enumerate(network.states[name])}
+            for name in self.variables
+        }
+        internal, tree = _structure(_normalised(network), noisy_or)
+        #: Internal variables: the network's, plus any hidden chain variables.
+        self._names = internal.variables
+        position = {name: i for i, name in enumerate(internal.variables)}
+        self._index = {name: position[name] for name in self.variables}
+        self._cards = tuple(internal.cardinality(name) for name in internal.variables)
+        self.cliques: tuple[tuple[str, ...], ...] = tuple(
+            tuple(self._names[v] for v in clique) for clique in tree.cliques
+        )
+        self._check_memory(tree, memory_limit)
+        families = [
+            (v, *(position[p] for p in internal.parents[name]))
+            for v, name in enumerate(internal.variables)
+        ]
+        cpts = [internal.cpts[name] for name in internal.variables]
+        self._tables = _propagate.make_tables(tree, self._cards, families, cpts)
+        # Kept to rebuild the tables from the CPTs when a case needs more care.
+        self._tree, self._families, self._cpts = tree, families, cpts
+        self._plan = _propagate.make_plan(tree, self._cards, self._tables)
+        self._compute_prior()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Engine with {len(self.variables)} variables, {len(self.clique_sizes)} cliques, "
+            f"largest {max(self.clique_sizes)} entries>"
+        )
+
+    # -- compile -----------------------------------------------------------------
+
+    def _check_memory(self, tree: Any, memory_limit: int) -> None:
+        cards = self._cards
+        size = [math.prod(cards[v] for v in clique) for clique in tree.cliques]
+        separator = [
+            math.prod(cards[v] for v in clique[:k])
+            for clique, k in zip(tree.cliques, tree.separator_size, strict=True)
+        ]
+        self.clique_sizes: tuple[int, ...] = tuple(size)
+        # Compiled: tables, and the prior run's collected tables, beliefs and
+        # messages.  Per case: collected tables and beliefs, messages, evidence.
+        static = _BYTES * (3 * sum(size) + 3 * sum(separator))
+        per_case = _BYTES * (2 * sum(size) + 4 * sum(separator) + 2 * sum(cards))
+        if static + per_case > memory_limit:
+            largest = max(range(len(size)), key=size.__getitem__)
+            names = self.cliques[largest]
+            shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+            raise NetworkTooLargeError(
+                f"the compiled network needs {static + per_case} bytes, over the memory_limit "
+                f"of {memory_limit} bytes; its largest clique has {len(names)} variables "
+                f"({shown}) and {size[largest]} entries ({_BYTES * size[largest]} bytes)"
+            )
+        self._memory_limit = memory_limit
+        room = max(memory_limit - static, per_case)
+        self._chunk = max(1, min(room // per_case, _CHUNK_BYTES // per_case))
+
+    def _compute_prior(self) -> None:
+        plan = self._plan
+        n_cliques = len(plan.parent)
+        everything = [True] * n_cliques
+        root_first = tuple(reversed(range(n_cliques)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            run = _propagate.propagate(plan, self._tables, 1, {}, everything, root_first, None)
+        if not run.total[0] > 0:
+            raise BayeslegError("the network's tables give every joint state probability zero")
+        run.freeze()
+        self._prior = run
+        self._rescaled = tuple(c for c in range(n_cliques - 1) if run.scale[c] is not None)
+        self._prior_log_scale = {c: np.log(run.scale[c]) for c in self._rescaled}
+        self._prior_log_evidence = self._log_evidence(run, everything)[0]
+        everyone = tuple(range(len(self._names)))
+        out = np.empty((1, sum(self._cards)))
+        _propagate.marginals(plan, run, everyone, out)
+        marginals = []
+        column = 0
+        for card in self._cards:
+            marginal = out[:, column : column + card]
+            marginal.setflags(write=False)
+            marginals.append(marginal)
+            column += card
+        self._prior_marginals = tuple(marginals)
+        self._root_first = root_first
+        self._all_targets = tuple(self._index[name] for name in self.variables)
+        self._all_needed = self._needed(list(self._all_targets))
+
+    # -- queries -----------------------------------------------------------------
+
+    def posteriors(self, cases: Any, targets: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Return each target's posterior marginal for every case.
+
+        Parameters
+        ----------
+        cases : list of dict, pandas.DataFrame or dask.dataframe.DataFrame
+            One case per item or row.  A value is a state name, or a
+            soft-evidence likelihood ``{state: weight}`` (weights finite and
+            non-negative, not all zero; unlisted states weigh zero).  A
+            missing key, ``None`` or NaN means unobserved.
+        targets : iterable of str, optional
+            The variables wanted; by default every variable.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            For each target, an array of shape ``(n_cases, n_states)`` whose
+            columns follow ``engine.states[target]``.  A variable observed
+            with hard evidence has its observed state's column at one.
+            For a Dask DataFrame, instead, a lazy Dask DataFrame with one
+            column per target and state, named ``"{target}={state}"`` (see
+            :func:`bayesleg.inference.dask.posteriors_frame`).
+
+        Raises
+        ------
+        UnknownNodeError
+            If a case or ``targets`` names an unknown variable.
+        InvalidStateError
+            If a value is not a state of its variable, or a soft-evidence
+            weight is negative, not finite, or all weights are zero.
+        InvalidEvidenceError
+            If ``cases`` or a value has the wrong type.
+        ImpossibleEvidenceError
+            If a case's evidence has probability zero; the message names the
+            case, and the error's ``case`` attribute holds its index.
+
+        Examples
+        --------
+        >>> from bayesleg.inference.network import DiscreteNetwork
+        >>> network = DiscreteNetwork(
+        ...     variables=("rain", "wet"),
+        ...     states={"rain": ("no", "yes"), "wet": ("no", "yes")},
+        ...     parents={"rain": (), "wet": ("rain",)},
+        ...     cpts={"rain": [0.8, 0.2], "wet": [[0.9, 0.1], [0.1, 0.9]]},
+        ... )
+        >>> engine = compile(network)
+        >>> cases = [{"wet": "yes"}, {"wet": {"no": 1.0, "yes": 3.0}}, {}]
+        >>> engine.posteriors(cases, targets=["rain"])["rain"].round(3)
+        array([[0.308, 0.692],
+               [0.632, 0.368],
+               [0.8  , 0.2  ]])
+        """
+        if type(cases).__module__.startswith("dask"):
+            from bayesleg.inference.dask import posteriors_frame
+
+            network, noisy_or = self._source
+            return posteriors_frame(
+                self,
+                cases,
+                targets,
+                network=network,
+                memory_limit=self._memory_limit,
+                noisy_or=noisy_or,
+            )
+        likelihoods, n_cases = _cases.to_likelihoods(cases, self._state_index, self.variables)
+        return self.posteriors_from_likelihoods(likelihoods, n_cases, targets)[0]
+
+    def log_evidence(self, cases: Any) -> np.ndarray:
+        """Return log P(evidence) of every case.
+
+        For soft evidence this is the log of the sum, over the observed
+        variables' states, of the probability times the likelihood.
+
+        Parameters
+        ----------
+        cases : list of dict, or pandas.DataFrame
+            As for :meth:`posteriors`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_cases,)``.
+
+        Raises
+        ------
+        UnknownNodeError, InvalidStateError, InvalidEvidenceError, ImpossibleEvidenceError
+            As for :meth:`posteriors`.
+
+        Examples
+        --------
+        >>> from bayesleg.inference.network import DiscreteNetwork
+        >>> network = DiscreteNetwork(
+        ...     variables=("rain",), states={"rain": ("no", "yes")},
+        ...     parents={"rain": ()}, cpts={"rain": [0.8, 0.2]},
+        ... )
+        >>> compile(network).log_evidence([{"rain": "yes"}, {}]).round(4)
+        array([-1.6094,  0.    ])
+        """
+        likelihoods, n_cases = _cases.to_likelihoods(cases, self._state_index, self.variables)
+        return self.posteriors_from_likelihoods(likelihoods, n_cases, ())[1]
+
+    def posteriors_from_likelihoods(
+        self,
+        likelihoods: Mapping[str, np.ndarray],
+        n_cases: int,
+        targets: Iterable[str] | None = None,
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Return posteriors and log P(e) from per-variable likelihood arrays.
+
+        The fast path behind :meth:`posteriors` and :meth:`log_evidence`.
+
+        Parameters
+        ----------
+        likelihoods : mapping of str to numpy.ndarray
+            For each observed variable, shape ``(n_cases, n_states)``, or
+            ``(n_states,)`` for the same likelihood in every case: finite,
+            non-negative weights.  A one-hot row is hard evidence, a row of
+            ones no evidence.  Variables not in the mapping are unobserved.
+        n_cases : int
+            Number of cases.
+        targets : iterable of str, optional
+            The variables wanted; by default every variable.
+
+        Returns
+        -------
+        posteriors : dict of str to numpy.ndarray
+            Shape ``(n_cases, n_states)`` per target.
+        log_evidence : numpy.ndarray
+            Shape ``(n_cases,)``.
+
+        Raises
+        ------
+        UnknownNodeError
+            If a likelihood or target names an unknown variable.
+        InvalidStateError
+            If an array has the wrong shape, or a negative or non-finite entry.
+        ImpossibleEvidenceError
+            If a case's evidence has probability zero (its ``case`` attribute
+            holds the case's index).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesleg.inference.network import DiscreteNetwork
+        >>> network = DiscreteNetwork(
+        ...     variables=("rain", "wet"),
+        ...     states={"rain": ("no", "yes"), "wet": ("no", "yes")},
+        ...     parents={"rain": (), "wet": ("rain",)},
+        ...     cpts={"rain": [0.8, 0.2], "wet": [[0.9, 0.1], [0.1, 0.9]]},
+        ... )
+        >>> wet = np.array([[1.0, 1.0], [0.0, 1.0]])  # unobserved, then "yes"
+        >>> posteriors, log_evidence = compile(network).posteriors_from_likelihoods(
+        ...     {"wet": wet}, 2, targets=["rain"]
+        ... )
+        >>> posteriors["rain"].round(3)
+        array([[0.8  , 0.2  ],
+               [0.308, 0.692]])
+        """
+        target_ids = self._target_ids(targets)
+        index = self._index
+        observed = []
+        for name in likelihoods:
+            v = index.get(name)
+            if v is None:
+                raise UnknownNodeError(name, self.variables, what="variable")
+            observed.append(v)
+        names = list(likelihoods)
+        block, log_scale = _cases.stack_likelihoods(
+            list(likelihoods.values()), [self._cards[v] for v in observed], names, n_cases
+        )
+        cards = self._cards
+        out = np.empty((n_cases, sum(cards[v] for v in target_ids)))
+        log_evidence = np.empty(n_cases)
+        chunk = self._chunk
+        for start in range(0, n_cases, chunk):
+            stop = min(start + chunk, n_cases)
+            self._query_chunk(
+                block[start:stop],
+                observed,
+                target_ids,
+                out[start:stop],
+                log_evidence[start:stop],
+                first=start,
+            )
+        log_evidence += log_scale
+        posteriors = {}
+        offset = 0
+        for v in target_ids:
+            posteriors[self._names[v]] = out[:, offset : offset + cards[v]]
+            offset += cards[v]
+        return posteriors, log_evidence
+
+    def _target_ids(self, targets: Iterable[str] | None) -> Sequence[int]:
+        if targets is None:
+            return self._all_targets
+        if isinstance(targets, str):
+            targets = (targets,)
+        ids = []
+        for name in targets:
+            v = self._index.get(name)
+            if v is None:
+                raise UnknownNodeError(name, self.variables, what="variable")
+            ids.append(v)
+        return ids
+
+    def _query_chunk(
+        self,
+        block: np.ndarray,
+        observed: Sequence[int],
+        target_ids: Sequence[int],
+        out: np.ndarray,
+        log_evidence: np.ndarray,
+        *,
+        first: int,
+    ) -> None:
+        """Answer one chunk of cases, the first numbered ``first`` in the batch."""
+        if not observed:
+            column = 0
+            for v in target_ids:
+                out[:, column : column + self._cards[v]] = self._prior_marginals[v]
+                column += self._cards[v]
+            log_evidence[:] = self._prior_log_evidence
+            return
+        plan = self._plan
+        evidence = self._evidence_by_clique(block, observed)
+        active = self._active(observed)
+        needed = self._needed(target_ids)
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+            run = _propagate.propagate(
+                plan, self._tables, block.shape[0], evidence, active, needed, self._prior
+            )
+            logs, smallest = self._log_evidence(run, active)
+            log_evidence[:] = logs
+            _propagate.marginals(plan, run, target_ids, out)
+            # Totals this close to underflow may have lost precision on the way.
+            bad = np.flatnonzero(~(smallest > _THRESHOLD))
+            if bad.size:
+                self._recompute(block, observed, target_ids, out, log_evidence, bad, first)
+
+    def _log_evidence(self, run: Any, active: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+        """Return log P(e) per case, and the smallest factor it was built from.
+
+        The factors are added in one fixed order, those of cliques without
+        evidence from the prior run, so that a case's answer does not depend
+        on the other cases of its batch.
+        """
+        logs = np.log(run.total)
+        smallest = run.total
+        for c in self._rescaled:
+            if active[c]:
+                scale = run.scale[c]
+                logs += np.log(scale)
+                smallest = np.minimum(smallest, scale)
+            else:
+                logs += self._prior_log_scale[c]
+        return logs, smallest
+
+    def _evidence_by_clique(
+        self, block: np.ndarray, observed: Sequence[int]
+    ) -> dict[int, list[tuple[np.ndarray, int]]]:
+        evidence: dict[int, list[tuple[np.ndarray, int]]] = {}
+        home = self._plan.home
+        column = 0
+        for v in observed:
+            card = self._cards[v]
+            evidence.setdefault(home[v], []).append((block[:, column : column + card], v))
+            column += card
+        return evidence
+
+    def _active(self, observed: Sequence[int]) -> list[bool]:
+        """Return which cliques hold evidence in their subtree."""
+        active = [False] * len(self._plan.parent)
+        parent = self._plan.parent
+        home = self._plan.home
+        for v in observed:
+            c = home[v]
+            while c >= 0 and not active[c]:
+                active[c] = True
+                c = parent[c]
+        return active
+
+    def _needed(self, target_ids: Sequence[int]) -> Sequence[int]:
+        """Return the cliques on the paths from the root to the targets, root first."""
+        if target_ids is self._all_targets:
+            return self._all_needed
+        needed = [False] * len(self._plan.parent)
+        parent = self._plan.parent
+        home = self._plan.home
+        for v in target_ids:
+            c = home[v]
+            while c >= 0 and not needed[c]:
+                needed[c] = True
+                c = parent[c]
+        return [c for c in self._root_first if needed[c]]
+
+    def _recompute(
+        self,
+        block: np.ndarray,
+        observed: Sequence[int],
+        target_ids: Sequence[int],
+        out: np.ndarray,
+        log_evidence: np.ndarray,
+        bad: np.ndarray,
+        first: int,
+    ) -> None:
+        """Report impossible evidence among ``bad`` cases; redo the rest in extended precision.
+
+        ``bad`` indexes the chunk, whose first case is numbered ``first`` in
+        the batch.
+        """
+        plan = self._plan
+        sub = block[bad]
+        everything = [True] * len(plan.parent)
+        # Propagating the zero patterns of the CPTs tells a true zero from
+        # underflow (in the evidence, or in the compiled tables themselves).
+        support = _propagate.make_tables(
+            self._tree, self._cards, self._families, [(cpt > 0) * 1.0 for cpt in self._cpts]
+        )
+        evidence = self._evidence_by_clique((sub > 0).astype(np.float64), observed)
+        run = _propagate.propagate(
+            plan, support, len(bad), evidence, everything, (), None, groups=False
+        )
+        impossible = np.flatnonzero(~(run.total > 0))
+        if impossible.size:
+            row = int(bad[impossible[0]])
+            names = []
+            column = 0
+            for v in observed:
+                if not np.all(block[row, column : column + self._cards[v]] == 1.0):
+                    names.append(self._names[v])
+                column += self._cards[v]
+            error = ImpossibleEvidenceError(
+                f"the evidence of case {first + row} has probability zero under the network "
+                f"(observed: {', '.join(names)})"
+            )
+            error.case = first + row
+            error.observed = tuple(names)
+            raise error
+        wide = _propagate.make_tables(
+            self._tree,
+            self._cards,
+            self._families,
+            [cpt.astype(np.longdouble) for cpt in self._cpts],
+        )
+        evidence = self._evidence_by_clique(sub.astype(np.longdouble), observed)
+        run = _propagate.propagate(
+            plan, wide, len(bad), evidence, everything, self._root_first, None, groups=False
+        )
+        logs = np.log(run.total)
+        for scale in run.scale:
+            if scale is not None:
+                logs += np.log(scale)
+        threshold = np.finfo(np.longdouble).tiny ** 0.8
+        if not np.all(run.total > threshold):
+            case = first + int(bad[np.flatnonzero(~(run.total > threshold))[0]])
+            raise BayeslegError(
+                f"the probability of the evidence of case {case} underflows even extended "
+                "precision; it is too small to compute with"
+            )
+        sub_out = np.empty((len(bad), out.shape[1]), dtype=np.longdouble)
+        _propagate.marginals(plan, run, target_ids, sub_out)
+        out[bad] = sub_out
+        log_evidence[bad] = logs

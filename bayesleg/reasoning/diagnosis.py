@@ -1,0 +1,151 @@
+"""The result of a diagnosis: a ranked differential with triage."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from bayesleg.knowledge.modelfile import Source
+from bayesleg.reasoning.triage import Triage
+
+__all__ = ["CauseAdvice", "Diagnosis", "RankedCause", "likelihood_ratio"]
+
+
+def likelihood_ratio(posterior: float, prior: float) -> float:
+    """Return posterior odds over prior odds.
+
+    ``inf`` when the evidence makes a possible condition certain, ``0.0`` when
+    it rules a possible condition out, and ``1.0`` when the prior is already
+    0 or 1 (no evidence can move it).  Never NaN.
+
+    Examples
+    --------
+    >>> likelihood_ratio(0.5, 0.2)
+    4.0
+    """
+    if prior <= 0.0 or prior >= 1.0:
+        return 1.0
+    if posterior >= 1.0:
+        return math.inf
+    return (posterior / (1.0 - posterior)) / (prior / (1.0 - prior))
+
+
+@dataclass(frozen=True)
+class RankedCause:
+    """One condition of the differential.
+
+    ``prior`` is P(condition | factor evidence only), ``posterior`` is
+    P(condition | all evidence), and ``likelihood_ratio`` is posterior odds
+    over prior odds: how much the findings beyond the factors moved it.
+    ``score`` is what the diagnosis's ranking sorts by: the posterior for
+    posterior ranking (and when left out), else the counterfactual score of
+    :mod:`bayesleg.reasoning.counterfactual`.
+    """
+
+    id: str
+    label: str
+    posterior: float
+    prior: float
+    likelihood_ratio: float
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.score is None:
+            object.__setattr__(self, "score", self.posterior)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the cause as a JSON-serialisable dict (an infinite ratio is ``null``)."""
+        ratio = self.likelihood_ratio if math.isfinite(self.likelihood_ratio) else None
+        return {
+            "id": self.id,
+            "label": self.label,
+            "posterior": self.posterior,
+            "prior": self.prior,
+            "likelihood_ratio": ratio,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class CauseAdvice:
+    """What the texts recommend for one condition, with the passage it rests on."""
+
+    condition: str
+    label: str
+    care: str
+    text: str
+    source: Source
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the advice as a JSON-serialisable dict."""
+        return {
+            "condition": self.condition,
+            "label": self.label,
+            "care": self.care,
+            "text": self.text,
+            "source": {"file": self.source.file, "quote": self.source.quote},
+        }
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A ranked differential, its triage and the evidence it came from.
+
+    ``ranking`` names the order of ``ranked`` (``"posterior"``,
+    ``"expected_disablement"`` or ``"expected_sufficiency"``).  ``advice``
+    holds the model file's advice for the first three causes of the ranking
+    and for every further condition that raised the triage level, in that
+    order.
+    """
+
+    ranked: tuple[RankedCause, ...]
+    triage: Triage
+    evidence: dict[str, str]
+    model_id: str
+    model_version: str
+    ranking: str = "posterior"
+    advice: tuple[CauseAdvice, ...] = ()
+
+    @property
+    def top(self) -> RankedCause:
+        """The most probable cause."""
+        return self.ranked[0]
+
+    def plot(self, ax: Any = None, *, top: int | None = None) -> Any:
+        """Draw the differential as horizontal bars of prior and posterior.
+
+        Needs matplotlib (``pip install 'bayesleg[plot]'``); see
+        :func:`bayesleg.research.plots.plot_diagnosis`.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; by default a new figure (``ax.figure``).
+        top : int, optional
+            Draw only the first ``top`` causes.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from bayesleg.research.plots import plot_diagnosis
+
+        return plot_diagnosis(self, ax, top=top)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the diagnosis as a JSON-serialisable dict.
+
+        Keys: ``ranked`` (list of causes), ``triage`` (``level``,
+        ``reasons``), ``evidence`` (id to state), ``model`` (``id``,
+        ``version``), ``ranking`` and ``advice`` (list of ``condition``,
+        ``label``, ``care``, ``text``, ``source`` with ``file`` and ``quote``).
+        """
+        return {
+            "ranked": [cause.to_dict() for cause in self.ranked],
+            "triage": self.triage.to_dict(),
+            "evidence": dict(self.evidence),
+            "model": {"id": self.model_id, "version": self.model_version},
+            "ranking": self.ranking,
+            "advice": [advice.to_dict() for advice in self.advice],
+        }

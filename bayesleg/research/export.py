@@ -1,0 +1,318 @@
+"""Write a model's network in the file formats other tools read.
+
+Every format goes through pgmpy's ``readwrite`` writers, with three of their
+quirks handled here:
+
+* **NET** (Hugin; GeNIe, pyAgrum): pgmpy's ``NETWriter`` rounds every
+  probability to 8 decimals; this module writes each one exactly, as the
+  shortest decimal that reads back as the same double.
+* **UAI** tables: the format lists each table in the order of its function's
+  scope, the child last and varying fastest.  pgmpy 1.1's ``UAIWriter``
+  writes them child-first instead (and its ``UAIReader`` reads them so), which
+  other UAI tools misread; this module writes the standard layout.  To read
+  such a file with pgmpy, re-lay each table (``tests/test_export.py`` shows
+  how); pyAgrum reads it as it is.
+* **UAI** has no variable or state names, only indices: ``UAIWriter`` numbers
+  the variables by (number of states, as text) and then name, and pgmpy's
+  ``UAIReader`` calls them ``var_0``, ``var_1``, ... with states ``0``, ``1``,
+  ....  :class:`Export` records that mapping and :meth:`Export.restore` puts
+  the names back; ``bayesleg export`` writes it beside the file as
+  ``FILE.names.json``.
+* **BIF, XDSL**: the network gets the model's id as its name (pgmpy would write
+  ``unknown`` and ``MyNetwork``).
+
+XDSL writes numbers with 16 decimals; BIF, XMLBIF and UAI write each as the
+shortest decimal that reads back as the same double; after the fix above, so
+does NET.  Reading any of them back gives the model's posteriors to 1e-15 or
+so (``tests/test_export.py`` checks 1e-9).  Other readers may be less exact:
+pyAgrum parses BIF and NET numbers in single precision.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayesleg.errors import InvalidArgumentError, UnsupportedSourceError
+from bayesleg.inference.network import DiscreteNetwork
+
+if TYPE_CHECKING:
+    from pgmpy.models import DiscreteBayesianNetwork
+
+__all__ = [
+    "FORMATS",
+    "Export",
+    "export_network",
+    "format_for_path",
+    "uai_order",
+    "write_uai_names",
+]
+
+#: Export formats and the file suffix each uses.
+FORMATS: Mapping[str, str] = MappingProxyType(
+    {"bif": ".bif", "xmlbif": ".xmlbif", "xdsl": ".xdsl", "net": ".net", "uai": ".uai"}
+)
+
+
+@dataclass(frozen=True)
+class Export:
+    """What :func:`export_network` wrote, and how its names map back.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file written.
+    format : str
+        One of :data:`FORMATS`.
+    variables : mapping of str to str
+        For each variable as a reader names it (pgmpy's ``UAIReader`` gives
+        ``var_0``, ``var_1``, ...; every other format keeps the names), the
+        network's variable.
+    states : mapping of str to tuple of str
+        For each of the network's variables, its states in the file's order.
+        A UAI reader names them ``0``, ``1``, ...
+    """
+
+    path: Path
+    format: str
+    variables: Mapping[str, str]
+    states: Mapping[str, tuple[str, ...]]
+
+    def restore(self, network: DiscreteNetwork) -> DiscreteNetwork:
+        """Return a network read back from the file, with the original names.
+
+        Parameters
+        ----------
+        network : DiscreteNetwork
+            The file as read back, for instance
+            ``bayesleg.inference.formats.from_pgmpy(UAIReader(path).get_model())``.
+
+        Returns
+        -------
+        DiscreteNetwork
+            The same tables with variables and states named as exported.
+
+        Raises
+        ------
+        UnsupportedSourceError
+            If ``network`` does not have the variables this export wrote.
+        """
+        if set(network.variables) != set(self.variables):
+            raise UnsupportedSourceError(
+                f"the network read back has variables {sorted(network.variables)[:3]}..., "
+                f"not the {len(self.variables)} this export wrote"
+            )
+        rename = dict(self.variables)
+        return DiscreteNetwork(
+            variables=tuple(rename[v] for v in network.variables),
+            states={rename[v]: self.states[rename[v]] for v in network.variables},
+            parents={
+                rename[v]: tuple(rename[p] for p in network.parents[v]) for v in network.variables
+            },
+            cpts={rename[v]: network.cpts[v] for v in network.variables},
+        )
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str:
+    """Return the export format a file's suffix names.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If the suffix is not one of :data:`FORMATS`.
+    """
+    suffix = Path(path).suffix.lower()
+    for name, known in FORMATS.items():
+        if suffix == known:
+            return name
+    raise InvalidArgumentError(
+        f"cannot tell the format of {str(path)!r} from its suffix; "
+        f"expected one of {', '.join(FORMATS.values())} or an explicit format"
+    )
+
+
+def export_network(
+    source: Any, path: str | os.PathLike[str], *, format: str | None = None
+) -> Export:
+    """Write a network to a file in another tool's format.
+
+    Parameters
+    ----------
+    source : Model or DiscreteNetwork
+        A bayesleg model (its ``discrete_network`` is written) or a network.
+    path : str or os.PathLike
+        The file to write; an existing file is replaced.
+    format : {"bif", "xmlbif", "xdsl", "net", "uai"}, optional
+        By default, from the suffix of ``path``.
+
+    Returns
+    -------
+    Export
+        The file written and how a reader's names map back to the network's.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If the format is unknown, or not given and the suffix names none.
+    UnsupportedSourceError
+        If ``source`` is neither a model nor a network.
+
+    Examples
+    --------
+    >>> import tempfile, bayesleg
+    >>> model = bayesleg.load("tests/fixtures/tiny.toml")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     written = export_network(model, f"{folder}/tiny.uai")
+    >>> dict(written.variables)
+    {'var_0': 'c', 'var_1': 'd', 'var_2': 'f', 'var_3': 's', 'var_4': 't'}
+    """
+    network, name = _network_of(source)
+    if format is None:
+        format = format_for_path(path)
+    if format not in FORMATS:
+        raise InvalidArgumentError(
+            f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}"
+        )
+    path = Path(path)
+    pgmpy_network = _pgmpy_network(network, name)
+    _WRITERS[format](pgmpy_network, name).write(str(path))
+    if format == "uai":
+        order = uai_order(network)
+        variables = {f"var_{i}": variable for i, variable in enumerate(order)}
+    else:
+        variables = {variable: variable for variable in network.variables}
+    return Export(
+        path=path,
+        format=format,
+        variables=MappingProxyType(variables),
+        states=MappingProxyType({v: tuple(network.states[v]) for v in network.variables}),
+    )
+
+
+def uai_order(network: DiscreteNetwork) -> tuple[str, ...]:
+    """Return the network's variables in the order pgmpy's ``UAIWriter`` numbers them.
+
+    ``UAIWriter`` sorts by the number of states *as text*, then by name, so a
+    variable with 10 states comes before one with 2.
+
+    Examples
+    --------
+    >>> from bayesleg.inference.network import DiscreteNetwork
+    >>> network = DiscreteNetwork(
+    ...     variables=("b", "a"),
+    ...     states={"b": tuple("0123456789"), "a": ("no", "yes")},
+    ...     parents={"b": (), "a": ()},
+    ...     cpts={"b": [0.1] * 10, "a": [0.5, 0.5]},
+    ... )
+    >>> uai_order(network)
+    ('b', 'a')
+    """
+    return tuple(sorted(network.variables, key=lambda v: (str(network.cardinality(v)), v)))
+
+
+def write_uai_names(export: Export, path: str | os.PathLike[str]) -> Path:
+    """Write a UAI export's names as JSON: variables in index order, and their states.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    order = [export.variables[f"var_{i}"] for i in range(len(export.variables))]
+    payload = {
+        "file": export.path.name,
+        "variables": order,
+        "states": {variable: list(export.states[variable]) for variable in order},
+    }
+    path = Path(path)
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _network_of(source: Any) -> tuple[DiscreteNetwork, str]:
+    if isinstance(source, DiscreteNetwork):
+        return source, "network"
+    inner = getattr(source, "discrete_network", None)
+    if isinstance(inner, DiscreteNetwork):
+        return inner, str(getattr(source, "id", "network"))
+    raise UnsupportedSourceError(
+        f"cannot export a {type(source).__name__}; expected a bayesleg Model or a DiscreteNetwork"
+    )
+
+
+def _pgmpy_network(network: DiscreteNetwork, name: str) -> DiscreteBayesianNetwork:
+    from bayesleg.inference.formats import to_pgmpy
+
+    converted = to_pgmpy(network)  # a fresh copy: naming it touches no shared object
+    converted.name = name
+    return converted
+
+
+# Each returns a pgmpy writer; its ``write(filename)`` writes the file.
+
+
+def _bif(network: DiscreteBayesianNetwork, name: str) -> Any:
+    from pgmpy.readwrite import BIFWriter
+
+    return BIFWriter(network)
+
+
+def _xmlbif(network: DiscreteBayesianNetwork, name: str) -> Any:
+    from pgmpy.readwrite import XMLBIFWriter
+
+    return XMLBIFWriter(network)
+
+
+def _xdsl(network: DiscreteBayesianNetwork, name: str) -> Any:
+    from pgmpy.readwrite import XDSLWriter
+
+    return XDSLWriter(network, network_id=name)
+
+
+def _uai(network: DiscreteBayesianNetwork, name: str) -> Any:
+    from pgmpy.readwrite import UAIWriter
+
+    class _StandardUAIWriter(UAIWriter):  # type: ignore[misc]
+        def get_tables(self) -> list[list[str]]:
+            # pgmpy writes each table child-first; the UAI format wants it in
+            # the order of the function's scope, which UAIWriter.get_functions
+            # gives as the parents reversed and then the child, so the child
+            # varies fastest.
+            tables = []
+            for cpd in sorted(self.model.get_cpds(), key=lambda cpd: cpd.variable):
+                values = np.asarray(cpd.values, dtype=np.float64)
+                parents = values.ndim - 1
+                scoped = np.transpose(values, (*range(parents, 0, -1), 0))
+                tables.append([repr(float(value)) for value in scoped.ravel()])
+            return tables
+
+    return _StandardUAIWriter(network)
+
+
+def _net(network: DiscreteBayesianNetwork, name: str) -> Any:
+    from pgmpy.readwrite import NETWriter
+
+    class _ExactNETWriter(NETWriter):  # type: ignore[misc]
+        def net_cpd(self, var_name: str) -> str:
+            # pgmpy rounds to 8 decimals here; repr keeps every double exact.
+            table = np.moveaxis(np.asarray(self.tables[var_name], dtype=np.float64), 0, -1)
+            text = np.array2string(
+                table,
+                threshold=np.inf,
+                max_line_width=np.inf,
+                separator=" ",
+                formatter={"float_kind": lambda value: repr(float(value))},
+            )
+            return text.replace("[", "(").replace("]", ")")
+
+    return _ExactNETWriter(network)
+
+
+_WRITERS = {"bif": _bif, "xmlbif": _xmlbif, "xdsl": _xdsl, "net": _net, "uai": _uai}

@@ -1,0 +1,521 @@
+"""Update a model's numbers from case data: EM on the noisy-OR parameters.
+
+What is updated
+---------------
+Every number of a model file is the probability of one binary event, and
+that is what an update fits, keeping the network and its noisy-OR form:
+
+* a factor's ``prior``: the factor is present;
+* a condition's or symptom's ``leak``: its background cause is active;
+* a parent's ``weight``: the parent, when present, activates the child.
+
+A noisy-OR node ``Y`` is the OR of hidden *activation* variables: ``A_0`` is
+present with probability ``leak`` and, for each parent ``X_i``, ``A_i`` with
+probability ``weight_i`` when ``X_i`` is present (never when it is absent).
+Were the activations seen, each number would be a count of successes over
+trials: cases with ``A_i`` present over cases with ``X_i`` present, say.  The
+hand-set value ``p`` counts as ``strength`` earlier cases of which a fraction
+``p`` were successes, so the estimate is::
+
+    (strength * p + successes) / (strength + trials)
+
+the posterior mode under a Beta(strength * p + 1, strength * (1 - p) + 1)
+prior: the hand-set value is a prior worth ``strength`` cases, as a Dirichlet
+prior of equivalent sample size is for a full table.  ``strength = 0`` gives
+maximum likelihood; a huge strength leaves the model as it was.
+
+Activations are never observed and case data may miss any node, so the counts
+are expected counts, by expectation-maximisation (Dempster, Laird and Rubin
+1977):
+
+* **E-step**: the network is rewritten with explicit activation variables,
+  each noisy-OR node being the OR of its activations chained two at a time
+  (which keeps the compiled cliques small), and compiled; one batched pass of
+  the engine gives, for every case, P(activation present | case) and
+  P(parent present | case).  Summed over the cases (identical cases once,
+  weighted by their count) these are the expected successes and trials.
+* **M-step**: the formula above, for every number at once.
+
+Each iteration raises the log posterior, ``log P(data | numbers)`` plus the
+log prior; the loop stops when no number moves by more than ``tolerance`` or
+after ``max_iterations``.  A number of exactly 0 or 1 stays put: EM never
+moves a probability off 0 or 1, which suits values the texts call impossible
+or certain.
+
+Why not refit full tables (pgmpy's ``ExpectationMaximization`` with a BDeu
+prior)?  A node with ``k`` parents has ``2**k`` table columns against
+``k + 1`` noisy-OR numbers; most parent combinations never occur in data, and
+the result could not be written back as a model file whose every number keeps
+the passage that justified it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayesleg.errors import (
+    ImpossibleEvidenceError,
+    InvalidArgumentError,
+    InvalidEvidenceError,
+    InvalidStateError,
+    UnknownNodeError,
+)
+from bayesleg.inference.engine import compile as compile_engine
+from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.knowledge.evidence import EVIDENCE_VALUES
+from bayesleg.knowledge.modelfile import ANCHORS, STATES, ModelSpec, Parameter, Update
+from bayesleg.knowledge.modelwriter import render_model_file
+
+if TYPE_CHECKING:
+    import pandas
+
+    from bayesleg.model import Model
+
+__all__ = ["METHOD", "Fit", "data_sha256", "fit", "update"]
+
+#: The ``method`` recorded in the provenance of an updated model.
+METHOD = "em-noisy-or"
+
+# Deterministic OR of two binary parents: axis 0 the child, then the parents.
+_OR = np.array([[[1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]]])
+# Distinct cases per batch of the E-step.
+_CHUNK = 4096
+# Updated numbers are written with this many significant digits: far finer
+# than any estimate from data can be, and readable in the model file.
+_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One number of the model and the variables that count it in the E-step."""
+
+    node: str
+    field: str  # "prior", "leak" or "parents.<parent id>"
+    parent: str | None  # trials are the cases with this parent present; None: every case
+    activation: str  # successes are the cases with this variable present
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The result of :func:`fit`.
+
+    Attributes
+    ----------
+    estimates : mapping of (str, str) to float
+        The fitted value of every number, keyed by ``(node id, field)`` where
+        field is ``"prior"``, ``"leak"`` or ``"parents.<parent id>"``.
+    log_posterior : tuple of float
+        The log posterior (log-likelihood of the data plus log prior, up to a
+        constant) at the start of each iteration; it never decreases.
+    iterations : int
+        EM iterations run.
+    converged : bool
+        Whether the last iteration moved no number by more than the tolerance.
+    cases : int
+        Rows of data.
+    data_sha256 : str
+        See :func:`data_sha256`.
+    """
+
+    estimates: Mapping[tuple[str, str], float]
+    log_posterior: tuple[float, ...]
+    iterations: int
+    converged: bool
+    cases: int
+    data_sha256: str
+
+
+def update(
+    model: Model,
+    data: pandas.DataFrame,
+    *,
+    strength: float,
+    max_iterations: int = 1000,
+    tolerance: float = 1e-6,
+    data_name: str | None = None,
+) -> Model:
+    """Return a new model whose numbers are updated from case data.
+
+    The old values are a prior worth ``strength`` cases each; see the module
+    docstring for the method.  The new model's provenance records the update
+    (date, method, the old model's version, the data's hash, the number of
+    cases, the strength, the iterations); every number that changed keeps its
+    ``source`` and ``verbal`` anchor and gains a note saying so.  Write it with
+    :meth:`Model.save`.
+
+    Parameters
+    ----------
+    model : Model
+        The model to update; it is not changed.
+    data : pandas.DataFrame
+        One case per row, one column per observed node id.  Values: True or
+        False, "present" or "absent", "yes" or "no" (any case), 1 or 0; None,
+        NaN or NA for missing.
+    strength : float
+        How many cases each old value is worth; 0 for maximum likelihood.
+    max_iterations : int, default 1000
+        EM stops after this many iterations even if not converged (the
+        provenance then says ``converged = false``).
+    tolerance : float, default 1e-6
+        EM stops when no number moves by more than this.
+    data_name : str, optional
+        Where the data came from (a file name), recorded in the provenance.
+
+    Returns
+    -------
+    Model
+        The updated model, in memory; its ``version`` is the hash of the file
+        :meth:`Model.save` writes.
+
+    Raises
+    ------
+    InvalidEvidenceError
+        If ``data`` is not a DataFrame.
+    UnknownNodeError
+        If a column is not a node id.
+    InvalidStateError
+        If a value is not one of those above.
+    InvalidArgumentError
+        If the data have no rows or ``strength``, ``max_iterations`` or
+        ``tolerance`` is out of range.
+    ImpossibleEvidenceError
+        If a case has probability zero under the model (naming its row), which
+        EM cannot repair: a number set to 0 or 1 never moves.
+
+    Examples
+    --------
+    >>> import pandas, bayesleg
+    >>> model = bayesleg.load("tests/fixtures/tiny.toml")
+    >>> cases = pandas.DataFrame({"f": [True] * 30 + [False] * 70})
+    >>> updated = update(model, cases, strength=100)
+    >>> updated.node("f").prior.p  # (100 * 0.25 + 30) / (100 + 100)
+    0.275
+    >>> updated.spec.provenance[0].cases
+    100
+    """
+    result = fit(model, data, strength=strength, max_iterations=max_iterations, tolerance=tolerance)
+    # A model of the caller's own class, so this layer need not import the facade.
+    return type(model)(_updated_spec(model.spec, result, strength=strength, data_name=data_name))
+
+
+def fit(
+    model: Model,
+    data: pandas.DataFrame,
+    *,
+    strength: float,
+    max_iterations: int = 1000,
+    tolerance: float = 1e-6,
+) -> Fit:
+    """Fit every number of the model to case data by EM; see :func:`update`.
+
+    Returns
+    -------
+    Fit
+        The estimates (unrounded) and the EM trace.
+
+    Raises
+    ------
+    InvalidEvidenceError, UnknownNodeError, InvalidStateError
+        As :func:`update`.
+    InvalidArgumentError, ImpossibleEvidenceError
+        As :func:`update`.
+    """
+    _check_options(strength, max_iterations, tolerance)
+    spec = model.spec
+    columns, codes = _encode(data, tuple(node.id for node in spec.nodes))
+    digest = data_sha256(columns, codes)
+    patterns, first_row, counts = np.unique(codes, axis=0, return_index=True, return_counts=True)
+    counts = counts.astype(np.float64)
+    likelihoods = {}
+    for column, name in enumerate(columns):
+        rows = np.ones((len(patterns), 2))
+        rows[patterns[:, column] == 0, 1] = 0.0
+        rows[patterns[:, column] == 1, 0] = 0.0
+        likelihoods[name] = rows
+
+    slots = _slots(spec)
+    prior = np.array([_parameter(spec, slot).p for slot in slots])
+    targets = tuple(
+        dict.fromkeys(
+            [slot.activation for slot in slots]
+            + [slot.parent for slot in slots if slot.parent is not None]
+        )
+    )
+    values = prior.copy()
+    trace: list[float] = []
+    converged = False
+    iterations = 0
+    while iterations < max_iterations:
+        iterations += 1
+        engine = compile_engine(_activation_network(spec, slots, values))
+        successes = np.zeros(len(slots))
+        trials = np.zeros(len(slots))
+        log_likelihood = 0.0
+        # Distinct cases in chunks, so the posteriors in hand stay small.
+        for start in range(0, len(patterns), _CHUNK):
+            stop = min(start + _CHUNK, len(patterns))
+            chunk = {name: rows[start:stop] for name, rows in likelihoods.items()}
+            try:
+                marginals, log_evidence = engine.posteriors_from_likelihoods(
+                    chunk, stop - start, targets
+                )
+            except ImpossibleEvidenceError as error:
+                raise _impossible(error, data, first_row[start:stop]) from error
+            weights = counts[start:stop]
+            log_likelihood += float(weights @ log_evidence)
+            successes += [weights @ marginals[slot.activation][:, 1] for slot in slots]
+            trials += [
+                weights.sum() if slot.parent is None else weights @ marginals[slot.parent][:, 1]
+                for slot in slots
+            ]
+        trace.append(log_likelihood + _log_prior(values, prior, strength))
+        # With no trials and no prior weight the data say nothing: keep the value.
+        weight = strength + trials
+        fitted = np.divide(
+            strength * prior + successes, weight, out=values.copy(), where=weight > 0
+        )
+        fitted = np.clip(fitted, 0.0, 1.0)
+        moved = float(np.max(np.abs(fitted - values), initial=0.0))
+        values = fitted
+        if moved <= tolerance:
+            converged = True
+            break
+    return Fit(
+        estimates={
+            (slot.node, slot.field): float(v) for slot, v in zip(slots, values, strict=True)
+        },
+        log_posterior=tuple(trace),
+        iterations=iterations,
+        converged=converged,
+        cases=int(codes.shape[0]),
+        data_sha256=digest,
+    )
+
+
+def data_sha256(columns: Sequence[str], codes: np.ndarray) -> str:
+    """Return the SHA-256 that identifies case data in a model's provenance.
+
+    The hash covers the column ids joined by commas and a newline (UTF-8), then
+    one signed byte per cell, row by row: 1 present, 0 absent, -1 missing.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The node ids, in column order.
+    codes : numpy.ndarray
+        Shape ``(n_cases, n_columns)``, values in {-1, 0, 1}.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+    """
+    digest = hashlib.sha256((",".join(columns) + "\n").encode("utf-8"))
+    digest.update(np.ascontiguousarray(codes, dtype=np.int8).tobytes())
+    return digest.hexdigest()
+
+
+def _check_options(strength: float, max_iterations: int, tolerance: float) -> None:
+    if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
+        raise InvalidArgumentError(f"strength must be a number >= 0, got {strength!r}")
+    if not (math.isfinite(strength) and strength >= 0):
+        raise InvalidArgumentError(f"strength must be a finite number >= 0, got {strength!r}")
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, numbers.Integral):
+        raise InvalidArgumentError(f"max_iterations must be a whole number, got {max_iterations!r}")
+    if max_iterations < 1:
+        raise InvalidArgumentError(f"max_iterations must be at least 1, got {max_iterations}")
+    if not (isinstance(tolerance, numbers.Real) and math.isfinite(tolerance) and tolerance > 0):
+        raise InvalidArgumentError(f"tolerance must be a number > 0, got {tolerance!r}")
+
+
+def _encode(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Return the column ids and an int8 matrix: 1 present, 0 absent, -1 missing."""
+    if not (hasattr(data, "columns") and hasattr(data, "iloc")):
+        raise InvalidEvidenceError(
+            f"data must be a pandas DataFrame of cases, got {type(data).__name__}"
+        )
+    import pandas
+
+    known = set(node_ids)
+    columns = tuple(data.columns)
+    for column in columns:
+        if not isinstance(column, str) or column not in known:
+            raise UnknownNodeError(str(column), node_ids)
+    if len(set(columns)) != len(columns):
+        twice = next(c for c in columns if columns.count(c) > 1)
+        raise InvalidArgumentError(f"column {twice!r} appears more than once in the data")
+    if len(data) == 0:
+        raise InvalidArgumentError("the data have no cases")
+    codes = np.empty((len(data), len(columns)), dtype=np.int8)
+    for position, column in enumerate(columns):
+        series = data.iloc[:, position]
+        found, uniques = pandas.factorize(series, use_na_sentinel=True)
+        states = np.array([_code(column, value) for value in uniques] + [-1], dtype=np.int8)
+        codes[:, position] = states[found]  # found == -1 picks the trailing -1
+    return columns, codes
+
+
+def _code(column: str, value: Any) -> int:
+    if isinstance(value, bool | np.bool_):
+        return int(bool(value))
+    if isinstance(value, str) and value.lower() in EVIDENCE_VALUES:
+        return STATES.index(EVIDENCE_VALUES[value.lower()])
+    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+        return int(value)
+    raise InvalidStateError(
+        f"invalid value {value!r} in column {column!r}; expected True, False, 'present', "
+        "'absent', 'yes', 'no', 1, 0, or a missing value"
+    )
+
+
+def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
+    slots = []
+    for node in spec.nodes:
+        if node.kind == "factor":
+            slots.append(_Slot(node.id, "prior", None, node.id))
+            continue
+        # A node without parents is its own leak activation.
+        slots.append(_Slot(node.id, "leak", None, f"{node.id}:leak" if node.parents else node.id))
+        slots.extend(
+            _Slot(node.id, f"parents.{parent}", parent, f"{node.id}:{parent}")
+            for parent, _ in node.parents
+        )
+    return tuple(slots)
+
+
+def _parameter(spec: ModelSpec, slot: _Slot) -> Parameter:
+    node = next(n for n in spec.nodes if n.id == slot.node)
+    if slot.field == "prior":
+        return node.prior
+    if slot.field == "leak":
+        return node.leak
+    return dict(node.parents)[slot.parent]
+
+
+def _activation_network(
+    spec: ModelSpec, slots: Sequence[_Slot], values: np.ndarray
+) -> DiscreteNetwork:
+    """Return the network with explicit noisy-OR activations (names use ':')."""
+    value = {(slot.node, slot.field): float(v) for slot, v in zip(slots, values, strict=True)}
+    variables: list[str] = []
+    parents: dict[str, tuple[str, ...]] = {}
+    cpts: dict[str, np.ndarray] = {}
+
+    def add(name: str, given: tuple[str, ...], table: np.ndarray) -> None:
+        variables.append(name)
+        parents[name] = given
+        cpts[name] = table
+
+    for node in spec.nodes:
+        if node.kind == "factor":
+            p = value[(node.id, "prior")]
+            add(node.id, (), np.array([1.0 - p, p]))
+            continue
+        leak = value[(node.id, "leak")]
+        if not node.parents:
+            add(node.id, (), np.array([1.0 - leak, leak]))
+            continue
+        activations = [f"{node.id}:leak"]
+        add(activations[0], (), np.array([1.0 - leak, leak]))
+        for parent, _ in node.parents:
+            w = value[(node.id, f"parents.{parent}")]
+            activations.append(f"{node.id}:{parent}")
+            add(activations[-1], (parent,), np.array([[1.0, 1.0 - w], [0.0, w]]))
+        current = activations[0]
+        for step, activation in enumerate(activations[1:], start=1):
+            name = node.id if step == len(activations) - 1 else f"{node.id}:or{step}"
+            add(name, (current, activation), _OR)
+            current = name
+    return DiscreteNetwork(
+        variables=tuple(variables),
+        states=dict.fromkeys(variables, STATES),
+        parents=parents,
+        cpts=cpts,
+    )
+
+
+def _log_prior(values: np.ndarray, prior: np.ndarray, strength: float) -> float:
+    # strength * (p log v + (1 - p) log(1 - v)), with 0 log 0 = 0.  With
+    # strength > 0, M-steps keep v off 0 where p > 0 and off 1 where p < 1.
+    if strength == 0:
+        return 0.0
+    success = prior * np.log(np.where(prior > 0, values, 1.0))
+    failure = (1 - prior) * np.log1p(-np.where(prior < 1, values, 0.0))
+    return float(strength * np.sum(success + failure))
+
+
+def _impossible(
+    error: ImpossibleEvidenceError, data: Any, first_row: np.ndarray
+) -> ImpossibleEvidenceError:
+    pattern = getattr(error, "case", None)
+    where = ""
+    if isinstance(pattern, int | np.integer):
+        where = f" (row {data.index[first_row[pattern]]!r})"
+    return ImpossibleEvidenceError(
+        f"a case{where} has probability zero under the model; EM cannot update from it, "
+        "because a number set to 0 or 1 never moves"
+    )
+
+
+def _updated_spec(
+    spec: ModelSpec, result: Fit, *, strength: float, data_name: str | None
+) -> ModelSpec:
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    label = (
+        f"updated from data sha256:{result.data_sha256[:12]} ({result.cases} cases, "
+        f"strength {strength:g}, {METHOD}) on {today}"
+    )
+
+    def updated(parameter: Parameter, key: tuple[str, str]) -> Parameter:
+        p = float(f"{result.estimates[key]:.{_DIGITS}g}")
+        if p == parameter.p:
+            return parameter
+        note = f"{label}: p was {parameter.p!r}; verbal is still the hand-set anchor"
+        if not math.isclose(p, ANCHORS[parameter.verbal], abs_tol=1e-12):
+            note += f" ({ANCHORS[parameter.verbal]!r}), which p is now off"
+        low, high = parameter.low, parameter.high
+        if (low is not None and p < low) or (high is not None and p > high):
+            low = min(low, p) if low is not None else None
+            high = max(high, p) if high is not None else None
+            note += "; the low..high range was widened to include p"
+        if parameter.note:
+            note = f"{parameter.note} -- {note}"
+        return replace(parameter, p=p, note=note, low=low, high=high)
+
+    nodes = []
+    for node in spec.nodes:
+        if node.kind == "factor":
+            nodes.append(replace(node, prior=updated(node.prior, (node.id, "prior"))))
+            continue
+        weights = tuple(
+            (parent, updated(weight, (node.id, f"parents.{parent}")))
+            for parent, weight in node.parents
+        )
+        nodes.append(replace(node, leak=updated(node.leak, (node.id, "leak")), parents=weights))
+    record = Update(
+        date=today,
+        method=METHOD,
+        based_on=spec.version,
+        data_sha256=result.data_sha256,
+        cases=result.cases,
+        strength=float(strength),
+        iterations=result.iterations,
+        converged=result.converged,
+        data=data_name,
+    )
+    new = replace(
+        spec,
+        path=f"{spec.path} (updated in memory)",
+        nodes=tuple(nodes),
+        provenance=(*spec.provenance, record),
+    )
+    version = hashlib.sha256(render_model_file(new).encode("utf-8")).hexdigest()[:16]
+    return replace(new, version=version)

@@ -1,0 +1,272 @@
+"""Figures: the network in three layers, a differential, a tornado diagram.
+
+matplotlib is imported only when a figure is drawn (install it with
+``pip install 'bayesleg[plot]'``).  Figures are made without pyplot, on the
+Agg canvas, so drawing changes no global state and needs no display.  Each
+function draws into ``ax`` when one is given, else into a new figure, and
+returns the axes; save with ``ax.figure.savefig(path)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from bayesleg.model import Model
+    from bayesleg.reasoning.diagnosis import Diagnosis
+    from bayesleg.research.sensitivity import CaseSensitivity
+
+__all__ = ["new_figure", "plot_diagnosis", "plot_network", "plot_tornado"]
+
+_KIND_COLOURS = {"factor": "#cfe3f7", "symptom": "#e6e6e6"}
+_CARE_COLOURS = {"self_care": "#cdebc5", "see_doctor": "#fbd7a8", "urgent": "#f4a6a6"}
+_LAYERS = ("factor", "condition", "symptom")
+
+
+def new_figure(width: float, height: float, *, dpi: float = 100) -> Figure:
+    """Return an empty figure on the Agg canvas, ``width`` x ``height`` inches.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        If matplotlib is not installed, saying how to install it.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            "drawing needs matplotlib: pip install 'bayesleg[plot]'", name=error.name
+        ) from error
+    figure = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _axes(ax: Axes | None, width: float, height: float) -> Axes:
+    return ax if ax is not None else new_figure(width, height).add_subplot()
+
+
+def layered_order(model: Model, sweeps: int = 4) -> dict[str, list[str]]:
+    """Return the node ids of each layer, ordered to cross few edges.
+
+    Factors start in file order; then, for a few sweeps, conditions are
+    sorted by the mean position of their parents, symptoms by that of
+    theirs, and factors by that of their children (the barycentre
+    heuristic).
+    """
+    layers: dict[str, list[str]] = {kind: [] for kind in _LAYERS}
+    for node in model.nodes:
+        layers[node.kind].append(node.id)
+    parents = {node.id: [p for p, _ in node.parents] for node in model.spec.nodes}
+    children: dict[str, list[str]] = {node.id: [] for node in model.nodes}
+    for child, ids in parents.items():
+        for parent in ids:
+            children[parent].append(child)
+
+    def position() -> dict[str, float]:
+        return {
+            node: index / max(len(ids) - 1, 1)
+            for ids in layers.values()
+            for index, node in enumerate(ids)
+        }
+
+    def barycentre(ids: list[str], neighbours: Mapping[str, list[str]]) -> list[str]:
+        where = position()
+        return sorted(
+            ids,
+            key=lambda n: (
+                sum(where[m] for m in neighbours[n]) / len(neighbours[n])
+                if neighbours[n]
+                else where[n]
+            ),
+        )
+
+    for _ in range(sweeps):
+        layers["condition"] = barycentre(layers["condition"], parents)
+        layers["symptom"] = barycentre(layers["symptom"], parents)
+        layers["factor"] = barycentre(layers["factor"], children)
+    return layers
+
+
+def plot_network(model: Model, ax: Axes | None = None) -> Axes:
+    """Draw the network in three layers: factors, conditions, symptoms.
+
+    Edges run left to right, their width following the parent's weight;
+    edges between conditions arc within the middle layer.  Conditions are
+    coloured by care level.
+
+    Parameters
+    ----------
+    model : Model
+        The model to draw.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default a new 14 x 10 inch figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import networkx as nx
+
+    ax = _axes(ax, 14, 10)
+    layers = layered_order(model)
+    graph = nx.DiGraph()
+    for column, kind in enumerate(_LAYERS):
+        ids = layers[kind]
+        for row, node in enumerate(ids):
+            y = 1.0 - row / max(len(ids) - 1, 1) if len(ids) > 1 else 0.5
+            graph.add_node(node, pos=(float(column), y), kind=kind)
+    for node in model.spec.nodes:
+        for parent, weight in node.parents:
+            graph.add_edge(parent, node.id, weight=weight.p)
+    pos = nx.get_node_attributes(graph, "pos")
+    kinds = nx.get_node_attributes(graph, "kind")
+    across = [(u, v) for u, v in graph.edges if kinds[u] != kinds[v]]
+    within = [(u, v) for u, v in graph.edges if kinds[u] == kinds[v]]
+    for edges, style in ((across, "arc3"), (within, "arc3,rad=0.35")):
+        if edges:
+            nx.draw_networkx_edges(
+                graph,
+                pos,
+                edgelist=edges,
+                ax=ax,
+                width=[0.4 + 2.5 * graph.edges[e]["weight"] for e in edges],
+                edge_color="#5b6b7b",
+                alpha=0.45,
+                arrows=True,
+                arrowstyle="-|>",
+                arrowsize=6,
+                connectionstyle=style,
+                node_size=0,
+            )
+    care = {node.id: node.care for node in model.spec.nodes if node.kind == "condition"}
+    alignment = {"factor": "right", "condition": "center", "symptom": "left"}
+    for node, (x, y) in pos.items():
+        kind = kinds[node]
+        colour = _CARE_COLOURS[care[node]] if kind == "condition" else _KIND_COLOURS[kind]
+        ax.text(
+            x,
+            y,
+            node,
+            ha=alignment[kind],
+            va="center",
+            fontsize=8,
+            zorder=3,
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": colour, "edgecolor": "#7a7a7a"},
+        )
+    for column, title in enumerate(("factors", "conditions", "symptoms")):
+        ax.text(column, 1.06, title, ha="center", va="bottom", fontsize=11, weight="bold")
+    ax.text(0.62, -0.06, "conditions by care:", ha="right", va="center", fontsize=8)
+    for offset, (level, colour) in enumerate(_CARE_COLOURS.items()):
+        ax.text(
+            0.75 + 0.25 * offset,
+            -0.06,
+            level.replace("_", " "),
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": colour, "edgecolor": "#7a7a7a"},
+        )
+    ax.set_xlim(-0.7, 2.7)
+    ax.set_ylim(-0.1, 1.1)
+    ax.set_title(f"{model.spec.title} ({model.id}, version {model.version})")
+    ax.set_axis_off()
+    return ax
+
+
+def plot_diagnosis(diagnosis: Diagnosis, ax: Axes | None = None, *, top: int | None = None) -> Axes:
+    """Draw a differential as horizontal bars: each cause's prior and posterior.
+
+    Parameters
+    ----------
+    diagnosis : Diagnosis
+        The differential to draw.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default a new figure sized to the number of causes.
+    top : int, optional
+        Draw only the first ``top`` causes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    causes = diagnosis.ranked[:top] if top else diagnosis.ranked
+    ax = _axes(ax, 9, 1.2 + 0.32 * len(causes))
+    rows = list(range(len(causes)))[::-1]
+    height = 0.38
+    ax.barh(
+        [r + height / 2 for r in rows],
+        [cause.prior for cause in causes],
+        height=height,
+        color="#bdbdbd",
+        label="prior (factor evidence only)",
+    )
+    ax.barh(
+        [r - height / 2 for r in rows],
+        [cause.posterior for cause in causes],
+        height=height,
+        color="#2b6cb0",
+        label="posterior (all evidence)",
+    )
+    for row, cause in zip(rows, causes, strict=True):
+        ax.text(
+            cause.posterior + 0.01,
+            row - height / 2,
+            f"{cause.posterior:.2f}",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(rows, [cause.label for cause in causes], fontsize=8)
+    ax.set_xlim(0, 1.08)
+    ax.set_xlabel("probability")
+    ax.set_title(f"Differential (triage: {diagnosis.triage.level.replace('_', ' ')})")
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def plot_tornado(case: CaseSensitivity, ax: Axes | None = None, *, top: int = 15) -> Axes:
+    """Draw a tornado diagram: the top cause's posterior as each number moves.
+
+    Parameters
+    ----------
+    case : CaseSensitivity
+        One case of :func:`bayesleg.sensitivity`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default a new figure.
+    top : int, default 15
+        Draw the ``top`` numbers with the largest swing.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    bars: Sequence[Any] = case.tornado[:top]
+    ax = _axes(ax, 10, 1.2 + 0.34 * len(bars))
+    rows = list(range(len(bars)))[::-1]
+    nominal = case.posterior
+    ends = (("low", "#4a90d9"), ("high", "#e07b39"))
+    for row, bar in zip(rows, bars, strict=True):
+        for end, colour in ends:
+            ax.barh(
+                row,
+                getattr(bar, f"posterior_{end}") - nominal,
+                left=nominal,
+                color=colour,
+                height=0.6,
+                label=f"number at the {end} end" if row == rows[0] else None,
+            )
+    labels = [
+        f"{bar.parameter.name}  [{bar.parameter.low:g} to {bar.parameter.high:g}]" for bar in bars
+    ]
+    ax.set_yticks(rows, labels, fontsize=8)
+    ax.axvline(nominal, color="black", linewidth=1)
+    ax.set_xlabel(f"P({case.top} | evidence)")
+    ax.set_title(f"Sensitivity of P({case.top} | evidence) = {nominal:.3f}")
+    if bars:
+        ax.legend(loc="lower right", fontsize=8)
+    return ax

@@ -1,0 +1,509 @@
+"""The versioned JSON contract through which other programs call bayesleg.
+
+JSON lines (``bayesleg diagnose --jsonl``) and the HTTP service
+(``bayesleg serve``) both speak it, through the functions here, so a request
+gets the same answer, or the same error, whichever route it takes.
+
+The contract is a set of JSON Schemas (draft 2020-12) shipped in
+``bayesleg/schemas`` and printed by ``bayesleg schema NAME``:
+
+===========================  ================================================
+name                         what it describes
+===========================  ================================================
+``diagnosis-request``        one case: ``{"evidence": {...}, "top"?, ...}``
+``diagnosis-response``       ``"schema": "bayesleg.diagnosis/1"``
+``batch-request``            ``{"cases": [diagnosis-request, ...]}``
+``batch-response``           ``"schema": "bayesleg.diagnosis-batch/1"``
+``next-questions-request``   a case so far, and ``k``
+``next-questions-response``  ``"schema": "bayesleg.next-questions/1"``
+``model``                    the vocabulary, ``"schema": "bayesleg.model/1"``
+``health``                   the service's health check
+``error``                    ``"schema": "bayesleg.error/1"``
+``common``                   definitions the others refer to
+===========================  ================================================
+
+:mod:`bayesleg.serving.schemas` reads them.
+
+Requests are checked here by hand, field by field, so the core install needs
+no JSON Schema library; a test validates real responses against the schemas.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bayesleg.errors import (
+    BayeslegError,
+    ImpossibleEvidenceError,
+    InvalidRequestError,
+    UnknownNodeError,
+)
+from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
+from bayesleg.knowledge.modelfile import CARE_LEVELS
+from bayesleg.model import Model
+from bayesleg.reasoning.counterfactual import RANKINGS
+from bayesleg.reasoning.diagnosis import Diagnosis
+
+__all__ = [
+    "BATCH",
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DIAGNOSIS",
+    "ERROR",
+    "MODEL",
+    "NEXT_QUESTIONS",
+    "InvalidRequestError",
+    "diagnose",
+    "diagnose_batch",
+    "dumps",
+    "error_object",
+    "model_description",
+    "next_questions",
+    "parse_json",
+    "read_batch",
+]
+
+#: The ``"schema"`` tag of each kind of message, with its major version.
+DIAGNOSIS = "bayesleg.diagnosis/1"
+BATCH = "bayesleg.diagnosis-batch/1"
+NEXT_QUESTIONS = "bayesleg.next-questions/1"
+MODEL = "bayesleg.model/1"
+ERROR = "bayesleg.error/1"
+
+#: Largest request body a service accepts by default, in bytes (one case is well under 2 KiB).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: Most cases a service accepts in one batch by default.
+DEFAULT_MAX_BATCH = 1000
+
+_DEFAULT_QUESTIONS = 5
+_MAX_ID_LENGTH = 200
+
+
+# --------------------------------------------------------------------------
+# Reading requests
+# --------------------------------------------------------------------------
+
+
+def parse_json(data: str | bytes) -> Any:
+    """Parse one request's JSON strictly.
+
+    Stricter than :func:`json.loads`: a key given twice in one object, and
+    the non-standard constants ``NaN`` and ``Infinity``, are errors rather
+    than silently resolved.
+
+    Raises
+    ------
+    InvalidRequestError
+        If ``data`` is not UTF-8 or not valid JSON, or nests too deeply.
+
+    Examples
+    --------
+    >>> parse_json(b'{"evidence": {"cramps": true}}')
+    {'evidence': {'cramps': True}}
+    """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidRequestError(f"the request is not UTF-8 text: {error}") from None
+    try:
+        return json.loads(
+            data, object_pairs_hook=_object, parse_constant=_no_constant, parse_float=_finite
+        )
+    except json.JSONDecodeError as error:
+        raise InvalidRequestError(f"the request is not valid JSON: {error}") from None
+    except RecursionError:
+        raise InvalidRequestError("the request nests too deeply to read") from None
+    except ValueError as error:  # such as an integer beyond Python's digit limit
+        raise InvalidRequestError(f"the request cannot be read: {error}") from None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidRequestError(f"the key {key!r} appears twice in one object")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidRequestError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # such as 1e400, which would come back as Infinity
+        raise InvalidRequestError(f"the number {text} is too large")
+    return value
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A request whose fields passed the contract's checks; evidence not yet checked."""
+
+    id: str | int | float | None
+    evidence: Any
+    top: int | None = None
+    ranking: str = "posterior"
+    k: int = _DEFAULT_QUESTIONS
+
+
+def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], Any]]) -> _Request:
+    """Check a request object's fields; ``fields`` maps each optional field to its check."""
+    if not isinstance(payload, dict):
+        raise InvalidRequestError(f"a request must be a JSON object, got {_json_kind(payload)}")
+    allowed = ("schema", "id", "evidence", *fields)
+    for key in payload:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidRequestError(
+                f"unknown field {key!r}{hint}; a request has {', '.join(allowed)}"
+            )
+    if "schema" in payload and payload["schema"] != tag:
+        raise InvalidRequestError(
+            f"unsupported schema {payload['schema']!r}; this endpoint reads {tag!r}"
+        )
+    if "evidence" not in payload:
+        raise InvalidRequestError(
+            'a request needs "evidence", an object of node id to true or false'
+        )
+    options = {name: check(payload[name]) for name, check in fields.items() if name in payload}
+    return _Request(id=_request_id(payload), evidence=payload["evidence"], **options)
+
+
+def _request_id(payload: Any) -> str | int | float | None:
+    """Return the request's ``id`` if it has a valid one, else None; raise if it is invalid."""
+    if not isinstance(payload, dict) or "id" not in payload:
+        return None
+    value = payload["id"]
+    if isinstance(value, str) and len(value) <= _MAX_ID_LENGTH:
+        return value
+    if _is_integer(value):
+        return value
+    raise InvalidRequestError(
+        f'"id" must be a string of at most {_MAX_ID_LENGTH} characters or an integer, '
+        f"got {_json_kind(value)}"
+    )
+
+
+def _positive_int(field: str) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if _is_integer(value) and value >= 1:
+            return int(value)
+        raise InvalidRequestError(f'"{field}" must be a whole number of at least 1, got {value!r}')
+
+    return check
+
+
+def _is_integer(value: Any) -> bool:
+    """Whether JSON Schema counts ``value`` as an integer: 3 and 3.0, but not true."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _ranking(value: Any) -> str:
+    if value in RANKINGS:
+        return value
+    raise InvalidRequestError(f'"ranking" must be one of {", ".join(RANKINGS)}; got {value!r}')
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _observe(model: Model, evidence: Any) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Check the evidence against the model; return it normalised, and the warnings it draws."""
+    normalised = normalise_evidence(evidence, [node.id for node in model.nodes])
+    warnings = [
+        _warning("null_evidence", node, f"{node!r} is null, so it is treated as unobserved")
+        for node, value in evidence.items()
+        if value is None
+    ]
+    conditions = set(model.conditions)
+    warnings.extend(
+        _warning(
+            "condition_as_evidence",
+            node,
+            f"{node!r} is a condition given as evidence: it is pinned {state}, not diagnosed",
+        )
+        for node, state in normalised.items()
+        if node in conditions
+    )
+    if not normalised:
+        warnings.append(
+            {
+                "code": "no_evidence",
+                "message": "nothing is observed, so the ranking is the model's prior",
+            }
+        )
+    return normalised, warnings
+
+
+def _warning(code: str, node: str, message: str) -> dict[str, str]:
+    return {"code": code, "node": node, "message": message}
+
+
+# --------------------------------------------------------------------------
+# Answering
+# --------------------------------------------------------------------------
+
+_DIAGNOSIS_FIELDS: Mapping[str, Callable[[Any], Any]] = {
+    "top": _positive_int("top"),
+    "ranking": _ranking,
+}
+
+
+def diagnose(model: Model, payload: Any) -> dict[str, Any]:
+    """Answer one diagnosis request.
+
+    Parameters
+    ----------
+    model : Model
+        The model that answers.
+    payload : JSON value
+        A request as the ``diagnosis-request`` schema describes.
+
+    Returns
+    -------
+    dict
+        A response as the ``diagnosis-response`` schema describes.
+
+    Raises
+    ------
+    InvalidRequestError
+        If the request breaks the contract.
+    UnknownNodeError, InvalidStateError, InvalidEvidenceError, ImpossibleEvidenceError
+        If its evidence is bad, as :meth:`Model.diagnose`.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> response = diagnose(bayesleg.load(), {"evidence": {"cramps": True}, "top": 1})
+    >>> response["schema"], len(response["ranked"])
+    ('bayesleg.diagnosis/1', 1)
+    """
+    request = _read_request(payload, DIAGNOSIS, _DIAGNOSIS_FIELDS)
+    evidence, warnings = _observe(model, request.evidence)
+    return _diagnosis_response(model.diagnose(evidence, ranking=request.ranking), request, warnings)
+
+
+def _diagnosis_response(
+    diagnosis: Diagnosis, request: _Request, warnings: list[dict[str, str]]
+) -> dict[str, Any]:
+    body = diagnosis.to_dict()
+    return _envelope(DIAGNOSIS, request) | {
+        "model": body["model"],
+        "evidence": body["evidence"],
+        "ranking": body["ranking"],
+        "ranked": body["ranked"][: request.top] if request.top else body["ranked"],
+        "triage": body["triage"],
+        "advice": body["advice"],
+        "warnings": warnings,
+    }
+
+
+def _envelope(tag: str, request: _Request) -> dict[str, Any]:
+    """Start a response: its schema tag, and the request's id if it gave one."""
+    return {"schema": tag} if request.id is None else {"schema": tag, "id": request.id}
+
+
+def read_batch(payload: Any) -> list[Any]:
+    """Check a batch request's envelope and return its cases, unchecked.
+
+    Raises
+    ------
+    InvalidRequestError
+        If the payload is not ``{"cases": [...]}`` (with an optional ``schema``).
+    """
+    if not isinstance(payload, dict):
+        raise InvalidRequestError(f"a batch must be a JSON object, got {_json_kind(payload)}")
+    unknown = sorted(set(payload) - {"schema", "cases"})
+    if unknown:
+        raise InvalidRequestError(f"unknown field {unknown[0]!r}; a batch has schema and cases")
+    if "schema" in payload and payload["schema"] != BATCH:
+        raise InvalidRequestError(f"unsupported schema {payload['schema']!r}; a batch is {BATCH!r}")
+    cases = payload.get("cases")
+    if not isinstance(cases, list):
+        raise InvalidRequestError(
+            f'a batch needs "cases", an array of diagnosis requests, got {_json_kind(cases)}'
+        )
+    return cases
+
+
+def diagnose_batch(model: Model, cases: Sequence[Any]) -> dict[str, Any]:
+    """Answer many diagnosis requests; a bad case gets an error, the others their answers.
+
+    Parameters
+    ----------
+    model : Model
+        The model that answers.
+    cases : sequence of JSON values
+        Diagnosis requests, as :func:`read_batch` returns them.
+
+    Returns
+    -------
+    dict
+        ``{"schema": "bayesleg.diagnosis-batch/1", "results": [...]}``, one
+        result per case, in order: a diagnosis response, or an error object
+        with the case's ``index``.
+    """
+    results: list[dict[str, Any] | None] = [None] * len(cases)
+    ready: list[tuple[int, _Request, dict[str, str], list[dict[str, str]]]] = []
+    for index, payload in enumerate(cases):
+        try:
+            request = _read_request(payload, DIAGNOSIS, _DIAGNOSIS_FIELDS)
+            evidence, warnings = _observe(model, request.evidence)
+        except BayeslegError as error:
+            results[index] = error_object(error, payload=payload, index=index)
+        else:
+            ready.append((index, request, evidence, warnings))
+    for index, request, diagnosis, warnings in _diagnose_all(model, ready):
+        if isinstance(diagnosis, BayeslegError):
+            results[index] = error_object(diagnosis, payload=cases[index], index=index)
+        else:
+            results[index] = _diagnosis_response(diagnosis, request, warnings)
+    return {"schema": BATCH, "results": results}
+
+
+def _diagnose_all(
+    model: Model, ready: list[tuple[int, _Request, dict[str, str], list[dict[str, str]]]]
+) -> Iterable[tuple[int, _Request, Diagnosis | BayeslegError, list[dict[str, str]]]]:
+    """Diagnose checked cases in one batched pass per ranking, one by one if one is impossible."""
+    groups: dict[str, list[tuple[int, _Request, dict[str, str], list[dict[str, str]]]]] = {}
+    for item in ready:
+        groups.setdefault(item[1].ranking, []).append(item)
+    for ranking, group in groups.items():
+        try:
+            diagnoses = model.diagnose_many([item[2] for item in group], ranking=ranking)
+        except ImpossibleEvidenceError:
+            diagnoses = None
+        for position, (index, request, evidence, warnings) in enumerate(group):
+            if diagnoses is not None:
+                yield index, request, diagnoses[position], warnings
+                continue
+            try:
+                yield index, request, model.diagnose(evidence, ranking=ranking), warnings
+            except ImpossibleEvidenceError as error:
+                yield index, request, error, warnings
+
+
+def next_questions(model: Model, payload: Any) -> dict[str, Any]:
+    """Answer one next-questions request.
+
+    Parameters
+    ----------
+    model : Model
+        The model that answers.
+    payload : JSON value
+        A request as the ``next-questions-request`` schema describes.
+
+    Returns
+    -------
+    dict
+        A response as the ``next-questions-response`` schema describes.
+
+    Raises
+    ------
+    InvalidRequestError
+        If the request breaks the contract.
+    UnknownNodeError, InvalidStateError, InvalidEvidenceError, ImpossibleEvidenceError
+        If its evidence is bad.
+    """
+    request = _read_request(payload, NEXT_QUESTIONS, {"k": _positive_int("k")})
+    evidence, warnings = _observe(model, request.evidence)
+    diagnosis = model.diagnose(evidence)
+    # More questions than nodes cannot be asked; the cap keeps a huge k harmless.
+    questions = model.next_questions(evidence, k=min(request.k, len(model.nodes)))
+    return _envelope(NEXT_QUESTIONS, request) | {
+        "model": {"id": model.id, "version": model.version},
+        "evidence": dict(diagnosis.evidence),
+        "top_cause": diagnosis.top.id,
+        "questions": [question.to_dict() for question in questions],
+        "warnings": warnings,
+    }
+
+
+def model_description(model: Model) -> dict[str, Any]:
+    """Describe the model's vocabulary, as the ``model`` schema says.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> model_description(bayesleg.load())["model"]["id"]
+    'leg_symptoms'
+    """
+    return {
+        "schema": MODEL,
+        "model": {"id": model.id, "version": model.version, "title": model.spec.title},
+        "nodes": [
+            {"id": node.id, "kind": node.kind, "label": node.label, "states": list(node.states)}
+            for node in model.nodes
+        ],
+        "evidence_values": [*EVIDENCE_VALUES, None],
+        "rankings": list(RANKINGS),
+        "triage_levels": list(CARE_LEVELS),
+    }
+
+
+def error_object(
+    error: BayeslegError,
+    *,
+    payload: Any = None,
+    line: int | None = None,
+    index: int | None = None,
+) -> dict[str, Any]:
+    """Describe a failed request, as the ``error`` schema says.
+
+    Parameters
+    ----------
+    error : BayeslegError
+        What went wrong.
+    payload : JSON value, optional
+        The request, whose ``id`` is echoed if it has a valid one.
+    line, index : int, optional
+        Which line of a JSON-lines stream (from 1), or which case of a batch
+        (from 0), the request was.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> error_object(InvalidRequestError("not JSON"), line=3)
+    {'schema': 'bayesleg.error/1', 'line': 3, 'error': {'type': 'InvalidRequestError', 'message': 'not JSON'}}
+    """  # noqa: E501
+    result: dict[str, Any] = {"schema": ERROR}
+    if line is not None:
+        result["line"] = line
+    if index is not None:
+        result["index"] = index
+    try:
+        request_id = _request_id(payload)
+    except InvalidRequestError:
+        request_id = None
+    if request_id is not None:
+        result["id"] = request_id
+    detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    if isinstance(error, UnknownNodeError):
+        detail |= {"node": str(error.node), "suggestions": list(error.suggestions)}
+    result["error"] = detail
+    return result
+
+
+def dumps(message: Mapping[str, Any]) -> str:
+    """Encode a message as one line of JSON; refuses NaN and infinities rather than emit them."""
+    return json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))

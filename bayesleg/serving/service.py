@@ -1,0 +1,328 @@
+"""The HTTP service: the JSON contract over HTTP, on Starlette.
+
+Needs the ``server`` extra (``pip install 'bayesleg[server]'``); nothing
+imports this module at ``import bayesleg``.  ``bayesleg serve`` runs it under
+uvicorn, bound to loopback unless told otherwise.
+
+============================  ==============================================
+route                         answer
+============================  ==============================================
+``POST /v1/diagnose``         ``bayesleg schema diagnosis-response``
+``POST /v1/diagnose/batch``   ``bayesleg schema batch-response``
+``POST /v1/next-questions``   ``bayesleg schema next-questions-response``
+``GET /v1/model``             ``bayesleg schema model``
+``GET /healthz``              ``bayesleg schema health``
+``GET /openapi.json``         the OpenAPI 3.1 document of all of these
+============================  ==============================================
+
+Every bad input gets a 4xx whose body is an error object
+(``bayesleg schema error``) carrying the typed error's message:
+
+* 400: the body is not UTF-8 JSON;
+* 404, 405: no such route, or not with that method;
+* 413: the body is over ``max_body_bytes``, or a batch over ``max_batch`` cases;
+* 415: the content type is not JSON;
+* 422: the JSON breaks the contract, or its evidence is bad (unknown node,
+  bad value, impossible evidence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bayesleg.errors import BayeslegError
+from bayesleg.model import Model, load
+from bayesleg.serving import contract, schemas
+from bayesleg.serving.contract import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES
+
+__all__ = ["create_app", "openapi_document"]
+
+
+class _Fault(Exception):
+    """A request answered with an error object and a 4xx status."""
+
+    def __init__(self, status: int, error: BayeslegError, payload: Any = None) -> None:
+        super().__init__(str(error))
+        self.status = status
+        self.error = error
+        self.payload = payload
+
+
+def _json(message: Any, status: int = 200) -> Response:
+    return Response(contract.dumps(message), status_code=status, media_type="application/json")
+
+
+async def _on_fault(request: Request, fault: Exception) -> Response:
+    assert isinstance(fault, _Fault)
+    return _json(contract.error_object(fault.error, payload=fault.payload), fault.status)
+
+
+async def _on_http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    if error.status_code == 404:
+        message = f"no route {request.url.path!r}; see GET /openapi.json"
+    elif error.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path!r}"
+    else:
+        message = str(error.detail)
+    body = contract.error_object(contract.InvalidRequestError(message))
+    response = _json(body, error.status_code)
+    response.headers.update(error.headers or {})  # such as the Allow of a 405
+    return response
+
+
+def _is_json(content_type: str) -> bool:
+    media_type, _, parameters = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    charset = {
+        key.strip().lower(): value.strip().strip('"').lower()
+        for key, _, value in (part.partition("=") for part in parameters.split(";"))
+    }.get("charset", "utf-8")
+    json_type = media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+    return json_type and charset in {"utf-8", "utf8"}
+
+
+async def _read_json(request: Request, max_body_bytes: int) -> Any:
+    """Return the request's body parsed as JSON, within the size limit."""
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
+        raise _Fault(
+            415,
+            contract.InvalidRequestError(
+                f"the content type must be application/json (UTF-8), got {content_type!r}"
+            ),
+        )
+    too_large = _Fault(
+        413,
+        contract.InvalidRequestError(f"the request body is over {max_body_bytes} bytes"),
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_body_bytes:
+        raise too_large
+    chunks = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body_bytes:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise _Fault(400, contract.InvalidRequestError("the client went away")) from None
+    try:
+        return contract.parse_json(b"".join(chunks))
+    except contract.InvalidRequestError as error:
+        raise _Fault(400, error) from None
+
+
+async def _answer(
+    handle: Callable[[Any], dict[str, Any]], payload: Any, *, in_thread: bool
+) -> Response:
+    """Run a contract handler; its typed errors become a 422.
+
+    Work bounded by one case (a few milliseconds) runs on the event loop,
+    which is faster than a hop to a thread; work that grows with the request
+    (a batch, next questions) runs in a worker thread so the loop keeps
+    answering meanwhile.  The model is immutable, so threads may share it.
+    """
+    try:
+        answer = await run_in_threadpool(handle, payload) if in_thread else handle(payload)
+    except BayeslegError as error:
+        raise _Fault(422, error, payload) from None
+    return _json(answer)
+
+
+def create_app(
+    model: Model | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> Starlette:
+    """Build the ASGI application that serves ``model``.
+
+    Parameters
+    ----------
+    model : Model, optional
+        The model that answers; by default the shipped one.
+    max_body_bytes : int, default 1 MiB
+        Largest request body accepted; a larger one gets a 413.
+    max_batch : int, default 1000
+        Most cases in one batch; more get a 413.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+
+    Examples
+    --------
+    >>> from starlette.testclient import TestClient
+    >>> client = TestClient(create_app())
+    >>> client.post("/v1/diagnose", json={"evidence": {"cramps": True}}).status_code
+    200
+    """
+    model = load() if model is None else model
+    health = {"status": "ok", "model": {"id": model.id, "version": model.version}}
+    description = contract.model_description(model)
+    openapi = openapi_document(model, max_body_bytes=max_body_bytes, max_batch=max_batch)
+
+    async def diagnose(request: Request) -> Response:
+        payload = await _read_json(request, max_body_bytes)
+        return await _answer(lambda p: contract.diagnose(model, p), payload, in_thread=False)
+
+    async def diagnose_batch(request: Request) -> Response:
+        payload = await _read_json(request, max_body_bytes)
+        try:
+            cases = contract.read_batch(payload)
+        except contract.InvalidRequestError as error:
+            raise _Fault(422, error) from None
+        if len(cases) > max_batch:
+            raise _Fault(
+                413,
+                contract.InvalidRequestError(
+                    f"the batch has {len(cases)} cases; at most {max_batch} are accepted"
+                ),
+            )
+        return await _answer(lambda c: contract.diagnose_batch(model, c), cases, in_thread=True)
+
+    async def next_questions(request: Request) -> Response:
+        payload = await _read_json(request, max_body_bytes)
+        return await _answer(lambda p: contract.next_questions(model, p), payload, in_thread=True)
+
+    async def describe(request: Request) -> Response:
+        return _json(description)
+
+    async def healthz(request: Request) -> Response:
+        return _json(health)
+
+    async def openapi_json(request: Request) -> Response:
+        return _json(openapi)
+
+    return Starlette(
+        routes=[
+            Route("/v1/diagnose", diagnose, methods=["POST"]),
+            Route("/v1/diagnose/batch", diagnose_batch, methods=["POST"]),
+            Route("/v1/next-questions", next_questions, methods=["POST"]),
+            Route("/v1/model", describe, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+        ],
+        exception_handlers={_Fault: _on_fault, HTTPException: _on_http_error},
+    )
+
+
+_ERRORS = {
+    "400": "The body is not UTF-8 JSON.",
+    "413": "The body, or the batch, is over the service's limit.",
+    "415": "The content type is not application/json.",
+    "422": "The request breaks the contract, or its evidence is bad.",
+}
+
+
+def openapi_document(
+    model: Model,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> dict[str, Any]:
+    """Return the service's OpenAPI 3.1 document, built from the contract's schema files.
+
+    The schemas are those of ``bayesleg schema``, narrowed to the model
+    served: evidence ids must be the model's, and a batch holds at most
+    ``max_batch`` cases.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> sorted(openapi_document(bayesleg.load())["paths"])[:2]
+    ['/healthz', '/openapi.json']
+    """
+    from bayesleg._version import __version__
+
+    def place(file: str) -> str:
+        return f"#/components/schemas/{file.removesuffix('.schema.json')}"
+
+    components = {}
+    for name in schemas.SCHEMA_NAMES:
+        document = schemas.relocate_refs(schemas.schema_file(name), f"{name}.schema.json", place)
+        document.pop("$schema", None)
+        components[name] = document
+    components["common"]["$defs"]["Evidence"]["propertyNames"] = {
+        "enum": [node.id for node in model.nodes]
+    }
+    components["batch-request"]["properties"]["cases"]["maxItems"] = max_batch
+
+    def ref(name: str) -> dict[str, Any]:
+        return {"content": {"application/json": {"schema": {"$ref": place(name)}}}}
+
+    def operation(summary: str, answer: str, request: str | None = None) -> dict[str, Any]:
+        responses: dict[str, Any] = {"200": {"description": "The answer.", **ref(answer)}}
+        if request is not None:
+            responses |= {
+                status: {"description": text, **ref("error")} for status, text in _ERRORS.items()
+            }
+        else:
+            responses["405"] = {"description": "Only GET is allowed.", **ref("error")}
+        result: dict[str, Any] = {"summary": summary, "responses": responses}
+        if request is not None:
+            result["requestBody"] = {"required": True, **ref(request)}
+        return result
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "bayesleg",
+            "version": __version__,
+            "description": (
+                "Why do legs feel weak, heavy, tingly, numb or crampy after exercise? "
+                f"Serves the model {model.id!r} version {model.version}.  Request bodies "
+                f"are at most {max_body_bytes} bytes; a batch holds at most {max_batch} cases."
+            ),
+        },
+        "paths": {
+            "/v1/diagnose": {
+                "post": operation(
+                    "Rank the causes of one case and triage it",
+                    "diagnosis-response",
+                    "diagnosis-request",
+                )
+            },
+            "/v1/diagnose/batch": {
+                "post": operation(
+                    "Diagnose many cases; a bad case gets an error in its place",
+                    "batch-response",
+                    "batch-request",
+                )
+            },
+            "/v1/next-questions": {
+                "post": operation(
+                    "Rank the unobserved findings by how well they would separate the causes",
+                    "next-questions-response",
+                    "next-questions-request",
+                )
+            },
+            "/v1/model": {"get": operation("The model's vocabulary", "model")},
+            "/healthz": {"get": operation("Whether the service is up, and its model", "health")},
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {
+                        "200": {
+                            "description": "The OpenAPI document.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {"schemas": components},
+    }
