@@ -158,9 +158,7 @@ def test_rankings_side_by_side(tiny):
     rankings = ("posterior", "expected_disablement", "expected_sufficiency")
     result = bayesleg.evaluate(tiny, CASES, rankings=rankings)
     assert [s.ranking for s in result.scores] == list(rankings)
-    assert result.ranking("posterior") == bayesleg.evaluate(tiny, CASES).ranking(
-        "posterior"
-    )
+    assert result.ranking("posterior") == bayesleg.evaluate(tiny, CASES).ranking("posterior")
     for ranking in rankings:
         expected = [
             tuple(c.id for c in d.ranked)
