@@ -260,14 +260,21 @@ class Model:
     ) -> tuple[Diagnosis, ...]:
         if not normalised:
             return ()
-        priors, posteriors = self._condition_marginals(normalised)
+        priors, posteriors, without_no = self._condition_marginals(normalised)
         scores = (
             posteriors
             if ranking == "posterior"
             else counterfactual_scores(self, normalised, ranking)
         )
         return tuple(
-            self._diagnosis(evidence, priors[index], posteriors[index], scores[index], ranking)
+            self._diagnosis(
+                evidence,
+                priors[index],
+                posteriors[index],
+                scores[index],
+                ranking,
+                without_no[index],
+            )
             for index, evidence in enumerate(normalised)
         )
 
@@ -444,37 +451,51 @@ class Model:
 
     def _condition_marginals(
         self, cases: Sequence[Mapping[str, str]]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Return P(condition present) given factor evidence, and given all evidence.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return P(condition present) given factor evidence, all evidence, and the "yes" answers.
 
-        Both arrays have shape (n_cases, n_conditions).  Case ``i``'s two
-        queries are rows ``i`` and ``n + i`` of one batch.
+        Each array has shape (n_cases, n_conditions).  Case ``i``'s queries are
+        rows ``i``, ``n + i`` and ``2n + i`` of one batch; the third (evidence
+        answered "present" only) is run for the cases that answered "absent"
+        to something, and is the second for the others.
         """
         n = len(cases)
+        answered_no = [i for i, case in enumerate(cases) if "absent" in case.values()]
+        rows_total = 2 * n + len(answered_no)
+        third = {case: 2 * n + k for k, case in enumerate(answered_no)}
         likelihoods: dict[str, np.ndarray] = {}
         factors = set(self._factors)
         for index, evidence in enumerate(cases):
             for node, state in evidence.items():
                 rows = likelihoods.get(node)
                 if rows is None:
-                    rows = likelihoods[node] = np.ones((2 * n, 2))
+                    rows = likelihoods[node] = np.ones((rows_total, 2))
                 absent_or_present = 1 if state == "present" else 0
                 rows[n + index, 1 - absent_or_present] = 0.0
                 if node in factors:
                     rows[index, 1 - absent_or_present] = 0.0
+                if absent_or_present and index in third:
+                    rows[third[index], 0] = 0.0
         try:
             marginals, _ = self._engine.posteriors_from_likelihoods(
-                likelihoods, 2 * n, targets=self._conditions
+                likelihoods, rows_total, targets=self._conditions
             )
         except ImpossibleEvidenceError as error:
             index = getattr(error, "case", None)
-            case = cases[index % n] if isinstance(index, int) else None
-            detail = f" for case {index % n}: {dict(case)}" if case is not None else ""
+            # Rows 2n + k repeat case answered_no[k]; the others are case row % n.
+            position = None
+            if isinstance(index, int):
+                position = index % n if index < 2 * n else answered_no[index - 2 * n]
+            case = cases[position] if position is not None else None
+            detail = f" for case {position}: {dict(case)}" if case is not None else ""
             raise ImpossibleEvidenceError(
                 f"the evidence has probability zero under the model{detail}"
             ) from error
         stacked = np.stack([marginals[c][:, 1] for c in self._conditions], axis=1)
-        return stacked[:n], stacked[n:]
+        without_no = stacked[n : 2 * n].copy()
+        for case, row in third.items():
+            without_no[case] = stacked[row]
+        return stacked[:n], stacked[n : 2 * n], without_no
 
     def _diagnosis(
         self,
@@ -483,6 +504,7 @@ class Model:
         posteriors: np.ndarray,
         scores: np.ndarray,
         ranking: str,
+        without_no: np.ndarray,
     ) -> Diagnosis:
         causes = [
             RankedCause(
@@ -503,7 +525,10 @@ class Model:
             key=lambda cause: (-round(cause.score, 12), -round(cause.posterior, 12), cause.id)
         )
         triage = assess_triage(
-            self._spec, evidence, {cause.id: cause.posterior for cause in causes}
+            self._spec,
+            evidence,
+            {cause.id: cause.posterior for cause in causes},
+            without_no=dict(zip(self._conditions, map(float, without_no), strict=True)),
         )
         return Diagnosis(
             ranked=tuple(causes),

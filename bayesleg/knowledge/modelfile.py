@@ -1,11 +1,18 @@
 """Read and validate a bayesleg model file.
 
 The model file is TOML (see ``models/FORMAT.md``).  Conditions and symptoms
-are *leaky noisy-OR* nodes in **Díez's parameterisation**: a parent's
-``weight`` is the probability that the parent on its own produces the child,
+are *leaky noisy-OR* nodes in **Díez's parameterisation**: a term's
+``weight`` is the probability that the term on its own produces the child,
 apart from the leak, and::
 
-    P(child = absent | parents) = (1 - leak) * prod_{present parents i} (1 - weight_i)
+    P(child = absent | parents) = (1 - leak) * prod_{active terms t} (1 - weight_t)
+
+A term is one parent, or a joint cause ``a+b`` that is active only when every
+one of its parents is present.  A condition may also be *prevented by* a
+factor in a given state (a preventive practice): each active preventer
+``j`` blocks the condition with probability ``q_j``, whatever produced it::
+
+    P(child = present | parents) = (1 - P(absent | terms)) * prod_{active preventers j} (1 - q_j)
 
 Every rule is checked here, once, at load time; a fault raises
 :class:`~bayesleg.errors.ModelFileError` naming the file, the node and the
@@ -29,9 +36,11 @@ from bayesleg.errors import ModelFileError
 __all__ = [
     "ANCHORS",
     "CARE_LEVELS",
+    "CUES",
     "KINDS",
     "STATES",
     "Advice",
+    "Inhibitor",
     "ModelSpec",
     "NodeSpec",
     "Parameter",
@@ -50,6 +59,28 @@ ANCHORS: Mapping[str, float] = {
     "expected": 0.75,
     "probable": 0.85,
     "certain": 1.0,
+}
+#: Wording classes (``cue``) and the anchor each sets (``models/PROTOCOL.md``).
+#: ``None``: no wording sets the number (a judgement or a design choice), so
+#: the number must carry a note saying why it is what it is.
+CUES: Mapping[str, str | None] = {
+    # How common a cause or a factor is: base rates (priors and leaks).
+    "most_common": "uncertain",
+    "common": "improbable",
+    # How often a cause produces its effect: causal weights.
+    "defining": "probable",
+    "often": "expected",
+    "direct": "fifty-fifty",
+    "hedged": "uncertain",
+    "sometimes": "improbable",
+    "advice": "improbable",
+    "rule_out": "improbable",
+    # How well a practice prevents a condition: preventers.
+    "prevents": "expected",
+    "prevents_hedged": "fifty-fifty",
+    # No wording: the texts are silent, or the number is a design choice.
+    "judgement": None,
+    "design": None,
 }
 #: Care levels, least to most.
 CARE_LEVELS: tuple[str, ...] = ("self_care", "see_doctor", "urgent")
@@ -78,12 +109,24 @@ _UPDATE_FIELDS = {
     "data",
 }
 _SOURCE = re.compile(r'^(?P<file>[^\s:"]+\.txt): "(?P<quote>[^"]+)"$')
-_PARAMETER_FIELDS = {"p", "verbal", "source", "note", "low", "high"}
+_PARAMETER_FIELDS = {"p", "verbal", "cue", "source", "note", "low", "high"}
 _NODE_FIELDS = {
     "factor": {"id", "label", "prior", "description"},
-    "condition": {"id", "label", "leak", "parents", "care", "advice", "description"},
+    "condition": {
+        "id",
+        "label",
+        "leak",
+        "parents",
+        "prevented_by",
+        "care",
+        "advice",
+        "findings",
+        "description",
+    },
     "symptom": {"id", "label", "leak", "parents", "description"},
 }
+# A joint cause's key: parent ids joined by "+".
+_JOINT = "+"
 
 
 @dataclass(frozen=True)
@@ -111,6 +154,20 @@ class Parameter:
     note: str | None = None
     low: float | None = None
     high: float | None = None
+    cue: str | None = None
+
+
+@dataclass(frozen=True)
+class Inhibitor:
+    """A preventive practice: ``factor`` in state ``when`` blocks the condition.
+
+    ``parameter.p`` is the probability that the practice prevents the
+    condition, whatever would otherwise have produced it.
+    """
+
+    factor: str
+    when: str
+    parameter: Parameter
 
 
 @dataclass(frozen=True)
@@ -125,9 +182,11 @@ class Advice:
 class NodeSpec:
     """One node of the model file.
 
-    ``prior`` is set for factors; ``leak`` and ``parents`` (parent id and
-    weight, in file order) for conditions and symptoms; ``care`` and ``advice``
-    for conditions.
+    ``prior`` is set for factors; ``leak`` and ``parents`` (term key and
+    weight, in file order: a parent id, or parent ids joined by ``+`` for a
+    joint cause) for conditions and symptoms; ``care``, ``advice``,
+    ``inhibitors`` (preventive practices) and ``findings`` (the findings
+    specific to it, for triage) for conditions.
     """
 
     id: str
@@ -139,25 +198,58 @@ class NodeSpec:
     parents: tuple[tuple[str, Parameter], ...] = ()
     care: str | None = None
     advice: Advice | None = None
+    inhibitors: tuple[Inhibitor, ...] = ()
+    findings: tuple[str, ...] = ()
 
     def parameters(self) -> tuple[tuple[str, Parameter], ...]:
-        """Return every hand-set number of the node as ``(field, parameter)`` pairs."""
+        """Return every hand-set number of the node as ``(field, parameter)`` pairs.
+
+        The order is the prior or the leak, then the terms, then the preventers.
+        """
         own = [
             (name, value) for name, value in (("prior", self.prior), ("leak", self.leak)) if value
         ]
-        return (*own, *((f"parents.{pid}", weight) for pid, weight in self.parents))
+        return (
+            *own,
+            *((f"parents.{key}", weight) for key, weight in self.parents),
+            *((f"prevented_by.{i.factor}", i.parameter) for i in self.inhibitors),
+        )
+
+    @property
+    def terms(self) -> tuple[tuple[tuple[str, ...], Parameter], ...]:
+        """Return each noisy-OR term as ``(its parent ids, weight)``, in file order."""
+        return tuple((tuple(key.split(_JOINT)), weight) for key, weight in self.parents)
+
+    @property
+    def parent_ids(self) -> tuple[str, ...]:
+        """Return the node's parents in the network, each once, in file order."""
+        ids = [parent for members, _ in self.terms for parent in members]
+        ids += [inhibitor.factor for inhibitor in self.inhibitors]
+        return tuple(dict.fromkeys(ids))
 
 
 @dataclass(frozen=True)
 class RedFlag:
-    """A help-seeking rule: fires when every ``all`` and at least one ``any`` is present."""
+    """A help-seeking rule: fires when every ``all`` and at least one ``any`` is present.
+
+    Each entry of ``all`` is a tuple of alternatives, at least one of which
+    must be present (most are a single id).
+    """
 
     id: str
     label: str
     level: str
-    all: tuple[str, ...]
+    all: tuple[tuple[str, ...], ...]
     any: tuple[str, ...]
     source: Source
+
+    def fires(self, evidence: Mapping[str, str]) -> bool:
+        """Return whether the findings observed present in ``evidence`` raise this flag."""
+
+        def present(ids: tuple[str, ...]) -> bool:
+            return any(evidence.get(node) == "present" for node in ids)
+
+        return all(present(group) for group in self.all) and (not self.any or present(self.any))
 
 
 @dataclass(frozen=True)
@@ -197,6 +289,8 @@ class ModelSpec:
     condition_threshold: Parameter
     description: str | None = None
     provenance: tuple[Update, ...] = ()
+    finding_threshold: Parameter | None = None
+    sources: str | None = None
 
 
 class _Reader:
@@ -204,6 +298,8 @@ class _Reader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # The seed texts by file name, once the header names where they are.
+        self.texts: Mapping[str, str] | None = None
 
     def fail(
         self, message: str, node: str | None = None, field: str | None = None
@@ -245,9 +341,23 @@ class _Reader:
     def source(self, table: Mapping[str, Any], node: str | None, field: str | None) -> Source:
         text = self.text(table, "source", node, field)
         match = _SOURCE.match(text.strip())
+        where = f"{field}.source" if field else "source"
         if match is None:
-            where = f"{field}.source" if field else "source"
             raise self.fail(f"expected 'FILE.txt: \"quoted passage\"', got {text!r}", node, where)
+        if self.texts is not None:
+            seed = self.texts.get(match["file"])
+            if seed is None:
+                raise self.fail(
+                    f"no source text {match['file']!r}; expected one of {sorted(self.texts)}",
+                    node,
+                    where,
+                )
+            if match["quote"] not in seed:
+                raise self.fail(
+                    f"the passage {match['quote']!r} does not occur in {match['file']}",
+                    node,
+                    where,
+                )
         return Source(match["file"], match["quote"])
 
     def probability(
@@ -276,11 +386,23 @@ class _Reader:
                 node,
                 f"{field}.verbal",
             )
+        cue = self.text(table, "cue", node, field, required=False)
+        if cue is not None and cue not in CUES:
+            raise self.fail(
+                f"unknown cue {cue!r}; expected one of {list(CUES)}", node, f"{field}.cue"
+            )
         source = self.source(table, node, field)
         note = self.text(table, "note", node, field, required=False)
         if note is None and not math.isclose(p, ANCHORS[verbal], abs_tol=1e-12):
             raise self.fail(
                 f"p = {p} is off its anchor {verbal!r} = {ANCHORS[verbal]}; a note must say why",
+                node,
+                f"{field}.note",
+            )
+        if note is None and cue is not None and CUES[cue] != verbal:
+            wanted = "a note" if CUES[cue] is None else f"the anchor {CUES[cue]!r} or a note"
+            raise self.fail(
+                f"the cue {cue!r} sets {wanted}, got {verbal!r} and no note saying why",
                 node,
                 f"{field}.note",
             )
@@ -290,7 +412,7 @@ class _Reader:
             raise self.fail(f"low = {low} is above p = {p}", node, f"{field}.low")
         if high is not None and high < p:
             raise self.fail(f"high = {high} is below p = {p}", node, f"{field}.high")
-        return Parameter(p, verbal, source, note, low, high)
+        return Parameter(p, verbal, source, note, low, high, cue)
 
     def node(self, kind: str, value: Any, index: int) -> NodeSpec:
         table = self.table(value, f"{kind}[{index}]", None)
@@ -313,8 +435,32 @@ class _Reader:
             (parent, self.parameter(weight, node_id, f"parents.{parent}"))
             for parent, weight in parents_table.items()
         )
+        for key, _ in parents:
+            members = key.split(_JOINT)
+            if len(members) != len(set(members)) or not all(_ID.match(m) for m in members):
+                raise self.fail(
+                    "expected a parent id, or distinct parent ids joined by '+'",
+                    node_id,
+                    f"parents.{key}",
+                )
         if kind == "symptom":
             return NodeSpec(node_id, kind, label, description, leak=leak, parents=parents)
+        inhibitors = []
+        preventers = self.table(table.get("prevented_by", {}), node_id, "prevented_by")
+        for factor, value in preventers.items():
+            field = f"prevented_by.{factor}"
+            entry = dict(self.table(value, node_id, field))
+            when = entry.pop("when", "present")
+            if when not in STATES:
+                raise self.fail(
+                    f"expected 'present' or 'absent', got {when!r}", node_id, f"{field}.when"
+                )
+            inhibitors.append(Inhibitor(factor, when, self.parameter(entry, node_id, field)))
+        findings = table.get("findings", [])
+        if not isinstance(findings, list) or not all(isinstance(f, str) for f in findings):
+            raise self.fail(
+                f"expected a list of symptom ids, got {findings!r}", node_id, "findings"
+            )
         care = self.text(table, "care", node_id)
         if care not in CARE_LEVELS:
             raise self.fail(
@@ -327,7 +473,16 @@ class _Reader:
             self.source(advice_table, node_id, "advice"),
         )
         return NodeSpec(
-            node_id, kind, label, description, leak=leak, parents=parents, care=care, advice=advice
+            node_id,
+            kind,
+            label,
+            description,
+            leak=leak,
+            parents=parents,
+            care=care,
+            advice=advice,
+            inhibitors=tuple(inhibitors),
+            findings=tuple(findings),
         )
 
     def required(self, table: Mapping[str, Any], key: str, node: str | None) -> Any:
@@ -390,20 +545,31 @@ class _Reader:
                 flag_id,
                 "level",
             )
-        findings = {}
+        groups: dict[str, list[tuple[str, ...]]] = {}
         for key in ("all", "any"):
-            ids = table.get(key, [])
-            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-                raise self.fail(f"expected a list of node ids, got {ids!r}", flag_id, key)
-            for node_id in ids:
-                if node_id not in kinds:
-                    raise self.fail(f"unknown node {node_id!r}", flag_id, key)
-            findings[key] = tuple(ids)
-        if not findings["all"]:
+            entries = table.get(key, [])
+            if not isinstance(entries, list):
+                raise self.fail(f"expected a list of node ids, got {entries!r}", flag_id, key)
+            groups[key] = []
+            for entry in entries:
+                # In `all`, a list of ids is a group of alternatives: one of them suffices.
+                ids = entry if key == "all" and isinstance(entry, list) else [entry]
+                if not ids or not all(isinstance(i, str) for i in ids):
+                    raise self.fail(
+                        f"expected a node id or (in all) a list of node ids, got {entry!r}",
+                        flag_id,
+                        key,
+                    )
+                for node_id in ids:
+                    if node_id not in kinds:
+                        raise self.fail(f"unknown node {node_id!r}", flag_id, key)
+                groups[key].append(tuple(ids))
+        if not groups["all"]:
             raise self.fail("must name at least one node", flag_id, "all")
         label = self.text(table, "label", flag_id)
         source = self.source(table, flag_id, None)
-        return RedFlag(flag_id, label, level, findings["all"], findings["any"], source)
+        flat_any = tuple(ids[0] for ids in groups["any"])
+        return RedFlag(flag_id, label, level, tuple(groups["all"]), flat_any, source)
 
 
 def _kind_of(value: Any) -> str:
@@ -442,7 +608,9 @@ def read_model_file(path: str | Path) -> ModelSpec:
 
     reader.known_fields(document, {"model", *KINDS, "triage", "red_flag", "provenance"}, None, None)
     header = reader.table(reader.required(document, "model", "model"), "model", None)
-    reader.known_fields(header, {"id", "title", "parameterisation", "description"}, "model", None)
+    reader.known_fields(
+        header, {"id", "title", "parameterisation", "description", "sources"}, "model", None
+    )
     model_id = reader.text(header, "id", "model")
     title = reader.text(header, "title", "model")
     description = reader.text(header, "description", "model", required=False)
@@ -453,6 +621,10 @@ def read_model_file(path: str | Path) -> ModelSpec:
             "model",
             "parameterisation",
         )
+
+    sources = _sources_folder(header, path, reader)
+    if sources is not None:
+        reader.texts = _read_texts(sources, reader)
 
     nodes: list[NodeSpec] = []
     kinds: dict[str, str] = {}
@@ -470,24 +642,49 @@ def read_model_file(path: str | Path) -> ModelSpec:
         raise reader.fail("the model has no nodes", None, None)
 
     for node in nodes:
-        for parent, _ in node.parents:
-            if parent not in kinds:
-                raise reader.fail(f"unknown parent {parent!r}", node.id, f"parents.{parent}")
-            if kinds[parent] not in _PARENT_KINDS[node.kind]:
-                allowed = " or ".join(_PARENT_KINDS[node.kind])
+        for key, members in ((key, key.split(_JOINT)) for key, _ in node.parents):
+            for parent in members:
+                if parent not in kinds:
+                    raise reader.fail(f"unknown parent {parent!r}", node.id, f"parents.{key}")
+                if kinds[parent] not in _PARENT_KINDS[node.kind]:
+                    allowed = " or ".join(_PARENT_KINDS[node.kind])
+                    raise reader.fail(
+                        f"a {kinds[parent]} cannot be a parent of a {node.kind}; "
+                        f"expected a {allowed}",
+                        node.id,
+                        f"parents.{key}",
+                    )
+        for inhibitor in node.inhibitors:
+            if kinds.get(inhibitor.factor) != "factor":
                 raise reader.fail(
-                    f"a {kinds[parent]} cannot be a parent of a {node.kind}; expected a {allowed}",
+                    f"unknown factor {inhibitor.factor!r}; a preventer must be a factor",
                     node.id,
-                    f"parents.{parent}",
+                    f"prevented_by.{inhibitor.factor}",
+                )
+        for finding in node.findings:
+            if kinds.get(finding) != "symptom":
+                raise reader.fail(
+                    f"unknown symptom {finding!r}; expected a symptom id", node.id, "findings"
                 )
     ordered = _topological(nodes, reader)
 
     triage = reader.table(reader.required(document, "triage", "triage"), "triage", None)
-    reader.known_fields(triage, {"condition_threshold"}, "triage", None)
+    reader.known_fields(triage, {"condition_threshold", "finding_threshold"}, "triage", None)
     threshold_table = reader.required(triage, "condition_threshold", "triage")
     threshold = reader.parameter(threshold_table, "triage", "condition_threshold")
     if threshold.p <= 0.0:
         raise reader.fail("must be above 0", "triage", "condition_threshold.p")
+    finding_threshold = None
+    if "finding_threshold" in triage:
+        finding_threshold = reader.parameter(
+            triage["finding_threshold"], "triage", "finding_threshold"
+        )
+        if not 0.0 < finding_threshold.p <= threshold.p:
+            raise reader.fail(
+                f"must be above 0 and at most condition_threshold ({threshold.p})",
+                "triage",
+                "finding_threshold.p",
+            )
 
     entries = document.get("red_flag", [])
     if not isinstance(entries, list):
@@ -514,7 +711,41 @@ def read_model_file(path: str | Path) -> ModelSpec:
         threshold,
         description=description,
         provenance=provenance,
+        finding_threshold=finding_threshold,
+        sources=None if sources is None else str(sources),
     )
+
+
+def _sources_folder(header: Mapping[str, Any], path: Path, reader: _Reader) -> Path | None:
+    """Return the first folder of ``[model] sources`` that exists, relative to the file.
+
+    None when the file names no folder, or none of them is at hand (then the
+    quoted passages cannot be checked against their texts).
+    """
+    folders = header.get("sources", [])
+    if isinstance(folders, str):
+        folders = [folders]
+    if not isinstance(folders, list) or not all(isinstance(f, str) and f for f in folders):
+        raise reader.fail(
+            f"expected a folder or a list of folders, got {folders!r}", "model", "sources"
+        )
+    for folder in folders:
+        candidate = (path.parent / folder).resolve()
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _read_texts(folder: Path, reader: _Reader) -> dict[str, str]:
+    texts = {}
+    for seed in sorted(folder.glob("*.txt")):
+        try:
+            texts[seed.name] = seed.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise reader.fail(
+                f"cannot read the source text {seed}: {error}", "model", "sources"
+            ) from error
+    return texts
 
 
 def _topological(nodes: list[NodeSpec], reader: _Reader) -> tuple[NodeSpec, ...]:
@@ -527,7 +758,7 @@ def _topological(nodes: list[NodeSpec], reader: _Reader) -> tuple[NodeSpec, ...]
             (
                 node
                 for node in nodes
-                if node.id not in placed and all(parent in placed for parent, _ in node.parents)
+                if node.id not in placed and all(parent in placed for parent in node.parent_ids)
             ),
             None,
         )
@@ -547,7 +778,7 @@ def _find_cycle(start: str, by_id: Mapping[str, NodeSpec], placed: set[str]) -> 
     path = [start]
     while True:
         current = by_id[path[-1]]
-        parent = next(p for p, _ in current.parents if p not in placed)
+        parent = next(p for p in current.parent_ids if p not in placed)
         if parent in path:
             return [*path[path.index(parent) :], parent]
         path.append(parent)

@@ -79,6 +79,8 @@ def render_model_file(spec: ModelSpec) -> str:
     ]
     if spec.description is not None:
         lines.append(f"description = {_string(spec.description)}")
+    if spec.sources is not None:
+        lines.append(f"sources = {_string(spec.sources)}")
     for update in spec.provenance:
         lines.extend(["", *_update_lines(update)])
     for kind in KINDS:
@@ -86,6 +88,8 @@ def render_model_file(spec: ModelSpec) -> str:
             if node.kind == kind:
                 lines.extend(["", *_node_lines(node)])
     lines.extend(["", "[triage]", f"condition_threshold = {_parameter(spec.condition_threshold)}"])
+    if spec.finding_threshold is not None:
+        lines.append(f"finding_threshold = {_parameter(spec.finding_threshold)}")
     for flag in spec.red_flags:
         lines.extend(
             [
@@ -94,7 +98,12 @@ def render_model_file(spec: ModelSpec) -> str:
                 f"id = {_string(flag.id)}",
                 f"label = {_string(flag.label)}",
                 f"level = {_string(flag.level)}",
-                f"all = {_string_list(flag.all)}",
+                "all = ["
+                + ", ".join(
+                    _string(group[0]) if len(group) == 1 else _string_list(group)
+                    for group in flag.all
+                )
+                + "]",
             ]
         )
         if flag.any:
@@ -133,18 +142,33 @@ def _node_lines(node: NodeSpec) -> list[str]:
         lines.append(f"prior = {_parameter(node.prior)}")
     if node.leak is not None:
         lines.append(f"leak = {_parameter(node.leak)}")
+    if node.findings:
+        lines.append(f"findings = {_string_list(node.findings)}")
     if node.parents:
         lines.append(f"[{node.kind}.parents]")
-        lines.extend(f"{parent} = {_parameter(weight)}" for parent, weight in node.parents)
+        # A joint cause's key holds "+", which a bare TOML key cannot.
+        lines.extend(f"{_key(key)} = {_parameter(weight)}" for key, weight in node.parents)
+    if node.inhibitors:
+        lines.append(f"[{node.kind}.prevented_by]")
+        lines.extend(
+            f"{i.factor} = {_parameter(i.parameter, when=i.when)}" for i in node.inhibitors
+        )
     return lines
 
 
-def _parameter(parameter: Parameter) -> str:
-    fields = [
+def _key(key: str) -> str:
+    return key if key.replace("_", "").isalnum() else _string(key)
+
+
+def _parameter(parameter: Parameter, *, when: str | None = None) -> str:
+    fields = [] if when is None else [f"when = {_string(when)}"]
+    fields += [
         f"p = {_number(parameter.p)}",
         f"verbal = {_string(parameter.verbal)}",
-        f"source = {_string(str(parameter.source))}",
     ]
+    if parameter.cue is not None:
+        fields.append(f"cue = {_string(parameter.cue)}")
+    fields.append(f"source = {_string(str(parameter.source))}")
     if parameter.note is not None:
         fields.append(f"note = {_string(parameter.note)}")
     if parameter.low is not None:

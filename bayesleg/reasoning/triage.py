@@ -1,14 +1,25 @@
-"""Triage: how soon to see a clinician, and why.
+"""Triage: whether to manage it yourself or see a clinician, and why.
+
+The levels (``CARE_LEVELS``, least to most):
+
+* ``self_care`` -- manage it yourself: rest, fluids, food, stretching;
+* ``see_doctor`` -- see a clinician, a GP or a specialist;
+* ``urgent`` -- seek care at once.  Only wording of emergency or immediacy
+  sets it; the shipped texts use none, so the shipped model never returns it.
 
 The level is the highest of
 
 * every red flag whose findings are observed present (the help-seeking
   passages of the texts, declared as ``[[red_flag]]`` in the model file), and
-* the ``care`` level of every condition whose posterior reaches the model's
-  ``condition_threshold`` (``[triage]`` in the model file).
+* the ``care`` level of every condition that is *likely enough*: its
+  posterior reaches ``condition_threshold``, or reaches ``finding_threshold``
+  while one of the condition's own ``findings`` is observed present.
 
-Levels never fall below ``self_care``; nothing in the evidence can lower a
-level another rule raised, so triage errs toward seeing a clinician.
+A condition counts only when at least one symptom is observed present (a
+factor alone never raises the level), and its posterior is read as the lower
+of two: given all the evidence, and given only the findings answered "yes"
+(so that a "no" answer can lower the level but never raise it).  Nothing in
+the evidence can lower a level another rule raised.
 """
 
 from __future__ import annotations
@@ -55,18 +66,26 @@ class Triage:
 
 
 def assess_triage(
-    spec: ModelSpec, evidence: Mapping[str, str], posteriors: Mapping[str, float]
+    spec: ModelSpec,
+    evidence: Mapping[str, str],
+    posteriors: Mapping[str, float],
+    *,
+    without_no: Mapping[str, float] | None = None,
 ) -> Triage:
     """Return the triage for a case.
 
     Parameters
     ----------
     spec : ModelSpec
-        The model, for its red flags, care levels and threshold.
+        The model, for its red flags, care levels and thresholds.
     evidence : mapping of str to str
         Normalised evidence, id to ``"present"`` or ``"absent"``.
     posteriors : mapping of str to float
         P(condition present | evidence) for every condition.
+    without_no : mapping of str to float, optional
+        P(condition present | the evidence answered "present") for every
+        condition; by default ``posteriors`` (right when nothing was answered
+        "absent").
 
     Returns
     -------
@@ -76,27 +95,32 @@ def assess_triage(
     """
     reasons = []
     for flag in spec.red_flags:
-        present = [evidence.get(node) == "present" for node in flag.any]
-        if all(evidence.get(node) == "present" for node in flag.all) and (
-            not flag.any or any(present)
-        ):
+        if flag.fires(evidence):
             text = f"{flag.label} (red flag {flag.id!r}; {flag.source.file})"
             reasons.append(TriageReason("red_flag", flag.id, flag.level, text))
-    threshold = spec.condition_threshold.p
-    cares = {node.id: (node.care, node.label) for node in spec.nodes if node.kind == "condition"}
-    raised = sorted(
-        (
-            (condition, probability)
-            for condition, probability in posteriors.items()
-            if cares[condition][0] != "self_care" and probability >= threshold
-        ),
-        key=lambda item: (-item[1], item[0]),
-    )
-    for condition, probability in raised:
-        care, label = cares[condition]
-        text = (
-            f"{label}: posterior {probability:.2f} reaches the threshold {threshold:.2f} for {care}"
-        )
-        reasons.append(TriageReason("condition", condition, care, text))
+    by_id = {node.id: node for node in spec.nodes}
+    if any(state == "present" and by_id[n].kind == "symptom" for n, state in evidence.items()):
+        guarded = posteriors if without_no is None else without_no
+        raised = []
+        for condition, probability in posteriors.items():
+            node = by_id[condition]
+            if node.care == "self_care":
+                continue
+            likely = min(probability, guarded[condition])
+            threshold = spec.condition_threshold.p
+            specific = [f for f in node.findings if evidence.get(f) == "present"]
+            if specific and spec.finding_threshold is not None:
+                threshold = spec.finding_threshold.p
+            if likely >= threshold:
+                raised.append((condition, likely, threshold, specific))
+        raised.sort(key=lambda item: (-item[1], item[0]))
+        for condition, probability, threshold, specific in raised:
+            node = by_id[condition]
+            with_findings = f" with {', '.join(specific)}" if specific else ""
+            text = (
+                f"{node.label}: posterior {probability:.2f} reaches the threshold "
+                f"{threshold:.2f}{with_findings} for {node.care}"
+            )
+            reasons.append(TriageReason("condition", condition, str(node.care), text))
     level = max((reason.level for reason in reasons), key=CARE_LEVELS.index, default="self_care")
     return Triage(level, tuple(reasons))
