@@ -345,7 +345,8 @@ class Model:
             return rank_dask_frame(self, frame)
         import pandas
 
-        cases = [
+        # Column labels pass through as they are; diagnose_many checks each is a node id.
+        cases: list[dict[Any, Any]] = [
             {key: value for key, value in row.items() if not _is_missing(value)}
             for row in frame.to_dict(orient="records")
         ]
@@ -467,9 +468,8 @@ class Model:
                 likelihoods, 2 * n, targets=self._conditions
             )
         except ImpossibleEvidenceError as error:
-            index = getattr(error, "case", None)
-            case = cases[index % n] if isinstance(index, int) else None
-            detail = f" for case {index % n}: {dict(case)}" if case is not None else ""
+            row = error.case
+            detail = f" for case {row % n}: {dict(cases[row % n])}" if row is not None else ""
             raise ImpossibleEvidenceError(
                 f"the evidence has probability zero under the model{detail}"
             ) from error
@@ -484,24 +484,26 @@ class Model:
         scores: np.ndarray,
         ranking: str,
     ) -> Diagnosis:
-        causes = [
-            RankedCause(
-                id=condition,
-                label=self._by_id[condition].label,
-                posterior=float(posterior),
-                prior=float(prior),
-                likelihood_ratio=likelihood_ratio(float(posterior), float(prior)),
-                score=float(score),
-            )
+        rows = [
+            (condition, float(prior), float(posterior), float(score))
             for condition, prior, posterior, score in zip(
                 self._conditions, priors, posteriors, scores, strict=True
             )
         ]
         # Values equal to 12 decimals count as tied, so float noise cannot
         # override the documented tie order (score, then posterior, then id).
-        causes.sort(
-            key=lambda cause: (-round(cause.score, 12), -round(cause.posterior, 12), cause.id)
-        )
+        rows.sort(key=lambda row: (-round(row[3], 12), -round(row[2], 12), row[0]))
+        causes = [
+            RankedCause(
+                id=condition,
+                label=self._by_id[condition].label,
+                posterior=posterior,
+                prior=prior,
+                likelihood_ratio=likelihood_ratio(posterior, prior),
+                score=score,
+            )
+            for condition, prior, posterior, score in rows
+        ]
         triage = assess_triage(
             self._spec, evidence, {cause.id: cause.posterior for cause in causes}
         )

@@ -12,7 +12,7 @@ from bayesleg.knowledge.modelfile import STATES, ModelSpec
 __all__ = ["discrete_network", "noisy_or_table"]
 
 
-def noisy_or_table(leak: float, weights: Sequence[float]) -> np.ndarray:
+def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.ndarray:
     """Return the CPT of a binary leaky noisy-OR node.
 
     ``weights[i]`` is the probability that parent ``i`` on its own produces
@@ -23,7 +23,7 @@ def noisy_or_table(leak: float, weights: Sequence[float]) -> np.ndarray:
     ----------
     leak : float
         P(child present | no parent present).
-    weights : sequence of float
+    weights : sequence of float or numpy.ndarray
         One link probability per parent, in axis order.
 
     Returns
@@ -49,9 +49,9 @@ def discrete_network(spec: ModelSpec) -> DiscreteNetwork:
     """Return the model file's network: each factor's prior, each other node's noisy-OR table."""
     tables = {}
     for node in spec.nodes:
-        if node.kind == "factor":
+        if node.prior is not None:  # a factor
             tables[node.id] = np.array([1.0 - node.prior.p, node.prior.p])
-        else:
+        elif node.leak is not None:  # a condition or a symptom
             tables[node.id] = noisy_or_table(node.leak.p, [w.p for _, w in node.parents])
     return DiscreteNetwork(
         variables=tuple(node.id for node in spec.nodes),

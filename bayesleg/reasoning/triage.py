@@ -83,7 +83,8 @@ def assess_triage(
             text = f"{flag.label} (red flag {flag.id!r}; {flag.source.file})"
             reasons.append(TriageReason("red_flag", flag.id, flag.level, text))
     threshold = spec.condition_threshold.p
-    cares = {node.id: (node.care, node.label) for node in spec.nodes if node.kind == "condition"}
+    # Every condition has a care level (the model file requires one); no other node has.
+    cares = {node.id: (node.care, node.label) for node in spec.nodes if node.care is not None}
     raised = sorted(
         (
             (condition, probability)
