@@ -26,7 +26,13 @@ __all__ = [
 
 
 class BayeslegError(Exception):
-    """Root of every error raised by bayesleg."""
+    """Root of every error raised by bayesleg.
+
+    ``case`` is the position of the case at fault when the error is about one
+    case of a batch (see :func:`name_case`), else None.
+    """
+
+    case: int | None = None
 
 
 class UnknownNodeError(BayeslegError, KeyError):
@@ -64,7 +70,13 @@ class InvalidEvidenceError(BayeslegError, TypeError):
 
 
 class ImpossibleEvidenceError(BayeslegError, ValueError):
-    """Evidence whose probability under the model is zero."""
+    """Evidence whose probability under the model is zero.
+
+    ``observed`` names the observed nodes that together are impossible, where
+    the engine found them, else it is empty.
+    """
+
+    observed: tuple[str, ...] = ()
 
 
 class InvalidArgumentError(BayeslegError, ValueError):
@@ -125,7 +137,7 @@ def name_case(error: BayeslegError, case: int) -> None:
 
     For errors about one case of a batch, so the caller learns which case it was.
     """
-    error.case = case  # type: ignore[attr-defined]
+    error.case = case
     prefix = f"case {case}: "
     if isinstance(error, UnknownNodeError):
         error.message = prefix + error.message

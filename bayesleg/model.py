@@ -352,7 +352,8 @@ class Model:
             return rank_dask_frame(self, frame)
         import pandas
 
-        cases = [
+        # Column labels pass through as they are; diagnose_many checks each is a node id.
+        cases: list[dict[Any, Any]] = [
             {key: value for key, value in row.items() if not _is_missing(value)}
             for row in frame.to_dict(orient="records")
         ]
@@ -481,13 +482,14 @@ class Model:
                 likelihoods, rows_total, targets=self._conditions
             )
         except ImpossibleEvidenceError as error:
-            index = getattr(error, "case", None)
             # Rows 2n + k repeat case answered_no[k]; the others are case row % n.
+            row = error.case
             position = None
-            if isinstance(index, int):
-                position = index % n if index < 2 * n else answered_no[index - 2 * n]
-            case = cases[position] if position is not None else None
-            detail = f" for case {position}: {dict(case)}" if case is not None else ""
+            if row is not None:
+                position = row % n if row < 2 * n else answered_no[row - 2 * n]
+            detail = (
+                f" for case {position}: {dict(cases[position])}" if position is not None else ""
+            )
             raise ImpossibleEvidenceError(
                 f"the evidence has probability zero under the model{detail}"
             ) from error
@@ -506,24 +508,26 @@ class Model:
         ranking: str,
         without_no: np.ndarray,
     ) -> Diagnosis:
-        causes = [
-            RankedCause(
-                id=condition,
-                label=self._by_id[condition].label,
-                posterior=float(posterior),
-                prior=float(prior),
-                likelihood_ratio=likelihood_ratio(float(posterior), float(prior)),
-                score=float(score),
-            )
+        rows = [
+            (condition, float(prior), float(posterior), float(score))
             for condition, prior, posterior, score in zip(
                 self._conditions, priors, posteriors, scores, strict=True
             )
         ]
         # Values equal to 12 decimals count as tied, so float noise cannot
         # override the documented tie order (score, then posterior, then id).
-        causes.sort(
-            key=lambda cause: (-round(cause.score, 12), -round(cause.posterior, 12), cause.id)
-        )
+        rows.sort(key=lambda row: (-round(row[3], 12), -round(row[2], 12), row[0]))
+        causes = [
+            RankedCause(
+                id=condition,
+                label=self._by_id[condition].label,
+                posterior=posterior,
+                prior=prior,
+                likelihood_ratio=likelihood_ratio(posterior, prior),
+                score=score,
+            )
+            for condition, prior, posterior, score in rows
+        ]
         triage = assess_triage(
             self._spec,
             evidence,

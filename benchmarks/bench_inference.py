@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_inference.py [--quick]
+    python benchmarks/bench_inference.py [--quick] [--output DIR]
 
 For each network (hepar2, alarm and win95pts from ``data/networks``, and the
 shipped leg-symptom model when ``models/leg_symptoms.toml`` exists) it draws
@@ -30,7 +30,10 @@ a separate untimed run; pyAgrum's C++ heap is invisible to it), the warm
 ``python -m bayesleg diagnose ... --json`` and ``import bayesleg.inference.engine``
 against ``import pgmpy.models``, and ends with each target and whether it
 is met.  The table is
-printed and written, with the raw numbers as JSON, to ``benchmarks/results/``.
+printed to stdout.  Only with ``--output DIR`` is it also written, to
+``DIR/bench_inference.md`` with the raw numbers in ``DIR/bench_inference.json``
+(``bench_inference_quick.*`` with ``--quick``); ``--output benchmarks/results``
+refreshes the committed results.
 
 Times are wall-clock, best of a few repeats, on whatever machine runs this:
 on a small shared machine they are noisy, ratios less so.
@@ -41,7 +44,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gzip
-import json
 import os
 import platform
 import subprocess
@@ -59,6 +61,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from _output import add_output_option, write_results  # noqa: E402
 from brute_force import forward_sample  # noqa: E402
 
 from bayesleg.inference import _cases  # noqa: E402
@@ -66,7 +69,6 @@ from bayesleg.inference.engine import compile  # noqa: E402
 from bayesleg.inference.formats import read_network, to_pgmpy  # noqa: E402
 from bayesleg.inference.network import DiscreteNetwork  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
 NETWORKS = ("hepar2", "alarm", "win95pts")
 SHIPPED = ROOT / "models" / "leg_symptoms.toml"
 TARGETS = 12
@@ -372,6 +374,7 @@ def markdown(results: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer cases, one repeat")
+    add_output_option(parser, "bench_inference[_quick]")
     arguments = parser.parse_args(argv)
     quick = arguments.quick
     sizes = (
@@ -449,10 +452,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     table = markdown(results)
     print(table)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = "bench_inference_quick" if quick else "bench_inference"
-    (RESULTS / f"{stem}.md").write_text(table + "\n")
-    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "bench_inference_quick" if quick else "bench_inference"
+    write_results(arguments.output, name, table, results)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,17 @@ of 1 and then 2 worker processes, one thread each:
 Each run computes the whole frame and keeps the result in memory (it is not
 written anywhere), so the time is scoring, plus Dask's overhead of shipping
 partitions.  Before timing, one partition's Dask result is checked against
-pandas.  Writes ``benchmarks/results/bench_scale.md`` and ``.json``.
+pandas.  Progress goes to stderr and the table to stdout; only with
+``--output DIR`` is it also written, to ``DIR/bench_scale.md`` with the raw
+numbers in ``DIR/bench_scale.json`` (``--output benchmarks/results`` refreshes
+the committed results).
 
 Needs the dask extra (``pip install '.[dask]'``).  Run from the repository
 root::
 
     python benchmarks/bench_scale.py
     python benchmarks/bench_scale.py --cases 100000 --workers 1 2
+    python benchmarks/bench_scale.py --output benchmarks/results
 
 Timing is wall-clock on a shared machine: other work on it slows a run down.
 """
@@ -27,19 +31,17 @@ Timing is wall-clock on a shared machine: other work on it slows a run down.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
+import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _output import add_output_option, write_results
 
 import bayesleg
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def sample(model: bayesleg.Model, n: int, seed: int) -> pd.DataFrame:
@@ -135,6 +137,7 @@ def main() -> None:
         choices=["rank_frame", "posteriors"],
         default=["rank_frame", "posteriors"],
     )
+    add_output_option(parser, "bench_scale")
     args = parser.parse_args()
 
     model = bayesleg.load()
@@ -143,7 +146,10 @@ def main() -> None:
     states = as_states(frame) if "posteriors" in args.what else None
     drawn = time.perf_counter() - started
     check(model, frame)
-    print(f"drew {args.cases} cases in {drawn:.1f} s; Dask matches pandas on 2,000 of them")
+    print(
+        f"drew {args.cases} cases in {drawn:.1f} s; Dask matches pandas on 2,000 of them",
+        file=sys.stderr,
+    )
 
     rows = []
     for what in args.what:
@@ -154,7 +160,8 @@ def main() -> None:
             rows.append(row)
             print(
                 f"{what:<11} {workers} worker(s): {row['seconds']:8.1f} s, "
-                f"{row['cases_per_second']:>8,} cases/s"
+                f"{row['cases_per_second']:>8,} cases/s",
+                file=sys.stderr,
             )
 
     import dask
@@ -176,10 +183,6 @@ def main() -> None:
         "seed": args.seed,
         "observed": "factors and symptoms (37 columns); conditions hidden",
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_scale.json").write_text(
-        json.dumps({"machine": machine, "setup": setup, "runs": rows}, indent=2) + "\n"
-    )
     lines = [
         f"# Scoring {args.cases:,} synthetic cases with Dask",
         "",
@@ -203,8 +206,11 @@ def main() -> None:
         f"{machine['load_average_at_end']}.",
         "",
     ]
-    (RESULTS / "bench_scale.md").write_text("\n".join(lines))
-    print(f"wrote {RESULTS / 'bench_scale.md'} and .json")
+    table = "\n".join(lines)
+    print(table, end="")
+    write_results(
+        args.output, "bench_scale", table, {"machine": machine, "setup": setup, "runs": rows}
+    )
 
 
 if __name__ == "__main__":

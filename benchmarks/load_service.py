@@ -2,9 +2,10 @@
 
 Starts ``bayesleg serve`` itself on 127.0.0.1 on a free port, sends a bounded
 number of requests (10,000 by default, at most 32 in flight, stopping early
-after ``--max-seconds``), stops the server, and writes
-``benchmarks/results/load_service.md`` and ``.json``.  Traffic goes to
-loopback only.
+after ``--max-seconds``), stops the server, and prints the table to stdout.
+Only with ``--output DIR`` is it also written, to ``DIR/load_service.md`` with
+the raw numbers in ``DIR/load_service.json`` (``--output benchmarks/results``
+refreshes the committed results).  Traffic goes to loopback only.
 
 Requests are ``POST /v1/diagnose`` with random evidence from a seeded RNG
 (0 to 8 findings over the whole vocabulary); one in twenty names an unknown
@@ -21,6 +22,7 @@ repository root::
 
     python benchmarks/load_service.py
     python benchmarks/load_service.py --requests 2000 --concurrency 8
+    python benchmarks/load_service.py --output benchmarks/results
 
 Exit code 1 if any request got a 5xx, a malformed answer, or no answer.
 """
@@ -43,9 +45,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _output import add_output_option, write_results
+
 import bayesleg
 
-RESULTS = Path(__file__).parent / "results"
 HOST = "127.0.0.1"
 
 
@@ -184,7 +187,7 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="stop sending after this")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--model", help="a model file (default: the shipped one)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    add_output_option(parser, "load_service")
     args = parser.parse_args()
 
     model = bayesleg.load(args.model)
@@ -231,8 +234,6 @@ def main() -> int:
         },
         "note": "client and server share the machine's cores",
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "load_service.json").write_text(json.dumps(result, indent=2) + "\n")
     latency = result["latency_ms"]
     statuses = ", ".join(f"{n} x {status}" for status, n in result["statuses"].items())
     table = [
@@ -259,8 +260,8 @@ def main() -> int:
         "One request in twenty names an unknown node on purpose: those are the 422s.",
         "",
     ]
-    (args.out / "load_service.md").write_text("\n".join(table))
     print("\n".join(table))
+    write_results(args.output, "load_service", "\n".join(table), result)
     return 1 if server_errors or tally.malformed or tally.no_answer else 0
 
 

@@ -505,6 +505,8 @@ def propagate(
         total=np.empty(0),
     )
     collected, raw, message, scale = run.collected, run.raw, run.message, run.scale
+    # An inactive clique takes its message from the prior run; with no prior, none is inactive.
+    prior_message = message if prior is None else prior.message
     if groups:
         _leaf_messages(plan, n, evidence, run, prior is None)
         in_group = plan.in_group
@@ -527,7 +529,7 @@ def propagate(
         table = tables[c]
         owned = False
         for ch in several[c]:
-            incoming = message[ch] if active[ch] else prior.message[ch]
+            incoming = message[ch] if active[ch] else prior_message[ch]
             view = parent_view[ch]
             if owned and table.shape[0] >= incoming.shape[0]:
                 target = table.reshape(view)
@@ -537,7 +539,7 @@ def propagate(
                 owned = True
         vectors: dict[int, np.ndarray] = {}
         for ch in single[c]:
-            incoming = message[ch] if active[ch] else prior.message[ch]
+            incoming = message[ch] if active[ch] else prior_message[ch]
             axis = single_axis[ch]
             vectors[axis] = vectors[axis] * incoming if axis in vectors else incoming
         for likelihood, v in evidence.get(c, ()):
@@ -581,11 +583,13 @@ def _distribute(
     down_steps = plan.down_steps
     down_matrix = plan.down_matrix
     belief[len(parent) - 1] = run.collected[-1]
+    # An inactive clique's tables are the prior run's; with no prior, none is inactive.
+    inactive_source = run if prior is None else prior
     for c in needed:
         p = parent[c]
         if p < 0:
             continue
-        source = run if active[c] else prior
+        source = run if active[c] else inactive_source
         table, sent = source.collected[c], source.raw[c]
         if table is None:  # a grouped leaf: its table times its evidence, if any
             table = tables[c]

@@ -84,10 +84,9 @@ def run_rows(
         try:
             found, logs = engine.posteriors_from_likelihoods(likelihoods, len(alive), targets)
         except ImpossibleEvidenceError as error:
-            case = getattr(error, "case", None)
-            if not isinstance(case, int):
+            if error.case is None:
                 raise
-            del alive[case]
+            del alive[error.case]
             continue
         index = np.asarray(alive)
         log_evidence[index] = logs

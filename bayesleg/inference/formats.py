@@ -310,7 +310,8 @@ def _table(
                     f"row ({row.group(1)}) has {len(values)} probabilities, expected {card}",
                     node=child,
                 )
-            table[(slice(None), *index)] = values
+            column: tuple[slice | int, ...] = (slice(None), *index)
+            table[column] = values
             continue
         keyword, _, rest = statement.partition(" ")
         values = _numbers(rest, child, source)

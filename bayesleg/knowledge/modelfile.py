@@ -320,23 +320,20 @@ class _Reader:
                 raise self.fail(f"unknown field; expected one of {sorted(allowed)}", node, where)
 
     def text(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        node: str | None,
-        field: str | None = None,
-        *,
-        required: bool = True,
-    ) -> str | None:
+        self, table: Mapping[str, Any], key: str, node: str | None, field: str | None = None
+    ) -> str:
         where = f"{field}.{key}" if field else key
         if key not in table:
-            if required:
-                raise self.fail("missing", node, where)
-            return None
+            raise self.fail("missing", node, where)
         value = table[key]
         if not isinstance(value, str) or not value.strip():
             raise self.fail(f"expected a non-empty string, got {value!r}", node, where)
         return value
+
+    def optional_text(
+        self, table: Mapping[str, Any], key: str, node: str | None, field: str | None = None
+    ) -> str | None:
+        return self.text(table, key, node, field) if key in table else None
 
     def source(self, table: Mapping[str, Any], node: str | None, field: str | None) -> Source:
         text = self.text(table, "source", node, field)
@@ -361,13 +358,11 @@ class _Reader:
         return Source(match["file"], match["quote"])
 
     def probability(
-        self, table: Mapping[str, Any], key: str, node: str | None, field: str, *, required: bool
-    ) -> float | None:
+        self, table: Mapping[str, Any], key: str, node: str | None, field: str
+    ) -> float:
         where = f"{field}.{key}"
         if key not in table:
-            if required:
-                raise self.fail("missing", node, where)
-            return None
+            raise self.fail("missing", node, where)
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(f"expected a number in [0, 1], got {value!r}", node, where)
@@ -375,10 +370,15 @@ class _Reader:
             raise self.fail(f"probability {value!r} is outside [0, 1]", node, where)
         return float(value)
 
+    def optional_probability(
+        self, table: Mapping[str, Any], key: str, node: str | None, field: str
+    ) -> float | None:
+        return self.probability(table, key, node, field) if key in table else None
+
     def parameter(self, value: Any, node: str, field: str) -> Parameter:
         table = self.table(value, node, field)
         self.known_fields(table, _PARAMETER_FIELDS, node, field)
-        p = self.probability(table, "p", node, field, required=True)
+        p = self.probability(table, "p", node, field)
         verbal = self.text(table, "verbal", node, field)
         if verbal not in ANCHORS:
             raise self.fail(
@@ -386,13 +386,13 @@ class _Reader:
                 node,
                 f"{field}.verbal",
             )
-        cue = self.text(table, "cue", node, field, required=False)
+        cue = self.optional_text(table, "cue", node, field)
         if cue is not None and cue not in CUES:
             raise self.fail(
                 f"unknown cue {cue!r}; expected one of {list(CUES)}", node, f"{field}.cue"
             )
         source = self.source(table, node, field)
-        note = self.text(table, "note", node, field, required=False)
+        note = self.optional_text(table, "note", node, field)
         if note is None and not math.isclose(p, ANCHORS[verbal], abs_tol=1e-12):
             raise self.fail(
                 f"p = {p} is off its anchor {verbal!r} = {ANCHORS[verbal]}; a note must say why",
@@ -406,8 +406,8 @@ class _Reader:
                 node,
                 f"{field}.note",
             )
-        low = self.probability(table, "low", node, field, required=False)
-        high = self.probability(table, "high", node, field, required=False)
+        low = self.optional_probability(table, "low", node, field)
+        high = self.optional_probability(table, "high", node, field)
         if low is not None and low > p:
             raise self.fail(f"low = {low} is above p = {p}", node, f"{field}.low")
         if high is not None and high < p:
@@ -425,7 +425,7 @@ class _Reader:
             )
         self.known_fields(table, _NODE_FIELDS[kind], node_id, None)
         label = self.text(table, "label", node_id)
-        description = self.text(table, "description", node_id, required=False)
+        description = self.optional_text(table, "description", node_id)
         if kind == "factor":
             prior = self.parameter(self.required(table, "prior", node_id), node_id, "prior")
             return NodeSpec(node_id, kind, label, description, prior=prior)
@@ -531,7 +531,7 @@ class _Reader:
             strength=float(strength),
             iterations=counts["iterations"],
             converged=converged,
-            data=self.text(table, "data", where, required=False),
+            data=self.optional_text(table, "data", where),
         )
 
     def red_flag(self, value: Any, index: int, kinds: Mapping[str, str]) -> RedFlag:
@@ -613,7 +613,7 @@ def read_model_file(path: str | Path) -> ModelSpec:
     )
     model_id = reader.text(header, "id", "model")
     title = reader.text(header, "title", "model")
-    description = reader.text(header, "description", "model", required=False)
+    description = reader.optional_text(header, "description", "model")
     parameterisation = reader.text(header, "parameterisation", "model")
     if parameterisation != "diez":
         raise reader.fail(

@@ -12,7 +12,7 @@ from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec
 __all__ = ["discrete_network", "node_table", "noisy_or_table"]
 
 
-def noisy_or_table(leak: float, weights: Sequence[float]) -> np.ndarray:
+def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.ndarray:
     """Return the CPT of a binary leaky noisy-OR node.
 
     ``weights[i]`` is the probability that parent ``i`` on its own produces
@@ -23,7 +23,7 @@ def noisy_or_table(leak: float, weights: Sequence[float]) -> np.ndarray:
     ----------
     leak : float
         P(child present | no parent present).
-    weights : sequence of float
+    weights : sequence of float or numpy.ndarray
         One link probability per parent, in axis order.
 
     Returns

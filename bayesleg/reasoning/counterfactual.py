@@ -284,7 +284,9 @@ def _sufficiency(
         weights = structure.weights[s]
         factors = [p for p in weights if structure.kind[p] == "factor"]
         marginal = batch.add(("without", index, s), without)
-        soft = {None: batch.add(("suf", index, s, None), _soft(without, weights, factors))}
+        soft: dict[str | None, int] = {
+            None: batch.add(("suf", index, s, None), _soft(without, weights, factors))
+        }
         for condition in conditions:
             if condition in weights:
                 kept = [*factors, condition]

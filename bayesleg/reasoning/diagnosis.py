@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,7 @@ class Diagnosis:
 
     ranked: tuple[RankedCause, ...]
     triage: Triage
-    evidence: dict[str, str]
+    evidence: Mapping[str, str]
     model_id: str
     model_version: str
     ranking: str = "posterior"

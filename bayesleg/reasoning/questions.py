@@ -144,8 +144,9 @@ def next_questions(
     # Mutual information is never negative; clip rounding noise at zero.
     gains = np.maximum(entropy_now - (p_yes * entropy_yes + (1.0 - p_yes) * entropy_no), 0.0)
     # The top cause as diagnose ranks it: highest posterior, ties by id.
-    top = min(range(len(conditions)), key=lambda c: (-round(current[c], 12), conditions[c]))
-    order = sorted(range(len(candidates)), key=lambda j: (-round(gains[j], 12), candidates[j]))
+    tied_current, tied_gains = np.round(current, 12), np.round(gains, 12)
+    top = min(range(len(conditions)), key=lambda c: (-tied_current[c], conditions[c]))
+    order = sorted(range(len(candidates)), key=lambda j: (-tied_gains[j], candidates[j]))
     return tuple(
         Question(
             id=candidates[j],

@@ -588,8 +588,8 @@ def _checked_evidence(
     for field, ids in named:
         for condition in ids:
             if condition not in conditions:
-                error = UnknownNodeError(condition, sorted(conditions), what="condition")
-                raise VignetteFileError(vignette.where, str(error), field=field)
+                unknown = UnknownNodeError(condition, sorted(conditions), what="condition")
+                raise VignetteFileError(vignette.where, str(unknown), field=field)
     return evidence
 
 
@@ -626,9 +626,9 @@ def _case_result(vignette: Vignette, diagnoses: Mapping[str, Diagnosis]) -> Case
 def _ranking_scores(
     ranking: str, results: Sequence[CaseResult], n_conditions: int
 ) -> RankingScores:
-    top1 = [case.top1_hit[ranking] for case in results if case.top1_hit[ranking] is not None]
-    top3 = [case.top3_hit[ranking] for case in results if case.top3_hit[ranking] is not None]
-    ranks = [case.rank[ranking] for case in results if case.rank[ranking] is not None]
+    top1 = [hit for case in results if (hit := case.top1_hit[ranking]) is not None]
+    top3 = [hit for case in results if (hit := case.top3_hit[ranking]) is not None]
+    ranks = [rank for case in results if (rank := case.rank[ranking]) is not None]
     top_k = (
         tuple(sum(r <= k for r in ranks) / len(ranks) for k in range(1, n_conditions + 1))
         if ranks

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,7 +280,7 @@ def _xdsl(network: DiscreteBayesianNetwork, name: str) -> Any:
 def _uai(network: DiscreteBayesianNetwork, name: str) -> Any:
     from pgmpy.readwrite import UAIWriter
 
-    class _StandardUAIWriter(UAIWriter):  # type: ignore[misc]
+    class _StandardUAIWriter(UAIWriter):
         def get_tables(self) -> list[list[str]]:
             # pgmpy writes each table child-first; the UAI format wants it in
             # the order of the function's scope, which UAIWriter.get_functions
@@ -299,14 +300,14 @@ def _uai(network: DiscreteBayesianNetwork, name: str) -> Any:
 def _net(network: DiscreteBayesianNetwork, name: str) -> Any:
     from pgmpy.readwrite import NETWriter
 
-    class _ExactNETWriter(NETWriter):  # type: ignore[misc]
+    class _ExactNETWriter(NETWriter):
         def net_cpd(self, var_name: str) -> str:
             # pgmpy rounds to 8 decimals here; repr keeps every double exact.
             table = np.moveaxis(np.asarray(self.tables[var_name], dtype=np.float64), 0, -1)
             text = np.array2string(
                 table,
-                threshold=np.inf,
-                max_line_width=np.inf,
+                threshold=sys.maxsize,
+                max_line_width=sys.maxsize,
                 separator=" ",
                 formatter={"float_kind": lambda value: repr(float(value))},
             )

@@ -393,11 +393,7 @@ def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
 
 def _parameter(spec: ModelSpec, slot: _Slot) -> Parameter:
     node = next(n for n in spec.nodes if n.id == slot.node)
-    if slot.field == "prior":
-        return node.prior
-    if slot.field == "leak":
-        return node.leak
-    return dict(node.parents)[slot.parent]
+    return dict(node.parameters())[slot.field]
 
 
 def _activation_network(
@@ -455,10 +451,9 @@ def _log_prior(values: np.ndarray, prior: np.ndarray, strength: float) -> float:
 def _impossible(
     error: ImpossibleEvidenceError, data: Any, first_row: np.ndarray
 ) -> ImpossibleEvidenceError:
-    pattern = getattr(error, "case", None)
     where = ""
-    if isinstance(pattern, int | np.integer):
-        where = f" (row {data.index[first_row[pattern]]!r})"
+    if error.case is not None:
+        where = f" (row {data.index[first_row[error.case]]!r})"
     return ImpossibleEvidenceError(
         f"a case{where} has probability zero under the model; EM cannot update from it, "
         "because a number set to 0 or 1 never moves"
@@ -492,14 +487,13 @@ def _updated_spec(
 
     nodes = []
     for node in spec.nodes:
-        if node.kind == "factor":
-            nodes.append(replace(node, prior=updated(node.prior, (node.id, "prior"))))
-            continue
-        weights = tuple(
-            (parent, updated(weight, (node.id, f"parents.{parent}")))
-            for parent, weight in node.parents
+        fitted = {
+            field: updated(parameter, (node.id, field)) for field, parameter in node.parameters()
+        }
+        weights = tuple((parent, fitted[f"parents.{parent}"]) for parent, _ in node.parents)
+        nodes.append(
+            replace(node, prior=fitted.get("prior"), leak=fitted.get("leak"), parents=weights)
         )
-        nodes.append(replace(node, leak=updated(node.leak, (node.id, "leak")), parents=weights))
     record = Update(
         date=today,
         method=METHOD,

@@ -115,12 +115,12 @@ def plot_network(model: Model, ax: Axes | None = None) -> Axes:
 
     ax = _axes(ax, 14, 10)
     layers = layered_order(model)
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for column, kind in enumerate(_LAYERS):
         ids = layers[kind]
-        for row, node in enumerate(ids):
+        for row, node_id in enumerate(ids):
             y = 1.0 - row / max(len(ids) - 1, 1) if len(ids) > 1 else 0.5
-            graph.add_node(node, pos=(float(column), y), kind=kind)
+            graph.add_node(node_id, pos=(float(column), y), kind=kind)
     for node in model.spec.nodes:
         for parent, weight in node.parents:
             graph.add_edge(parent, node.id, weight=weight.p)
@@ -144,15 +144,16 @@ def plot_network(model: Model, ax: Axes | None = None) -> Axes:
                 connectionstyle=style,
                 node_size=0,
             )
-    care = {node.id: node.care for node in model.spec.nodes if node.kind == "condition"}
+    # Every condition has a care level; no other node has.
+    care = {node.id: node.care for node in model.spec.nodes if node.care is not None}
     alignment = {"factor": "right", "condition": "center", "symptom": "left"}
-    for node, (x, y) in pos.items():
-        kind = kinds[node]
-        colour = _CARE_COLOURS[care[node]] if kind == "condition" else _KIND_COLOURS[kind]
+    for node_id, (x, y) in pos.items():
+        kind = kinds[node_id]
+        colour = _CARE_COLOURS[care[node_id]] if kind == "condition" else _KIND_COLOURS[kind]
         ax.text(
             x,
             y,
-            node,
+            node_id,
             ha=alignment[kind],
             va="center",
             fontsize=8,

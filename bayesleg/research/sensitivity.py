@@ -425,9 +425,8 @@ def _case_result(
         shares = np.zeros(len(conditions))
         shares[top] = 1.0
         low = median = high = posterior
-    ranking = sorted(
-        range(len(conditions)), key=lambda i: (-round(posterior[i], 12), conditions[i])
-    )
+    tied = np.round(posterior, 12)
+    ranking = sorted(range(len(conditions)), key=lambda i: (-tied[i], conditions[i]))
     intervals = tuple(
         CauseInterval(
             conditions[i],
@@ -468,9 +467,9 @@ def _cases(
         if isinstance(case, Mapping):
             case_ids.append(None)
             evidence.append(normalise_evidence(case, ids))
-        elif isinstance(getattr(case, "evidence", None), Mapping):
+        elif isinstance(case_evidence := getattr(case, "evidence", None), Mapping):
             case_ids.append(getattr(case, "id", None))
-            evidence.append(normalise_evidence(case.evidence, ids))
+            evidence.append(normalise_evidence(case_evidence, ids))
         else:
             raise InvalidEvidenceError(
                 f"case {len(evidence)} must be a mapping of node id to value or have an "
@@ -508,13 +507,13 @@ class _Analysis:
             start += count
         present = STATES.index("present")
         self.likelihoods = {}
-        for node in sorted(observed):
+        for node_id in sorted(observed):
             table = np.ones((len(evidence), len(STATES)))
             for row, case in enumerate(evidence):
-                if node in case:
+                if node_id in case:
                     table[row] = 0.0
-                    table[row, STATES.index(case[node])] = 1.0
-            self.likelihoods[node] = table
+                    table[row, STATES.index(case[node_id])] = 1.0
+            self.likelihoods[node_id] = table
         self.n_cases = len(evidence)
         # Compile every variation the same way: with noisy-OR chains or without,
         # whichever gives the hand-set network the smaller tables.  Both are exact.
@@ -549,8 +548,7 @@ class _Analysis:
                 self.likelihoods, self.n_cases, targets=self.conditions
             )
         except ImpossibleEvidenceError as error:
-            case = getattr(error, "case", None)
-            which = f"case {case}" if isinstance(case, int) else "a case"
+            which = f"case {error.case}" if error.case is not None else "a case"
             detail = f" with {moved.name} at {values[self._index(moved)]:g}" if moved else ""
             raise ImpossibleEvidenceError(
                 f"the evidence of {which} has probability zero{detail}"

@@ -34,7 +34,7 @@ evidence.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -159,16 +159,25 @@ def sample_states(
     for name in network.variables:
         if name in states:
             continue
-        index = tuple(states[parent] for parent in network.parents[name])
-        probabilities = network.cpts[name][(slice(None), *index)]
+        parent_states = [states[parent] for parent in network.parents[name]]
+        probabilities = _given(network.cpts[name], parent_states)
         states[name] = _draw(np.broadcast_to(probabilities.T, (n, probabilities.shape[0])), rng)
     return states
+
+
+def _given(table: np.ndarray, parent_states: Sequence[np.ndarray]) -> np.ndarray:
+    """Return a child-first ``table``'s columns for each case's parent states, ``(card, n)``.
+
+    A table without parents comes back as it is, shape ``(card,)``.
+    """
+    index: tuple[slice | np.ndarray, ...] = (slice(None), *parent_states)
+    return table[index]
 
 
 def _draw(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw one state per row of ``probabilities`` (shape ``(n, card)``, rows sum to one)."""
     cumulative = np.cumsum(probabilities, axis=1)[:, :-1]
-    uniform = rng.random(probabilities.shape[0])
+    uniform = rng.random(len(probabilities))
     return (uniform[:, None] >= cumulative).sum(axis=1).astype(np.intp)
 
 
@@ -225,8 +234,7 @@ def _sample_given_evidence(
 
     states: dict[str, np.ndarray] = {}
     for variable, scope, table in reversed(eliminated):
-        index = tuple(states[v] for v in scope[1:])
-        weights = table[(slice(None), *index)]
+        weights = _given(table, [states[v] for v in scope[1:]])
         weights = np.broadcast_to(weights.T, (n, cards[variable]))
         states[variable] = _draw(weights / weights.sum(axis=1, keepdims=True), rng)
     return states
