@@ -260,7 +260,7 @@ class Model:
     ) -> tuple[Diagnosis, ...]:
         if not normalised:
             return ()
-        priors, posteriors, without_no = self._condition_marginals(normalised)
+        priors, posteriors, triage_scores = self._condition_marginals(normalised)
         scores = (
             posteriors
             if ranking == "posterior"
@@ -273,7 +273,7 @@ class Model:
                 posteriors[index],
                 scores[index],
                 ranking,
-                without_no[index],
+                triage_scores[index],
             )
             for index, evidence in enumerate(normalised)
         )
@@ -453,17 +453,32 @@ class Model:
     def _condition_marginals(
         self, cases: Sequence[Mapping[str, str]]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return P(condition present) given factor evidence, all evidence, and the "yes" answers.
+        """Return P(condition) given the factor evidence, P(condition) given all, and triage scores.
 
-        Each array has shape (n_cases, n_conditions).  Case ``i``'s queries are
-        rows ``i``, ``n + i`` and ``2n + i`` of one batch; the third (evidence
-        answered "present" only) is run for the cases that answered "absent"
-        to something, and is the second for the others.
+        Each array has shape (n_cases, n_conditions).  One batch holds, for
+        case ``i``, its factor evidence and its whole evidence (rows ``i`` and
+        ``n + i``) and, when it answered "absent" to something, its "present"
+        answers alone and those with each "absent" answer added in turn.
+
+        The triage score of a condition is its probability given the "present"
+        answers, with each "absent" answer's likelihood ratio applied to the
+        odds only where it lowers them::
+
+            odds(score) = odds(c | yes answers) * prod_x min(1, odds(c | yes, x) / odds(c | yes))
+
+        so that answering "no" to a question can lower a score but never raise
+        it, whatever else was answered.  Without "absent" answers the score is
+        the posterior.
         """
         n = len(cases)
-        answered_no = [i for i, case in enumerate(cases) if "absent" in case.values()]
-        rows_total = 2 * n + len(answered_no)
-        third = {case: 2 * n + k for k, case in enumerate(answered_no)}
+        # (case, "absent" node or None for the "present" answers alone) -> row
+        extra: dict[tuple[int, str | None], int] = {}
+        for index, case in enumerate(cases):
+            absent = [node for node, state in case.items() if state == "absent"]
+            if absent:
+                for node in (None, *absent):
+                    extra[(index, node)] = 2 * n + len(extra)
+        rows_total = 2 * n + len(extra)
         likelihoods: dict[str, np.ndarray] = {}
         factors = set(self._factors)
         for index, evidence in enumerate(cases):
@@ -475,18 +490,24 @@ class Model:
                 rows[n + index, 1 - absent_or_present] = 0.0
                 if node in factors:
                     rows[index, 1 - absent_or_present] = 0.0
-                if absent_or_present and index in third:
-                    rows[third[index], 0] = 0.0
+                if (index, None) not in extra:
+                    continue
+                if absent_or_present:  # every extra row of the case keeps its "yes" answers
+                    rows[extra[(index, None)], 0] = 0.0
+                    for other in evidence:
+                        if evidence[other] == "absent":
+                            rows[extra[(index, other)], 0] = 0.0
+                else:
+                    rows[extra[(index, node)], 1] = 0.0
         try:
             marginals, _ = self._engine.posteriors_from_likelihoods(
                 likelihoods, rows_total, targets=self._conditions
             )
         except ImpossibleEvidenceError as error:
-            # Rows 2n + k repeat case answered_no[k]; the others are case row % n.
+            # Every extra row observes a subset of its case's evidence, so an
+            # impossible row is always one of the first 2n.
             row = error.case
-            position = None
-            if row is not None:
-                position = row % n if row < 2 * n else answered_no[row - 2 * n]
+            position = None if row is None else row % n
             detail = (
                 f" for case {position}: {dict(cases[position])}" if position is not None else ""
             )
@@ -494,10 +515,17 @@ class Model:
                 f"the evidence has probability zero under the model{detail}"
             ) from error
         stacked = np.stack([marginals[c][:, 1] for c in self._conditions], axis=1)
-        without_no = stacked[n : 2 * n].copy()
-        for case, row in third.items():
-            without_no[case] = stacked[row]
-        return stacked[:n], stacked[n : 2 * n], without_no
+        scores = stacked[n : 2 * n].copy()
+        # Each case's extra rows are consecutive: the "yes" answers, then one per "no".
+        for (index, node), row in extra.items():
+            if node is None:
+                base = _log_odds(stacked[row])
+                log_odds = base.copy()
+                last = row + sum(1 for state in cases[index].values() if state == "absent")
+                for no_row in range(row + 1, last + 1):
+                    log_odds += np.minimum(0.0, _log_odds(stacked[no_row]) - base)
+                scores[index] = _from_log_odds(log_odds)
+        return stacked[:n], stacked[n : 2 * n], scores
 
     def _diagnosis(
         self,
@@ -506,7 +534,7 @@ class Model:
         posteriors: np.ndarray,
         scores: np.ndarray,
         ranking: str,
-        without_no: np.ndarray,
+        triage_scores: np.ndarray,
     ) -> Diagnosis:
         rows = [
             (condition, float(prior), float(posterior), float(score))
@@ -532,7 +560,7 @@ class Model:
             self._spec,
             evidence,
             {cause.id: cause.posterior for cause in causes},
-            without_no=dict(zip(self._conditions, map(float, without_no), strict=True)),
+            scores=dict(zip(self._conditions, map(float, triage_scores), strict=True)),
         )
         return Diagnosis(
             ranked=tuple(causes),
@@ -566,3 +594,18 @@ class Model:
 
 def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
+
+
+def _log_odds(probability: np.ndarray) -> np.ndarray:
+    """Log odds, with 0 and 1 mapped to -inf and +inf (no warnings)."""
+    with np.errstate(divide="ignore"):
+        return np.log(probability) - np.log1p(-probability)
+
+
+def _from_log_odds(log_odds: np.ndarray) -> np.ndarray:
+    """The probability of a log odds; -inf and +inf give exactly 0 and 1."""
+    return np.where(
+        log_odds >= 0,
+        1.0 / (1.0 + np.exp(-np.abs(log_odds))),
+        np.exp(-np.abs(log_odds)) / (1.0 + np.exp(-np.abs(log_odds))),
+    )

@@ -16,10 +16,11 @@ The level is the highest of
   while one of the condition's own ``findings`` is observed present.
 
 A condition counts only when at least one symptom is observed present (a
-factor alone never raises the level), and its posterior is read as the lower
-of two: given all the evidence, and given only the findings answered "yes"
-(so that a "no" answer can lower the level but never raise it).  Nothing in
-the evidence can lower a level another rule raised.
+factor alone never raises the level), and it is judged by its *triage
+score*: its probability given the "yes" answers, lowered by each "no" answer
+that lowers it on its own and never raised by one (computed by
+``Model.diagnose``), so that answering "no" can lower the level but never
+raise it.  Nothing in the evidence can lower a level another rule raised.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def assess_triage(
     evidence: Mapping[str, str],
     posteriors: Mapping[str, float],
     *,
-    without_no: Mapping[str, float] | None = None,
+    scores: Mapping[str, float] | None = None,
 ) -> Triage:
     """Return the triage for a case.
 
@@ -82,10 +83,9 @@ def assess_triage(
         Normalised evidence, id to ``"present"`` or ``"absent"``.
     posteriors : mapping of str to float
         P(condition present | evidence) for every condition.
-    without_no : mapping of str to float, optional
-        P(condition present | the evidence answered "present") for every
-        condition; by default ``posteriors`` (right when nothing was answered
-        "absent").
+    scores : mapping of str to float, optional
+        Every condition's triage score (see the module docstring); by default
+        ``posteriors``, which it equals when nothing was answered "absent".
 
     Returns
     -------
@@ -100,13 +100,13 @@ def assess_triage(
             reasons.append(TriageReason("red_flag", flag.id, flag.level, text))
     by_id = {node.id: node for node in spec.nodes}
     if any(state == "present" and by_id[n].kind == "symptom" for n, state in evidence.items()):
-        guarded = posteriors if without_no is None else without_no
+        guarded = posteriors if scores is None else scores
         raised = []
-        for condition, probability in posteriors.items():
+        for condition in posteriors:
             node = by_id[condition]
             if node.care == "self_care":
                 continue
-            likely = min(probability, guarded[condition])
+            likely = guarded[condition]
             threshold = spec.condition_threshold.p
             specific = [f for f in node.findings if evidence.get(f) == "present"]
             if specific and spec.finding_threshold is not None:
@@ -118,7 +118,7 @@ def assess_triage(
             node = by_id[condition]
             with_findings = f" with {', '.join(specific)}" if specific else ""
             text = (
-                f"{node.label}: posterior {probability:.2f} reaches the threshold "
+                f"{node.label}: {probability:.2f} reaches the threshold "
                 f"{threshold:.2f}{with_findings} for {node.care}"
             )
             reasons.append(TriageReason("condition", condition, str(node.care), text))
