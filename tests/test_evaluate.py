@@ -94,8 +94,16 @@ def test_triage_worked_by_hand(tiny):
     assert result.n_triage == 3  # case d has no gold level
     assert result.safe_triage == pytest.approx(2 / 3)
     assert result.exact_triage == pytest.approx(1 / 3)
+    assert result.under_triage == pytest.approx(1 / 3)
+    assert result.over_triage == pytest.approx(1 / 3)
     assert result.under_triaged == ("b",)
     assert result.over_triaged == ("c",)
+    assert [(case.under_triaged, case.over_triaged) for case in result.cases] == [
+        (False, False),
+        (True, False),
+        (False, True),
+        (False, False),  # no gold level: neither
+    ]
     # Only case b, where S is absent, brings P(D) below 0.2; case d observes a
     # factor alone, and a factor alone never raises the level.
     assert [case.triage for case in result.cases] == [
@@ -104,6 +112,40 @@ def test_triage_worked_by_hand(tiny):
         "see_doctor",
         "self_care",
     ]
+
+
+# Cases whose gold level is self_care, as in data/vignettes_benign.jsonl; top1
+# given as one id alone.  Only T, a symptom, lets D count: P(D | T) = 0.25 >= 0.2.
+BENIGN = [
+    {"id": "t-alone", "evidence": {"t": True}, "top1": "c", "triage": "self_care"},
+    {"id": "no-s", "evidence": {"s": False}, "top1": "d", "triage": "self_care"},
+    {"id": "f-alone", "evidence": {"f": True}, "top1": "c", "triage": "self_care"},
+]
+
+
+def test_over_triage_of_benign_cases_worked_by_hand(tiny):
+    result = bayesleg.evaluate(tiny, BENIGN)
+    assert [case.triage for case in result.cases] == ["see_doctor", "self_care", "self_care"]
+    assert result.n_triage == 3
+    assert result.over_triage == pytest.approx(1 / 3)
+    assert result.exact_triage == pytest.approx(2 / 3)
+    assert (result.under_triage, result.safe_triage) == (0.0, 1.0)
+    assert (result.over_triaged, result.under_triaged) == (("t-alone",), ())
+    # One id alone is a list of one: C first for T alone (0.25625 > 0.25), D for S absent.
+    assert [case.gold_top1 for case in result.cases] == [("c",), ("d",), ("c",)]
+    assert result.ranking("posterior").top1 == 1.0
+    payload = result.to_dict()
+    assert payload["triage"] == {
+        "n": 3,
+        "safe": 1.0,
+        "exact": pytest.approx(2 / 3),
+        "under": 0.0,
+        "over": pytest.approx(1 / 3),
+        "under_triaged": [],
+        "over_triaged": ["t-alone"],
+    }
+    assert [case["over_triaged"] for case in payload["cases"]] == [True, False, False]
+    assert list(result.to_frame()["over_triaged"]) == [True, False, False]
 
 
 def test_brier_and_log_loss_worked_by_hand(tiny):
@@ -189,8 +231,12 @@ BAD_LINES = [
     ('{"id": "x", "evidence": ["f"]}', "line 2, field 'evidence': expected an object"),
     ('{"id": "x", "evidence": {"f": 1}}', "line 2, field 'evidence.f': invalid value 1 for 'f'"),
     (
-        '{"id": "x", "evidence": {}, "top1": "c"}',
-        "line 2, field 'top1': expected a list of condition ids",
+        '{"id": "x", "evidence": {}, "top1": 3}',
+        "line 2, field 'top1': expected a condition id or a list of condition ids",
+    ),
+    (
+        '{"id": "x", "evidence": {}, "top3": ["c", 3]}',
+        "line 2, field 'top3': expected a condition id or a list of condition ids",
     ),
     (
         '{"id": "x", "evidence": {}, "top3": ["c", "c"]}',
@@ -269,13 +315,36 @@ def test_cli_json_matches_the_api(tiny, tmp_path):
     table = run_cli("evaluate", str(path), "--model", str(TINY), cwd=tmp_path).stdout
     assert "under-triaged: b" in table
     assert "over-triaged: c" in table
+    assert (
+        "triage: exact 33.3 % (1/3), under 33.3 % (1/3), over 33.3 % (1/3); safe 66.7 % (2/3)"
+        in table.splitlines()
+    )
     assert any(line.split()[:2] == ["posterior", "33.3"] for line in table.splitlines())
     assert any(line.startswith("b ") and "UNDER-TRIAGED" in line for line in table.splitlines())
+    assert any(line.startswith("c ") and "OVER-TRIAGED" in line for line in table.splitlines())
+
+
+def test_cli_scores_the_benign_vignettes_for_over_triage(tmp_path):
+    # The shipped model is being re-tuned: check the shape of the result, not its numbers.
+    benign = Path(__file__).resolve().parent.parent / "data" / "vignettes_benign.jsonl"
+    lines = [line for line in benign.read_text(encoding="utf-8").splitlines() if line.strip()]
+    result = run_cli("evaluate", str(benign), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    triage = json.loads(result.stdout)["triage"]
+    assert triage["n"] == len(lines)
+    # Every gold level is self_care, the lowest: no case can be under-triaged.
+    assert (triage["under"], triage["under_triaged"], triage["safe"]) == (0.0, [], 1.0)
+    assert triage["exact"] + triage["over"] == pytest.approx(1.0)
+    assert len(triage["over_triaged"]) == round(triage["over"] * len(lines))
+    table = run_cli("evaluate", str(benign), cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert any(line.startswith("triage: exact ") for line in table.stdout.splitlines())
+    assert any(line.startswith("over-triaged: ") for line in table.stdout.splitlines())
 
 
 def test_cli_bad_line_is_one_line_on_stderr(tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"id": "x", "evidence": {}, "top3": "c"}\n')
+    path.write_text('{"id": "x", "evidence": {}, "top3": 3}\n')
     result = run_cli("evaluate", str(path), "--model", str(TINY), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1

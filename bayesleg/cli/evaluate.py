@@ -7,12 +7,13 @@ import json
 
 from bayesleg.cli._options import add_model_option
 from bayesleg.model import load
-from bayesleg.research.evaluate import Evaluation, evaluate
+from bayesleg.research.evaluate import CaseResult, Evaluation, evaluate
 
 HELP = "score the model on vignettes: top-k accuracy, triage safety, calibration"
 DESCRIPTION = (
     "Score the model on FILE.jsonl (the format of data/vignettes.jsonl): top-1, top-3 and "
-    "top-k accuracy per ranking method, safe- and exact-triage rates, under-triaged cases, "
+    "top-k accuracy per ranking method, exact-, under- and over-triage rates (level equal "
+    "to, below or above the gold level) with the cases under- and over-triaged, "
     "Brier score and log loss where the file gives condition indicators, and a per-case table."
 )
 
@@ -77,9 +78,12 @@ def format_evaluation(evaluation: Evaluation, source: str) -> str:
             f"  {_percent(scores.top3, scores.n_top3):<18}{top_k}  {mean_rank:>9}"
         )
     lines.append("")
+    n_triage = evaluation.n_triage
     lines.append(
-        f"triage: safe {_percent(evaluation.safe_triage, evaluation.n_triage)}, "
-        f"exact {_percent(evaluation.exact_triage, evaluation.n_triage)}"
+        f"triage: exact {_percent(evaluation.exact_triage, n_triage)}, "
+        f"under {_percent(evaluation.under_triage, n_triage)}, "
+        f"over {_percent(evaluation.over_triage, n_triage)}; "
+        f"safe {_percent(evaluation.safe_triage, n_triage)}"
     )
     lines.append(f"under-triaged: {', '.join(evaluation.under_triaged) or 'none'}")
     lines.append(f"over-triaged: {', '.join(evaluation.over_triaged) or 'none'}")
@@ -100,6 +104,15 @@ def _gold(top1: tuple[str, ...]) -> str:
     if not top1:
         return "-"
     return top1[0] + (f" (+{len(top1) - 1})" if len(top1) > 1 else "")
+
+
+def _misjudged(case: CaseResult) -> str:
+    """The mark of a case triaged below or above its gold level."""
+    if case.under_triaged:
+        return "  UNDER-TRIAGED"
+    if case.over_triaged:
+        return "  OVER-TRIAGED"
+    return ""
 
 
 def _case_table(evaluation: Evaluation) -> list[str]:
@@ -124,7 +137,6 @@ def _case_table(evaluation: Evaluation) -> list[str]:
                 f"  {_mark(case.top3_hit[ranking]):<4}  {rank if rank is not None else '-':>4}"
             )
         gold = case.gold_triage or "-"
-        flag = "  UNDER-TRIAGED" if case.under_triaged else ""
-        row += f"  {case.triage} ({gold}){flag}"
+        row += f"  {case.triage} ({gold}){_misjudged(case)}"
         lines.append(row)
     return lines

@@ -8,8 +8,10 @@ field           required  meaning
 ``id``          yes       a unique name
 ``evidence``    yes       node id to true/false ("present"/"absent",
                           "yes"/"no" also read)
-``top1``        no        acceptable first causes (condition ids)
-``top3``        no        causes that must all be in the first three (<= 3)
+``top1``        no        acceptable first causes (condition ids; one id
+                          alone stands for a list of one)
+``top3``        no        causes that must all be in the first three (<= 3;
+                          one id alone, as for ``top1``)
 ``triage``      no        the gold level: ``self_care``, ``see_doctor``,
                           ``urgent``, or null
 ``conditions``  no        condition id to 0/1: which conditions the case
@@ -36,9 +38,15 @@ For each ranking method (the ``ranking`` of :meth:`Model.diagnose
 A case without ``top1`` (or ``top3``) does not count toward that metric.
 Triage, which does not depend on the ranking:
 
-* **safe-triage rate**: the level is at or above the gold level;
 * **exact-triage rate**: the level equals the gold level;
-* **under-triaged**: the cases whose level is below the gold level.
+* **under-triage rate**: the level is below the gold level (unsafe);
+* **over-triage rate**: the level is above the gold level (safe, but it
+  sends to a clinician someone the texts would let manage it themselves);
+* **safe-triage rate**: the level is at or above the gold level (one minus
+  the under-triage rate);
+* **under-triaged** and **over-triaged**: the ids of those cases.
+
+The three rates exact, under and over add up to one.
 
 Calibration of the posteriors, over every (case, condition) pair that a
 case's ``conditions`` gives:
@@ -203,9 +211,13 @@ def _vignette(record: Any, where: str) -> Vignette:
     answers = {}
     for key in ("top1", "top3"):
         ids = record.get(key, [])
+        if isinstance(ids, str):  # one id alone: a list of one
+            ids = [ids]
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise VignetteFileError(
-                where, f"expected a list of condition ids, got {ids!r}", field=key
+                where,
+                f"expected a condition id or a list of condition ids, got {ids!r}",
+                field=key,
             )
         if len(set(ids)) != len(ids):
             raise VignetteFileError(where, f"a condition is listed twice: {ids!r}", field=key)
@@ -317,6 +329,11 @@ class CaseResult:
         """Whether the triage level is below the gold level."""
         return self.gold_triage is not None and _level(self.triage) < _level(self.gold_triage)
 
+    @property
+    def over_triaged(self) -> bool:
+        """Whether the triage level is above the gold level."""
+        return self.gold_triage is not None and _level(self.triage) > _level(self.gold_triage)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome as a JSON-serialisable dict (first three causes per method)."""
         return {
@@ -328,6 +345,7 @@ class CaseResult:
             },
             "triage": self.triage,
             "under_triaged": self.under_triaged,
+            "over_triaged": self.over_triaged,
             "rankings": {
                 ranking: {
                     "first_three": list(order[:3]),
@@ -348,8 +366,9 @@ class Evaluation:
 
     ``scores`` holds one :class:`RankingScores` per ranking method, in the
     order asked.  Triage rates count the ``n_triage`` cases with a gold
-    level; ``brier`` and ``log_loss`` the ``n_indicators`` (case, condition)
-    pairs given.
+    level (``exact_triage + under_triage + over_triage`` is 1, and
+    ``safe_triage`` is ``1 - under_triage``); ``brier`` and ``log_loss`` the
+    ``n_indicators`` (case, condition) pairs given.
     """
 
     n_cases: int
@@ -357,6 +376,8 @@ class Evaluation:
     n_triage: int
     safe_triage: float | None
     exact_triage: float | None
+    under_triage: float | None
+    over_triage: float | None
     under_triaged: tuple[str, ...]
     over_triaged: tuple[str, ...]
     n_indicators: int
@@ -391,6 +412,8 @@ class Evaluation:
                 "n": self.n_triage,
                 "safe": self.safe_triage,
                 "exact": self.exact_triage,
+                "under": self.under_triage,
+                "over": self.over_triage,
                 "under_triaged": list(self.under_triaged),
                 "over_triaged": list(self.over_triaged),
             },
@@ -406,7 +429,7 @@ class Evaluation:
         """Return the per-case table: one row per vignette, indexed by id.
 
         Columns: ``gold_top1``, ``gold_triage``, ``triage``,
-        ``under_triaged``, then per ranking method ``R``: ``R.first``,
+        ``under_triaged``, ``over_triaged``, then per ranking method ``R``: ``R.first``,
         ``R.top1``, ``R.top3``, ``R.rank``; then ``brier`` and ``log_loss``.
         """
         import pandas
@@ -419,6 +442,7 @@ class Evaluation:
                 "gold_triage": case.gold_triage,
                 "triage": case.triage,
                 "under_triaged": case.under_triaged,
+                "over_triaged": case.over_triaged,
             }
             for ranking, order in case.ranked.items():
                 row[f"{ranking}.first"] = order[0]
@@ -495,9 +519,9 @@ def evaluate(
     scores = tuple(_ranking_scores(ranking, results, len(conditions)) for ranking in rankings)
 
     graded = [case for case in results if case.gold_triage is not None]
-    safe = [case for case in graded if not case.under_triaged]
+    under = [case.id for case in graded if case.under_triaged]
+    over = [case.id for case in graded if case.over_triaged]
     exact = [case for case in graded if case.triage == case.gold_triage]
-    over = [case.id for case in graded if _level(case.triage) > _level(case.gold_triage)]
 
     squared: list[float] = []
     losses: list[float] = []
@@ -511,9 +535,11 @@ def evaluate(
         n_cases=len(results),
         scores=scores,
         n_triage=len(graded),
-        safe_triage=_rate(len(safe), len(graded)),
+        safe_triage=_rate(len(graded) - len(under), len(graded)),
         exact_triage=_rate(len(exact), len(graded)),
-        under_triaged=tuple(case.id for case in graded if case.under_triaged),
+        under_triage=_rate(len(under), len(graded)),
+        over_triage=_rate(len(over), len(graded)),
+        under_triaged=tuple(under),
         over_triaged=tuple(over),
         n_indicators=len(squared),
         brier=_mean(squared),
