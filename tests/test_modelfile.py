@@ -244,3 +244,116 @@ def test_missing_file_is_a_model_file_error(tmp_path):
 def test_model_file_error_is_a_value_error():
     assert issubclass(ModelFileError, ValueError)
     assert issubclass(ModelFileError, BayeslegError)
+
+
+SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
+WITH_SOURCES = TINY_TEXT.replace(
+    'parameterisation = "diez"', f'parameterisation = "diez"\nsources = ["nowhere", {str(SEEDS)!r}]'
+)
+# The weight of f on c, with a cue, and the preventers and joint terms the format allows.
+C_PARENTS = (
+    'f = { p = 0.5, verbal = "fifty-fifty", '
+    "source = '001_a6af47fc61bf8c8f.txt: \"glycogen stores can become depleted\"' }"
+)
+
+
+def _fails(tmp_path, text, node, field, words):
+    path = tmp_path / "model.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ModelFileError) as caught:
+        read_model_file(path)
+    message = str(caught.value)
+    assert str(path) in message and f"node {node!r}" in message, message
+    assert f"field {field!r}" in message and words in message, message
+
+
+def test_the_quotes_are_checked_against_their_texts_when_the_sources_are_at_hand(tmp_path):
+    path = tmp_path / "model.toml"
+    path.write_text(WITH_SOURCES, encoding="utf-8")
+    assert read_model_file(path).sources == str(SEEDS)  # the first folder that exists
+    fabricated = WITH_SOURCES.replace(
+        '"glycogen stores can become depleted"\' }', '"glycogen is always depleted"\' }', 1
+    )
+    _fails(tmp_path, fabricated, "c", "leak.source", "does not occur in 001_")
+    unknown = WITH_SOURCES.replace("001_a6af47fc61bf8c8f.txt", "009_missing.txt", 1)
+    _fails(tmp_path, unknown, "f", "prior.source", "no source text '009_missing.txt'")
+    # Without the sources at hand, the same fabricated quote loads: nothing to check against.
+    path.write_text(fabricated.replace(str(SEEDS), "nowhere/else"), encoding="utf-8")
+    assert read_model_file(path).sources is None
+
+
+@pytest.mark.parametrize(
+    ("new", "field", "words"),
+    [
+        (C_PARENTS.replace("verbal =", 'cue = "loudly", verbal ='), "parents.f.cue", "unknown cue"),
+        (
+            C_PARENTS.replace("verbal =", 'cue = "hedged", verbal ='),
+            "parents.f.note",
+            "the cue 'hedged' sets the anchor 'uncertain' or a note",
+        ),
+        (
+            C_PARENTS.replace("verbal =", 'cue = "judgement", verbal ='),
+            "parents.f.note",
+            "the cue 'judgement' sets a note",
+        ),
+        (C_PARENTS.replace("f = {", '"f+f" = {'), "parents.f+f", "distinct parent ids"),
+        (C_PARENTS.replace("f = {", '"f+x" = {'), "parents.f+x", "unknown parent 'x'"),
+        (
+            C_PARENTS + "\n[condition.prevented_by]\ns = " + C_PARENTS[4:],
+            "prevented_by.s",
+            "a preventer must be a factor",
+        ),
+        (
+            C_PARENTS + '\n[condition.prevented_by]\nf = { when = "never", ' + C_PARENTS[6:],
+            "prevented_by.f.when",
+            "expected 'present' or 'absent'",
+        ),
+    ],
+    ids=[
+        "unknown cue",
+        "cue and anchor",
+        "judgement",
+        "repeated",
+        "unknown",
+        "not a factor",
+        "when",
+    ],
+)
+def test_cues_joint_causes_and_preventers_are_checked(tmp_path, new, field, words):
+    assert C_PARENTS in TINY_TEXT
+    _fails(tmp_path, TINY_TEXT.replace(C_PARENTS, new, 1), "c", field, words)
+
+
+def test_findings_must_be_symptoms(tmp_path):
+    text = TINY_TEXT.replace('care = "see_doctor"', 'care = "see_doctor"\nfindings = ["f"]', 1)
+    _fails(tmp_path, text, "d", "findings", "unknown symptom 'f'")
+
+
+def test_a_joint_cause_and_a_preventer_build_their_table(tmp_path):
+    # c <- leak 0.15, the joint term f+t (0.5), prevented by f absent (0.5):
+    # P(c | f, t)       = 1 - 0.85 * 0.5        = 0.575
+    # P(c | f, not t)   = 0.15
+    # P(c | not f, ...) = 0.15 * (1 - 0.5)      = 0.075
+    text = TINY_TEXT.replace(
+        C_PARENTS,
+        C_PARENTS.replace("f = {", '"f+t" = {')
+        + '\n[condition.prevented_by]\nf = { when = "absent", '
+        + C_PARENTS[6:],
+        1,
+    ).replace('id = "t"\nlabel = "Symptom T"', 'id = "t"\nlabel = "Symptom T"', 1)
+    # t must be a factor to be a parent of a condition: make it one.
+    text = text.replace('[[symptom]]\nid = "t"', '[[factor]]\nid = "t"', 1).replace(
+        'leak = { p = 0.1, verbal = "improbable", note = "a background rate"',
+        'prior = { p = 0.1, verbal = "improbable", note = "a background rate"',
+        1,
+    )
+    path = tmp_path / "model.toml"
+    path.write_text(text, encoding="utf-8")
+    from bayesleg.knowledge.noisyor import node_table
+
+    spec = read_model_file(path)
+    (c,) = [node for node in spec.nodes if node.id == "c"]
+    assert c.parent_ids == ("f", "t")
+    present = node_table(c)[1]  # axes: f, t
+    assert present[0].tolist() == pytest.approx([0.075, 0.075])
+    assert present[1].tolist() == pytest.approx([0.15, 0.575])
