@@ -7,6 +7,7 @@
   (roots, then layers of noisy-OR children).
 * :func:`evidence` and :func:`cases` -- random observed subsets of a given
   network, with hard and, optionally, soft evidence.
+* :func:`answers` -- the replies of a person in an interview: yes, no, skip.
 
 Tables come from a numpy generator seeded by Hypothesis, so examples shrink
 by structure and seed rather than entry by entry.
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 
 from bayesleg.inference.network import DiscreteNetwork
 
-__all__ = ["cases", "evidence", "networks", "noisy_or_networks"]
+__all__ = ["answers", "cases", "evidence", "networks", "noisy_or_networks"]
 
 STATES = ("absent", "present")
 
@@ -167,3 +168,8 @@ def cases(
 ) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Draw a batch of cases for ``network`` (see :func:`evidence`)."""
     return st.lists(evidence(network, soft=soft), min_size=min_size, max_size=max_size)
+
+
+def answers(*, max_size: int = 12) -> st.SearchStrategy[list[str]]:
+    """Return a strategy for interview replies: lists of "yes", "no" and "skip"."""
+    return st.lists(st.sampled_from(("yes", "no", "skip")), max_size=max_size)

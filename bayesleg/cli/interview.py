@@ -2,8 +2,9 @@
 
 Interactive on a terminal; when standard input is not a terminal, answers
 are read one a line (so a session can be scripted), and the end of input
-means quit.  Either way the session ends with the differential, triage,
-reasons and advice with sources.
+means quit.  The session opens by saying that it is not a diagnosis, asks about
+the model's warning signs (red flags) before it concludes, and ends with the
+differential, triage, reasons and advice with sources.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ HELP = "answer questions one at a time until the likely cause is clear"
 DESCRIPTION = (
     "Ask the most informative question, update the differential after each answer "
     "(yes, no, skip or quit; also y/n/s/q), and stop when the top cause reaches the "
-    "threshold or nothing informative is left; then print triage and advice. "
+    "threshold or nothing informative is left; before concluding, ask about the warning "
+    "signs (red flags) still unanswered, just enough to know whether one applies; then "
+    "print triage and advice. "
     "Starting evidence: ID (present) or ID=yes|no. Reads answers line by line when "
     "stdin is not a terminal."
 )
 _HINT = "Please answer yes, no, skip or quit (y/n/s/q)."
+_NOT_A_DIAGNOSIS = "bayesleg is a research and triage aid, not a diagnosis."
+_WARNING_SIGNS = "Before concluding, a few questions about warning signs."
 
 
 def _probability(text: str) -> float:
@@ -98,13 +103,21 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model)
     interview = Interview(model, evidence, threshold=args.threshold, min_gain=args.min_gain)
     interactive = sys.stdin.isatty()
+    print(_NOT_A_DIAGNOSIS)
     print(f"{model.spec.title}: answer yes, no, skip or quit (y/n/s/q).")
     if evidence:
         print(f"  Now: {_leading(interview.diagnosis)}")
     number = 0
+    warned = False
     while (question := interview.next_question()) is not None:
         number += 1
-        prompt = f"Q{number} ({question.kind}) {question.label}? [y/n/s/q] "
+        kind = question.kind
+        if interview.checking_red_flags:
+            kind += ", warning sign"
+            if not warned:
+                print(_WARNING_SIGNS)
+                warned = True
+        prompt = f"Q{number} ({kind}) {question.label}? [y/n/s/q] "
         while True:
             line = _read_answer(prompt, interactive)
             if line is None:
