@@ -247,6 +247,13 @@ def test_off_anchor_values_say_why(model):
             assert parameter.note, f"{node}.{field}"
 
 
+def test_the_loader_checked_every_quote_against_the_texts(model):
+    assert model.spec.sources is not None
+    assert {path.name for path in Path(model.spec.sources).glob("*.txt")} == {
+        path.name for path in SEEDS.glob("*.txt")
+    }
+
+
 def test_every_quote_is_in_its_source_text(model, seed_texts):
     quoted = [(node, field, p.source) for node, field, p in _all_parameters(model)]
     for node in model.spec.nodes:
