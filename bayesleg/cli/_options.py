@@ -30,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "next",
     "interview",
     "nodes",
+    "card",
     "schema",
     "serve",
     "evaluate",
