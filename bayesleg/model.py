@@ -523,7 +523,12 @@ class Model:
                 log_odds = base.copy()
                 last = row + sum(1 for state in cases[index].values() if state == "absent")
                 for no_row in range(row + 1, last + 1):
-                    log_odds += np.minimum(0.0, _log_odds(stacked[no_row]) - base)
+                    answered = _log_odds(stacked[no_row])
+                    # A posterior of 0 or 1 that the "no" leaves as it is changes nothing
+                    # (inf - inf would be NaN).
+                    with np.errstate(invalid="ignore"):
+                        change = np.where(answered == base, 0.0, answered - base)
+                    log_odds += np.minimum(0.0, change)
                 scores[index] = _from_log_odds(log_odds)
         return stacked[:n], stacked[n : 2 * n], scores
 
