@@ -2,11 +2,15 @@
 
 The reference for the counterfactual scores, explanations and questions: it
 shares no code with bayesleg.  A network is written out as a model file for
-bayesleg to load, and enumerated here as a structural causal model:
+bayesleg to load (or read from a loaded model file's numbers), and enumerated
+here as a structural causal model:
 
 * a factor ``F`` is its own noise, ``F ~ Bernoulli(prior)``;
-* a condition or symptom ``Y`` is ``L_Y or OR_i (X_i and U_iY)`` with
-  ``L_Y ~ Bernoulli(leak)`` and ``U_iY ~ Bernoulli(weight_i)``.
+* a condition or symptom ``Y`` is ``(L_Y or OR_t (all parents of t and U_tY))
+  and not OR_j (factor j in its state and V_jY)`` with ``L_Y ~
+  Bernoulli(leak)``, ``U_tY ~ Bernoulli(weight_t)`` for each term ``t`` (one
+  parent, or a joint cause ``a+b``) and ``V_jY ~ Bernoulli(q_j)`` for each
+  preventer ``j``.
 
 Every assignment of every noise variable is a world with its probability;
 the factual world and any counterfactual world are computed from the same
@@ -15,7 +19,6 @@ noise, which is the twin network by definition.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,18 +31,26 @@ class Node:
     id: str
     kind: str  # "factor", "condition" or "symptom"
     p: float  # prior of a factor, leak of the others
-    parents: dict[str, float] = field(default_factory=dict)
+    parents: dict[str, float] = field(default_factory=dict)  # term ("a" or "a+b") -> weight
+    prevented_by: dict[str, tuple[str, float]] = field(default_factory=dict)  # factor -> (when, q)
 
 
 def random_network(
-    rng: np.random.Generator, *, chain: bool = False, max_noise: int = 15
+    rng: np.random.Generator, *, chain: bool = False, practices: bool = False, max_noise: int = 15
 ) -> list[Node]:
     """Draw a small noisy-OR network: factors, conditions (with factor and
     condition parents), symptoms (with condition and factor parents).
     Weights of exactly one occur, and the noise stays small enough to
     enumerate.  With ``chain``, condition ``c1`` is a child of ``c0`` and
-    symptom ``s0`` a child of ``c1``: a chain c0 -> c1 -> s0."""
+    symptom ``s0`` a child of ``c1``: a chain c0 -> c1 -> s0.  With
+    ``practices``, conditions and symptoms may have joint terms and
+    conditions preventers; with both, ``c1`` has a joint term with ``c0`` and
+    a preventer, and ``s1`` a joint term."""
     values = [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, round(float(rng.uniform(0.05, 0.95)), 3)]
+
+    def joint(pool: list[str]) -> str:
+        return "+".join(sorted(str(p) for p in rng.choice(pool, size=2, replace=False)))
+
     while True:
         nodes: list[Node] = []
         factors = [f"f{i}" for i in range(rng.integers(1, 3))]
@@ -51,29 +62,73 @@ def random_network(
             pool = factors + conditions[:index]
             chosen = rng.choice(pool, size=rng.integers(0, min(2, len(pool)) + 1), replace=False)
             parents = {str(p): float(rng.choice(values)) for p in chosen}
-            nodes.append(Node(condition, "condition", float(rng.choice([0.05, 0.1, 0.3])), parents))
+            node = Node(condition, "condition", float(rng.choice([0.05, 0.1, 0.3])), parents)
+            if practices and len(pool) >= 2 and rng.random() < 0.5:
+                node.parents[joint(pool)] = float(rng.choice(values))
+            if practices and rng.random() < 0.6:
+                when = str(rng.choice(["absent", "present"]))
+                node.prevented_by[str(rng.choice(factors))] = (when, float(rng.choice(values)))
+            nodes.append(node)
         for symptom in symptoms:
             pool = conditions + factors
             chosen = rng.choice(pool, size=rng.integers(1, 4), replace=False)
             parents = {str(p): float(rng.choice(values)) for p in chosen}
+            if practices and rng.random() < 0.3:
+                parents[joint(pool)] = float(rng.choice(values))
             nodes.append(Node(symptom, "symptom", float(rng.choice([0.0, 0.05, 0.2])), parents))
+        by_id = {node.id: node for node in nodes}
         if chain:
-            by_id = {node.id: node for node in nodes}
             by_id["c1"].parents.setdefault("c0", float(rng.choice(values)))
             by_id["s0"].parents.setdefault("c1", float(rng.choice(values)))
+        if chain and practices:
+            by_id["c1"].parents.setdefault("c0+f0", float(rng.choice(values)))
+            when = str(rng.choice(["absent", "present"]))
+            by_id["c1"].prevented_by.setdefault("f0", (when, float(rng.choice(values[:5]))))
+            by_id["s1"].parents.setdefault("c0+c1", float(rng.choice(values)))
         if noise_count(nodes) <= max_noise:
             return nodes
 
 
 def noise_count(nodes: list[Node]) -> int:
-    return sum(1 if node.kind == "factor" else 1 + len(node.parents) for node in nodes)
+    return sum(
+        1 if node.kind == "factor" else 1 + len(node.parents) + len(node.prevented_by)
+        for node in nodes
+    )
+
+
+def nodes_from_spec(spec, keep: set[str] | None = None) -> list[Node]:
+    """Return a loaded model file's nodes (those in ``keep``, by default all)."""
+    nodes = []
+    for node in spec.nodes:
+        if keep is not None and node.id not in keep:
+            continue
+        p = node.prior.p if node.kind == "factor" else node.leak.p
+        parents = {key: weight.p for key, weight in node.parents}
+        prevented_by = {i.factor: (i.when, i.parameter.p) for i in node.inhibitors}
+        nodes.append(Node(node.id, node.kind, p, parents, prevented_by))
+    return nodes
+
+
+def ancestral(nodes: list[Node], ids: set[str]) -> set[str]:
+    """Return ``ids`` and every node they descend from."""
+    by_id = {node.id: node for node in nodes}
+    found: set[str] = set()
+    stack = list(ids)
+    while stack:
+        node = by_id[stack.pop()]
+        if node.id in found:
+            continue
+        found.add(node.id)
+        stack.extend(m for key in node.parents for m in key.split("+"))
+        stack.extend(node.prevented_by)
+    return found
 
 
 def model_text(nodes: list[Node]) -> str:
     """Return the network as a bayesleg model file."""
 
-    def number(p: float) -> str:
-        return f'{{ p = {p}, verbal = "fifty-fifty", note = "random", source = {SOURCE} }}'
+    def number(p: float, extra: str = "") -> str:
+        return f'{{ {extra}p = {p}, verbal = "fifty-fifty", note = "random", source = {SOURCE} }}'
 
     lines = ['[model]\nid = "random"\ntitle = "Random"\nparameterisation = "diez"\n']
     for node in nodes:
@@ -84,7 +139,10 @@ def model_text(nodes: list[Node]) -> str:
         if node.kind == "condition":
             lines.append(f'care = "see_doctor"\nadvice = {{ text = "Rest.", source = {SOURCE} }}')
         lines.append(f"leak = {number(node.p)}")
-        lines.extend(f"parents.{parent} = {number(w)}" for parent, w in node.parents.items())
+        lines.extend(f'parents."{key}" = {number(w)}' for key, w in node.parents.items())
+        for factor, (when, q) in node.prevented_by.items():
+            when_field = f'when = "{when}", '
+            lines.append(f"prevented_by.{factor} = {number(q, when_field)}")
         lines.append("")
     lines.append(f"[triage]\ncondition_threshold = {number(0.2)}\n")
     return "\n".join(lines)
@@ -95,18 +153,27 @@ class Worlds:
 
     def __init__(self, nodes: list[Node]) -> None:
         self.nodes = nodes
-        names: list[tuple[str, str | None]] = []  # (node, parent or None for leak/prior)
+        # (node, None for the leak or prior, a term's key, or "!factor" for a preventer)
+        names: list[tuple[str, str | None]] = []
         probabilities = []
         for node in nodes:
             names.append((node.id, None))
             probabilities.append(node.p)
-            for parent, weight in node.parents.items():
-                names.append((node.id, parent))
+            for key, weight in node.parents.items():
+                names.append((node.id, key))
                 probabilities.append(weight)
-        table = np.array(list(itertools.product((False, True), repeat=len(names))))
-        p = np.array(probabilities)
-        self.weight = np.prod(np.where(table, p, 1.0 - p), axis=1)
-        self.noise = {name: table[:, i] for i, name in enumerate(names)}
+            for factor, (_, q) in node.prevented_by.items():
+                names.append((node.id, "!" + factor))
+                probabilities.append(q)
+        # World w sets noise variable i on when bit i of w is one.
+        worlds = np.arange(2 ** len(names))
+        self.noise = {name: ((worlds >> i) & 1).astype(bool) for i, name in enumerate(names)}
+        self.weight = np.ones(len(worlds))
+        for name, p in zip(names, probabilities, strict=True):
+            self.weight *= np.where(self.noise[name], p, 1.0 - p)
+        self.ids = {node.id for node in nodes}
+        self._worlds: dict[tuple, dict[str, np.ndarray]] = {}
+        self._counts: dict[tuple, float] = {}
         self.factual = self.world({})
 
     def world(self, do: dict[str, bool | str]) -> dict[str, np.ndarray]:
@@ -115,6 +182,10 @@ class Worlds:
         ``do`` maps a node to False/True (set it), or to ``"factual"`` (hold
         it at its factual value).
         """
+        # An intervention on a node outside the network changes nothing.
+        intervention = tuple(sorted((n, v) for n, v in do.items() if n in self.ids))
+        if intervention in self._worlds:
+            return self._worlds[intervention]
         values: dict[str, np.ndarray] = {}
         for node in self.nodes:
             setting = do.get(node.id)
@@ -124,9 +195,18 @@ class Worlds:
                 values[node.id] = np.full(len(self.weight), bool(setting))
             else:
                 on = self.noise[node.id, None].copy()
-                for parent in node.parents:
-                    on |= values[parent] & self.noise[node.id, parent]
+                for term in node.parents:
+                    fired = self.noise[node.id, term].copy()
+                    for member in term.split("+"):
+                        fired &= values[member]
+                    on |= fired
+                for factor, (when, _) in node.prevented_by.items():
+                    blocked = (values[factor] == (when == "present")) & self.noise[
+                        node.id, "!" + factor
+                    ]
+                    on &= ~blocked
                 values[node.id] = on
+        self._worlds[intervention] = values
         return values
 
     def mask(self, evidence: dict[str, bool]) -> np.ndarray:
@@ -145,6 +225,14 @@ class Worlds:
     def _expected_count(
         self, evidence: dict[str, bool], counterfactual: dict[str, np.ndarray], value: bool
     ) -> float:
+        key = (tuple(sorted(evidence.items())), id(counterfactual), value)
+        if key not in self._counts:
+            self._counts[key] = self._count(evidence, counterfactual, value)
+        return self._counts[key]
+
+    def _count(
+        self, evidence: dict[str, bool], counterfactual: dict[str, np.ndarray], value: bool
+    ) -> float:
         keep = self.mask(evidence)
         positives = [n.id for n in self.nodes if n.kind == "symptom" and evidence.get(n.id) is True]
         count = np.zeros(len(self.weight))
@@ -159,7 +247,8 @@ class Worlds:
     def expected_sufficiency(self, evidence: dict[str, bool], condition: str) -> float:
         """E[# positive findings still on when every other condition is switched off | e]."""
         do: dict[str, bool | str] = {
-            n.id: False for n in self.nodes if n.kind == "condition" and n.id != condition
+            n.id: "factual" if n.id == condition else False
+            for n in self.nodes
+            if n.kind == "condition"
         }
-        do[condition] = "factual"
         return self._expected_count(evidence, self.world(do), True)

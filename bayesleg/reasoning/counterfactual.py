@@ -3,16 +3,20 @@
 Richens, Lee & Johri (Nature Communications 11, 3923, 2020) rank the causes
 of a case by what would happen to its findings if a cause were changed,
 rather than by its posterior.  Both scores live in the *twin network*: the
-model's structural form, in which every node is a deterministic OR of
+model's structural form, in which every node is a deterministic function of
 exogenous noise, shared between the factual world and a counterfactual world
 that differs by an intervention.
 
-Structural form of a leaky noisy-OR node ``Y`` (Díez's parameterisation)::
+Structural form of a condition or symptom ``Y`` (Díez's parameterisation)::
 
-    Y = L_Y  or  OR over parents i of (X_i and U_iY)
-    L_Y ~ Bernoulli(leak_Y),  U_iY ~ Bernoulli(weight_iY),  all independent
+    Y = (L_Y  or  OR over terms t of (all parents of t present and U_tY))
+        and not OR over preventers j of (factor j in its state and V_jY)
+    L_Y ~ Bernoulli(leak_Y),  U_tY ~ Bernoulli(weight_tY),  V_jY ~ Bernoulli(q_jY)
 
-and a factor is its own noise, ``F ~ Bernoulli(prior_F)``.
+all independent; a term is one parent or a joint cause ``a+b``, and a
+factor is its own noise, ``F ~ Bernoulli(prior_F)``.  Preventers are
+factors, which no intervention touches, so a preventer blocks ``Y`` in both
+worlds or in neither.
 
 Definitions
 -----------
@@ -22,10 +26,10 @@ Definitions
   findings in ``S+`` that would switch off if ``D`` were cured,
   ``sum over s in S+ of P(s' = absent | e)`` in the world ``do(D = absent)``.
   The intervention reaches every descendant of ``D``: a condition that ``D``
-  causes (``vitamin_b_deficiency -> restless_legs_syndrome``) is recomputed
-  from its own noise and its counterfactual parents, and may switch off too,
-  taking its symptoms with it.  Factors, leaks and the noise are shared with
-  the factual world.
+  causes (``overtraining -> muscle_fatigue``) is recomputed from its own
+  noise and its counterfactual parents, and may switch off too, taking its
+  symptoms with it.  Factors, leaks and the noise are shared with the
+  factual world.
 * **Expected sufficiency** of ``D``: the expected number of findings in ``S+``
   that would stay on if every *other* condition were switched off,
   ``sum over s in S+ of P(s' = present | e)`` in the world ``do(C = absent
@@ -41,32 +45,41 @@ falls back to the posterior (ties by posterior, then id).
 
 Exact computation
 -----------------
-Given the factual parents ``x`` and counterfactual parents ``x'`` of a
-finding ``s`` observed present, ``P(s=1, s'=0 | x, x') = P0(x') - P0(x)``
-with ``P0(x) = (1 - leak) prod_{i: x_i present} (1 - w_i)``, because a
-switched-off parent cannot switch anything on.  ``P0`` is a product of one
-factor per parent, which the engine takes as soft evidence
-(``[1, 1 - w_i]`` on parent ``i``), so:
+A finding is *plain* when its noisy-OR has single-parent terms only and no
+preventers (every symptom of the shipped model).  Given the factual parents
+``x`` and counterfactual parents ``x'`` of a plain finding ``s`` observed
+present, ``P(s=1, s'=0 | x, x') = P0(x') - P0(x)`` with ``P0(x) = (1 - leak)
+prod_{i: x_i present} (1 - w_i)``, because a switched-off parent cannot
+switch anything on.  ``P0`` is a product of one factor per parent, which the
+engine takes as soft evidence (``[1, 1 - w_i]`` on parent ``i``), so:
 
-* Disablement of ``D`` for a child ``s`` none of whose other parents descends
-  from ``D``: ``P(s=1, s'=0, e) = w_D (1 - leak_s) Z(e - s; D present;
-  [1, 1 - w_i] on the other parents of s)``, with ``Z`` the probability of
-  the evidence and soft evidence.
-* Sufficiency of ``D`` for ``s``: ``P(s' = 1, e) = Z(e - s) - (1 - leak_s)
-  Z(e - s; [1, 1 - w_i] on D and the factor parents of s)``.
+* Disablement of ``D`` for a plain child ``s`` none of whose other parents
+  descends from ``D``: ``P(s=1, s'=0, e) = w_D (1 - leak_s) Z(e - s; D
+  present; [1, 1 - w_i] on the other parents of s)``, with ``Z`` the
+  probability of the evidence and soft evidence.
+* Sufficiency of ``D`` for a plain ``s``: ``P(s' = 1, e) = Z(e - s) - (1 -
+  leak_s) Z(e - s; [1, 1 - w_i] on D and the factor parents of s)``.
 
 Each term is one row of one batch for the compiled engine, shared by every
 case, condition and finding.  No division by ``1 - w`` appears, so links of
-weight one are handled.  When a parent of ``s`` is itself a descendant of
-``D`` (a chain ``D -> C -> s``), its counterfactual state depends on its own
-noise and the closed form no longer factorises; those findings are read from
-a compiled twin network for ``do(D = absent)`` (built once per model and
-condition): the model plus a counterfactual copy ``Y'`` of every condition
-that descends from ``D`` and of every finding with such a parent, where,
-from the shared noise,
+weight one are handled.
 
-    P(Y'=0 | Y=0, x, x') = P0(x or x') / P0(x)
-    P(Y'=0 | Y=1, x, x') = (P0(x') - P0(x or x')) / (1 - P0(x))
+Every other finding is read from a compiled twin network (built once per
+model, score and condition): for disablement, a finding with a joint term,
+or one that ``D`` reaches through a condition it causes (a chain ``D -> C ->
+s``, where ``C`` may itself have joint terms and preventers); for
+sufficiency, a finding with a joint term.  The twin is the model plus a
+counterfactual copy ``Y'`` of every such finding and of every condition
+between ``D`` and it.  From the shared noise, with ``b = prod (1 - q_j)``
+over the preventers active in ``x`` and ``P0`` the noisy-OR's probability of
+absence over its terms (a term active in ``x`` or ``x'`` counted once)::
+
+    P(Y=0, Y'=0) = (1 - b) + b P0(x or x')
+    P(Y=0)       = (1 - b) + b P0(x)
+    P(Y'=0)      = (1 - b) + b P0(x')
+
+so ``P(Y'=0 | Y=0) = P(Y=0, Y'=0) / P(Y=0)`` and ``P(Y'=0 | Y=1) = (P(Y'=0)
+- P(Y=0, Y'=0)) / (1 - P(Y=0))``.
 
 Differences of probabilities are taken against the evidence's probability
 and clipped into range; they are exact up to rounding of order 1e-16 times
@@ -75,7 +88,6 @@ and clipped into range; they are exact up to rounding of order 1e-16 times
 
 from __future__ import annotations
 
-import itertools
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
@@ -89,6 +101,7 @@ from bayesleg.inference._queries import PRESENT, Row, evidence_row, run_rows, wi
 from bayesleg.inference.engine import Engine
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.knowledge.modelfile import STATES
 
 if TYPE_CHECKING:
     from bayesleg.model import Model
@@ -97,6 +110,10 @@ __all__ = ["RANKINGS", "check_ranking", "counterfactual_scores"]
 
 #: The rankings :meth:`Model.diagnose` knows.
 RANKINGS: tuple[str, ...] = ("posterior", "expected_disablement", "expected_sufficiency")
+
+# A noisy-OR term (its parents, its weight) and a preventer (factor, state index, q).
+_Term = tuple[tuple[str, ...], float]
+_Preventer = tuple[str, int, float]
 
 
 def check_ranking(ranking: object) -> str:
@@ -116,20 +133,27 @@ def check_ranking(ranking: object) -> str:
 
 @dataclass(frozen=True)
 class _Structure:
-    """The noisy-OR parameters and descent relations of a model, for quick lookup."""
+    """The noisy-OR parameters and descent relations of a model, for quick lookup.
+
+    ``weights`` holds the plain nodes only (single-parent terms, no
+    preventers), child to parent to weight: the nodes the closed forms serve.
+    """
 
     kind: Mapping[str, str]
     leak: Mapping[str, float]
-    weights: Mapping[str, Mapping[str, float]]  # child -> parent -> weight
+    parents: Mapping[str, tuple[str, ...]]
+    terms: Mapping[str, tuple[_Term, ...]]
+    preventers: Mapping[str, tuple[_Preventer, ...]]
+    weights: Mapping[str, Mapping[str, float]]
     descendants: Mapping[str, frozenset[str]]
     order: tuple[str, ...]
 
 
 _cache_lock = threading.Lock()
 _structures: weakref.WeakKeyDictionary[DiscreteNetwork, _Structure] = weakref.WeakKeyDictionary()
-_twins: weakref.WeakKeyDictionary[DiscreteNetwork, dict[str, tuple[Engine, dict[str, str]]]] = (
-    weakref.WeakKeyDictionary()
-)
+_twins: weakref.WeakKeyDictionary[
+    DiscreteNetwork, dict[tuple[str, str], tuple[Engine, dict[str, str]]]
+] = weakref.WeakKeyDictionary()
 
 
 def _structure(model: Model) -> _Structure:
@@ -144,7 +168,7 @@ def _build_structure(model: Model) -> _Structure:
     spec = model.spec
     children: dict[str, list[str]] = {node.id: [] for node in spec.nodes}
     for node in spec.nodes:
-        for parent, _ in node.parents:
+        for parent in node.parent_ids:
             children[parent].append(node.id)
     descendants: dict[str, frozenset[str]] = {}
     for node in reversed(spec.nodes):  # children before parents
@@ -152,10 +176,25 @@ def _build_structure(model: Model) -> _Structure:
         for child in children[node.id]:
             below |= {child} | descendants[child]
         descendants[node.id] = frozenset(below)
+    terms = {node.id: tuple((members, w.p) for members, w in node.terms) for node in spec.nodes}
+    preventers = {
+        node.id: tuple((i.factor, STATES.index(i.when), i.parameter.p) for i in node.inhibitors)
+        for node in spec.nodes
+    }
+    weights = {
+        node.id: {members[0]: weight for members, weight in terms[node.id]}
+        for node in spec.nodes
+        if node.kind != "factor"
+        and not preventers[node.id]
+        and all(len(members) == 1 for members, _ in terms[node.id])
+    }
     return _Structure(
         kind={node.id: node.kind for node in spec.nodes},
         leak={node.id: node.leak.p for node in spec.nodes if node.leak is not None},
-        weights={node.id: {p: w.p for p, w in node.parents} for node in spec.nodes},
+        parents={node.id: node.parent_ids for node in spec.nodes},
+        terms=terms,
+        preventers=preventers,
+        weights=weights,
         descendants=descendants,
         order=tuple(node.id for node in spec.nodes),
     )
@@ -234,6 +273,17 @@ def _findings(
     return base_rows, findings
 
 
+def _disables_in_closed_form(structure: _Structure, finding: str, condition: str) -> bool:
+    """Whether curing ``condition`` acts on ``finding`` through one link of a plain noisy-OR."""
+    weights = structure.weights.get(finding)
+    affected = structure.descendants[condition]
+    return (
+        weights is not None
+        and condition in weights
+        and not any(parent in affected for parent in weights)
+    )
+
+
 def _disablement(
     model: Model, structure: _Structure, cases: Sequence[Mapping[str, str]]
 ) -> np.ndarray:
@@ -242,34 +292,26 @@ def _disablement(
     batch = _Batch()
     # (case, condition column, row index, constant) for each closed-form term.
     terms: list[tuple[int, int, int, float]] = []
-    chains: dict[str, list[tuple[int, str]]] = {}  # condition -> (case, finding) via a chain
+    twinned: dict[str, list[tuple[int, str]]] = {}  # condition -> (case, finding)
     base_rows, findings = _findings(structure, cases, batch)
     for index, s, without in findings:
-        weights = structure.weights[s]
         for column, condition in enumerate(conditions):
-            affected = structure.descendants[condition]
-            if s not in affected:
+            if s not in structure.descendants[condition]:
                 continue
-            if condition in weights and not any(p in affected for p in weights):
+            if _disables_in_closed_form(structure, s, condition):
+                weights = structure.weights[s]
                 others = [p for p in weights if p != condition]
                 soft = with_likelihood(_soft(without, weights, others), condition, PRESENT)
                 position = batch.add(("dis", index, s, condition), soft)
                 constant = weights[condition] * (1.0 - structure.leak[s])
                 terms.append((index, column, position, constant))
             else:
-                chains.setdefault(condition, []).append((index, s))
+                twinned.setdefault(condition, []).append((index, s))
     log_evidence = _log_evidence(model, batch, base_rows)
     for index, column, position, constant in terms:
         ratio = np.exp(log_evidence[position] - log_evidence[base_rows[index]])
         scores[index, column] += constant * ratio
-    for condition, pairs in chains.items():
-        column = conditions.index(condition)
-        engine, copies = _twin(model, structure, condition)
-        wanted = sorted({index for index, _ in pairs})
-        targets = sorted({copies[s] for _, s in pairs})
-        found, _ = run_rows(engine, [evidence_row(cases[i]) for i in wanted], targets)
-        for index, s in pairs:
-            scores[index, column] += found[copies[s]][wanted.index(index), 0]
+    _add_twin_scores(model, structure, cases, "disablement", twinned, scores)
     return np.clip(scores, 0.0, None)
 
 
@@ -279,8 +321,12 @@ def _sufficiency(
     conditions = model.conditions
     batch = _Batch()
     plan = []  # (case, finding, row of e - s, {condition or None: row of the soft term})
+    twinned: list[tuple[int, str]] = []  # (case, finding) read from the twin networks
     base_rows, findings = _findings(structure, cases, batch)
     for index, s, without in findings:
+        if s not in structure.weights:
+            twinned.append((index, s))
+            continue
         weights = structure.weights[s]
         factors = [p for p in weights if structure.kind[p] == "factor"]
         marginal = batch.add(("without", index, s), without)
@@ -304,7 +350,10 @@ def _sufficiency(
             position = soft.get(condition, soft[None])
             still_on = unobserved - keep * np.exp(log_evidence[position] - base)
             scores[index, column] += min(max(still_on, 0.0), 1.0)
-    return scores
+    if twinned:
+        pairs = {condition: twinned for condition in conditions}
+        _add_twin_scores(model, structure, cases, "sufficiency", pairs, scores)
+    return np.clip(scores, 0.0, None)
 
 
 def _log_evidence(model: Model, batch: _Batch, base_rows: Sequence[int]) -> np.ndarray:
@@ -318,43 +367,111 @@ def _log_evidence(model: Model, batch: _Batch, base_rows: Sequence[int]) -> np.n
     return log_evidence
 
 
-def _twin(model: Model, structure: _Structure, condition: str) -> tuple[Engine, dict[str, str]]:
-    """Return the compiled twin network for ``do(condition = absent)`` and its copy names."""
+def _add_twin_scores(
+    model: Model,
+    structure: _Structure,
+    cases: Sequence[Mapping[str, str]],
+    score: str,
+    pairs: Mapping[str, Sequence[tuple[int, str]]],
+    scores: np.ndarray,
+) -> None:
+    """Add each ``(case, finding)``'s counterfactual probability from the twin networks.
+
+    ``score`` is ``"disablement"`` (the finding's copy absent) or
+    ``"sufficiency"`` (its copy present); ``pairs`` maps a condition to the
+    case and finding pairs to read from its twin network.
+    """
+    state = 0 if score == "disablement" else 1
+    for condition, wanted_pairs in pairs.items():
+        column = model.conditions.index(condition)
+        engine, copies = _twin(model, structure, score, condition)
+        rows = {index: row for row, index in enumerate(sorted({i for i, _ in wanted_pairs}))}
+        targets = sorted({copies[s] for _, s in wanted_pairs})
+        found, _ = run_rows(engine, [evidence_row(cases[i]) for i in rows], targets)
+        for index, s in wanted_pairs:
+            scores[index, column] += found[copies[s]][rows[index], state]
+
+
+def _twin(
+    model: Model, structure: _Structure, score: str, condition: str
+) -> tuple[Engine, dict[str, str]]:
+    """Return the compiled twin network of ``score`` for ``condition``, and its copy names."""
     with _cache_lock:
         per_model = _twins.setdefault(model.discrete_network, {})
-        found = per_model.get(condition)
+        found = per_model.get((score, condition))
         if found is None:
-            found = per_model[condition] = _build_twin(model.discrete_network, structure, condition)
+            intervened, copied, tag = _twin_plan(structure, score, condition)
+            found = per_model[score, condition] = _build_twin(
+                model.discrete_network, structure, intervened, copied, tag
+            )
         return found
 
 
-def _build_twin(
-    network: DiscreteNetwork, structure: _Structure, intervened: str
-) -> tuple[Engine, dict[str, str]]:
-    affected = structure.descendants[intervened]
-    conditions = {node for node in affected if structure.kind[node] == "condition"}
-    copied = [
+def _twin_plan(
+    structure: _Structure, score: str, condition: str
+) -> tuple[frozenset[str], tuple[str, ...], str]:
+    """Return what a twin network switches off, the nodes it copies, and its copies' tag.
+
+    Disablement switches ``condition`` off and copies the findings below it
+    that the closed form does not serve, with the conditions between.
+    Sufficiency switches every other condition off and holds ``condition`` at
+    its factual state, so only findings change: it copies those that are not
+    plain.
+    """
+    symptoms = [node for node in structure.order if structure.kind[node] == "symptom"]
+    if score == "disablement":
+        affected = structure.descendants[condition]
+        findings = {
+            s
+            for s in symptoms
+            if s in affected and not _disables_in_closed_form(structure, s, condition)
+        }
+        between = {
+            node
+            for node in affected
+            if structure.kind[node] == "condition" and structure.descendants[node] & findings
+        }
+        copied = tuple(node for node in structure.order if node in findings | between)
+        return frozenset({condition}), copied, f"do({condition}=absent)"
+    others = frozenset(
         node
         for node in structure.order
-        if node in conditions
-        or (node in affected and any(parent in conditions for parent in structure.weights[node]))
-    ]
-    copies = {node: f"{node}@do({intervened}=absent)" for node in copied}
+        if structure.kind[node] == "condition" and node != condition
+    )
+    copied = tuple(s for s in symptoms if s not in structure.weights)
+    return others, copied, f"do(all but {condition}=absent)"
+
+
+def _build_twin(
+    network: DiscreteNetwork,
+    structure: _Structure,
+    intervened: frozenset[str],
+    copied: Sequence[str],
+    tag: str,
+) -> tuple[Engine, dict[str, str]]:
+    """Return the compiled twin network and the name of each node's counterfactual copy.
+
+    ``copied`` is in topological order; a copy's parents are its factual node,
+    the node's parents, and the copies of those parents that have one.
+    """
+    copies = {node: f"{node}@{tag}" for node in copied}
     variables = list(network.variables)
     states = dict(network.states)
     parents = dict(network.parents)
     cpts = dict(network.cpts)
     for node in copied:
-        own = list(structure.weights[node])
+        own = structure.parents[node]
         changed = [p for p in own if p in copies]
         name = copies[node]
         variables.append(name)
         states[name] = network.states[node]
         parents[name] = (node, *own, *(copies[p] for p in changed))
+        axis = {parent: i for i, parent in enumerate(own)}
         cpts[name] = _twin_table(
             structure.leak[node],
-            [structure.weights[node][p] for p in own],
-            [p == intervened for p in own],
+            [(tuple(axis[m] for m in members), w) for members, w in structure.terms[node]],
+            [(axis[factor], state, q) for factor, state, q in structure.preventers[node]],
+            [p in intervened for p in own],
             [changed.index(p) if p in copies else -1 for p in own],
             len(changed),
         )
@@ -364,38 +481,61 @@ def _build_twin(
 
 def _twin_table(
     leak: float,
-    weights: Sequence[float],
+    terms: Sequence[tuple[tuple[int, ...], float]],
+    preventers: Sequence[tuple[int, int, float]],
     intervened: Sequence[bool],
     copy_axis: Sequence[int],
     n_copies: int,
 ) -> np.ndarray:
     """Return P(Y' | Y, factual parents, counterfactual copies of changed parents).
 
-    Axes: ``Y'``, ``Y``, then one per factual parent, then one per copy.  A
-    parent's counterfactual state is absent if intervened on, its copy's
-    state if it has one, and its factual state otherwise.
+    ``terms`` are ``(parent axes, weight)``; ``preventers`` are ``(parent
+    axis, blocking state, q)`` on factors, which hold the same state in both
+    worlds.  Axes: ``Y'``, ``Y``, then one per factual parent, then one per
+    copy.  A parent's counterfactual state is absent if intervened on, its
+    copy's state if it has one, and its factual state otherwise.
+
+    Examples
+    --------
+    A leak of 0.1 and one parent of weight 0.5, switched off: when ``Y`` is
+    on and the parent was on, ``Y'`` stays on only if the leak fired,
+    0.1 / 0.55.
+
+    >>> table = _twin_table(0.1, [((0,), 0.5)], [], [True], [-1], 0)
+    >>> round(float(table[1, 1, 1]), 4)
+    0.1818
     """
-    k = len(weights)
+    k = len(intervened)
     shape = (2,) * (k + n_copies)
-    p0 = np.full(shape, 1.0 - leak)  # P0(x)
-    p0_counterfactual = np.full(shape, 1.0 - leak)  # P0(x')
-    p0_either = np.full(shape, 1.0 - leak)  # P0(x or x')
-    for config in itertools.product((0, 1), repeat=k + n_copies):
-        factual = config[:k]
-        counterfactual = [
-            0 if intervened[i] else (config[k + copy_axis[i]] if copy_axis[i] >= 0 else factual[i])
-            for i in range(k)
-        ]
-        for i, weight in enumerate(weights):
-            if factual[i]:
-                p0[config] *= 1.0 - weight
-            if counterfactual[i]:
-                p0_counterfactual[config] *= 1.0 - weight
-            if factual[i] or counterfactual[i]:
-                p0_either[config] *= 1.0 - weight
+    grid = np.indices(shape).astype(bool)
+    factual = list(grid[:k])
+    counterfactual = [
+        np.zeros(shape, dtype=bool)
+        if intervened[i]
+        else (grid[k + copy_axis[i]] if copy_axis[i] >= 0 else grid[i])
+        for i in range(k)
+    ]
+    # The noisy-OR over the terms: P(absent) factually, counterfactually, and in both.
+    absent = np.full(shape, 1.0 - leak)
+    absent_counterfactual = absent.copy()
+    absent_both = absent.copy()
+    for axes, weight in terms:
+        on = np.logical_and.reduce([factual[a] for a in axes])
+        on_counterfactual = np.logical_and.reduce([counterfactual[a] for a in axes])
+        absent = absent * np.where(on, 1.0 - weight, 1.0)
+        absent_counterfactual = absent_counterfactual * np.where(
+            on_counterfactual, 1.0 - weight, 1.0
+        )
+        absent_both = absent_both * np.where(on | on_counterfactual, 1.0 - weight, 1.0)
+    unblocked = np.ones(shape)  # b: no active preventer blocks Y (in either world)
+    for axis, state, q in preventers:
+        unblocked = unblocked * np.where(factual[axis] == bool(state), 1.0 - q, 1.0)
+    off = 1.0 - unblocked * (1.0 - absent)  # P(Y=0)
+    off_counterfactual = 1.0 - unblocked * (1.0 - absent_counterfactual)  # P(Y'=0)
+    off_both = 1.0 - unblocked * (1.0 - absent_both)  # P(Y=0, Y'=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         # An impossible factual configuration gets Y' = Y; it carries no weight.
-        off_given_off = np.where(p0 > 0, p0_either / p0, 1.0)
-        off_given_on = np.where(p0 < 1, (p0_counterfactual - p0_either) / (1.0 - p0), 0.0)
-    off = np.clip(np.stack([off_given_off, off_given_on]), 0.0, 1.0)  # axes: Y, parents...
-    return np.stack([off, 1.0 - off])
+        off_given_off = np.where(off > 0, off_both / off, 1.0)
+        off_given_on = np.where(off < 1, (off_counterfactual - off_both) / (1.0 - off), 0.0)
+    stacked = np.clip(np.stack([off_given_off, off_given_on]), 0.0, 1.0)  # axes: Y, parents...
+    return np.stack([stacked, 1.0 - stacked])
