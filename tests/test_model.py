@@ -104,6 +104,13 @@ def test_observed_condition_has_infinite_or_zero_ratio(tiny):
     assert json.loads(json.dumps(diagnosis.to_dict()))["ranked"][0]["likelihood_ratio"] is None
 
 
+def test_a_no_answer_leaves_an_observed_condition_raising_triage(tiny):
+    """D observed present stays certain whatever is answered "no", and still raises triage."""
+    diagnosis = tiny.diagnose({"d": True, "s": True, "t": False})
+    assert diagnosis.triage.level == "see_doctor"
+    assert [(r.kind, r.id) for r in diagnosis.triage.reasons] == [("condition", "d")]
+
+
 def test_triage_red_flag_and_condition_reasons(tiny):
     diagnosis = tiny.diagnose({"f": True, "s": True})
     assert diagnosis.triage.level == "see_doctor"
