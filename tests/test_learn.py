@@ -1,10 +1,10 @@
 """Learning from case data: EM on the noisy-OR parameters with the hand-set values as prior.
 
 References are independent of bayesleg's engine: data come from an ancestral
-sampler written here; the full joint of the 7-node test model is enumerated
-here from the noisy-OR formula; the MAP estimate is found by scipy's L-BFGS-B
-on that enumeration; and the recovery tolerance comes from the Fisher
-information computed on it.
+sampler in ``noisy_or_reference``; the full joint of the 7-node test model is
+enumerated there from the noisy-OR formula; the MAP estimate is found by
+scipy's L-BFGS-B on that enumeration; and the recovery tolerance comes from
+the Fisher information computed on it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from noisy_or_reference import Network, hide
 
 import bayesleg
 from bayesleg.errors import (
@@ -40,14 +41,11 @@ PARENTS = {
     "s3": ("c2", "f1"),
 }
 KINDS = {"f": "factor", "c": "condition", "s": "symptom"}
-# Keys: (node, field) as bayesleg.research.learn.Fit.estimates has them.
-KEYS = tuple(
-    (node, field)
-    for node in NODES
-    for field in (
-        ("prior",) if not PARENTS[node] else ("leak", *(f"parents.{p}" for p in PARENTS[node]))
-    )
+REFERENCE = Network(
+    NODES, {node: tuple((p,) for p in parents) for node, parents in PARENTS.items() if parents}
 )
+# Keys: (node, field) as bayesleg.research.learn.Fit.estimates has them.
+KEYS = REFERENCE.keys
 HAND_SET = dict(
     zip(
         KEYS,
@@ -94,65 +92,6 @@ def hand_set(tmp_path_factory) -> bayesleg.Model:
     return _model_file(HAND_SET, tmp_path_factory.mktemp("learn") / "hand_set.toml")
 
 
-# -- independent references --------------------------------------------------------
-
-STATES = np.array(list(itertools.product((0, 1), repeat=len(NODES))))
-
-
-def _present_probability(values: dict, node: str, states: np.ndarray) -> np.ndarray:
-    """P(node present | its parents' values in each row of ``states``), Díez's noisy-OR."""
-    if not PARENTS[node]:
-        return np.full(len(states), values[(node, "prior")])
-    absent = np.full(len(states), 1.0 - values[(node, "leak")])
-    for parent in PARENTS[node]:
-        on = states[:, NODES.index(parent)] == 1
-        absent = absent * np.where(on, 1.0 - values[(node, f"parents.{parent}")], 1.0)
-    return 1.0 - absent
-
-
-def _joint(values: dict) -> np.ndarray:
-    """P(x) for each of the 128 rows of STATES."""
-    joint = np.ones(len(STATES))
-    for column, node in enumerate(NODES):
-        present = _present_probability(values, node, STATES)
-        joint *= np.where(STATES[:, column] == 1, present, 1.0 - present)
-    return joint
-
-
-def _sample(values: dict, n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Ancestral sampling, parents first (NODES is in topological order)."""
-    drawn = np.zeros((n, len(NODES)), dtype=np.int8)
-    for column, node in enumerate(NODES):
-        drawn[:, column] = rng.random(n) < _present_probability(values, node, drawn)
-    return pd.DataFrame(drawn.astype(bool), columns=list(NODES))
-
-
-def _hide(frame: pd.DataFrame, rates: dict[str, float], rng: np.random.Generator) -> pd.DataFrame:
-    """Blank cells at random (missing completely at random), column by column."""
-    hidden = frame.astype(object)
-    for column, rate in rates.items():
-        hidden.loc[rng.random(len(frame)) < rate, column] = None
-    return hidden
-
-
-def _patterns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    codes = np.array([[-1 if v is None else int(v) for v in frame[node]] for node in NODES]).T
-    return np.unique(codes, axis=0, return_counts=True)
-
-
-def _consistent(patterns: np.ndarray) -> np.ndarray:
-    """Indicator (pattern, joint state): the state agrees with every observed cell."""
-    agree = (STATES[None, :, :] == patterns[:, None, :]) | (patterns[:, None, :] == -1)
-    return np.all(agree, axis=2).astype(np.float64)
-
-
-def _log_posterior(theta: np.ndarray, consistent, counts, strength: float) -> float:
-    values = dict(zip(KEYS, theta, strict=True))
-    prior = np.array([HAND_SET[k] for k in KEYS])
-    likelihood = counts @ np.log(consistent @ _joint(values))
-    return likelihood + strength * np.sum(prior * np.log(theta) + (1 - prior) * np.log1p(-theta))
-
-
 # -- the tests ---------------------------------------------------------------------
 
 
@@ -166,11 +105,9 @@ def test_a_fully_observed_factor_follows_the_counting_formula():
 
 
 def test_em_reaches_the_map_estimate_found_by_a_generic_optimiser(hand_set):
-    from scipy.optimize import minimize
-
     rng = np.random.default_rng(2)
-    data = _hide(
-        _sample(TRUE, 3000, rng),
+    data = hide(
+        REFERENCE.sample(TRUE, 3000, rng),
         {"c1": 0.5, "c2": 0.5, **dict.fromkeys(["f1", "f2", "s1", "s2", "s3"], 0.2)},
         rng,
     )
@@ -179,22 +116,11 @@ def test_em_reaches_the_map_estimate_found_by_a_generic_optimiser(hand_set):
     assert result.converged
     assert all(b >= a - 1e-9 for a, b in itertools.pairwise(result.log_posterior))
 
-    patterns, counts = _patterns(data)
-    consistent = _consistent(patterns)
-
-    def loss(z: np.ndarray) -> float:
-        return -_log_posterior(1 / (1 + np.exp(-z)), consistent, counts, strength)
-
-    def gradient(z: np.ndarray) -> np.ndarray:
-        step = np.eye(len(z)) * 1e-6
-        return np.array([(loss(z + e) - loss(z - e)) / 2e-6 for e in step])
-
-    start = np.array([math.log(HAND_SET[k] / (1 - HAND_SET[k])) for k in KEYS])
-    found = minimize(loss, start, jac=gradient, method="L-BFGS-B", options={"ftol": 1e-15})
-    optimum = 1 / (1 + np.exp(-found.x))
+    prior = np.array([HAND_SET[k] for k in KEYS])
+    optimum, best = REFERENCE.map_estimate(data, prior, strength)
     em = np.array([result.estimates[k] for k in KEYS])
     np.testing.assert_allclose(em, optimum, atol=1e-5)
-    assert _log_posterior(em, consistent, counts, strength) >= -found.fun - 1e-6
+    assert REFERENCE.log_posterior(em, data, prior, strength) >= best - 1e-6
 
 
 def test_recovers_known_numbers_from_20000_cases_with_missing_values(hand_set):
@@ -207,28 +133,14 @@ def test_recovers_known_numbers_from_20000_cases_with_missing_values(hand_set):
     """
     n, rate, strength = 20_000, 0.2, 10.0
     rng = np.random.default_rng(1)
-    data = _hide(_sample(TRUE, n, rng), dict.fromkeys(NODES, rate), rng)
+    data = hide(REFERENCE.sample(TRUE, n, rng), dict.fromkeys(NODES, rate), rng)
     result = fit(hand_set, data, strength=strength)
     assert result.converged
 
     truth = np.array([TRUE[k] for k in KEYS])
-    every_pattern = np.array(list(itertools.product((-1, 0, 1), repeat=len(NODES))))
-    consistent = _consistent(every_pattern)
-    missing = (every_pattern == -1).sum(axis=1)
-    chance = rate**missing * (1 - rate) ** (len(NODES) - missing) * (consistent @ _joint(TRUE))
-    scores = np.empty((len(every_pattern), len(KEYS)))
-    for i in range(len(KEYS)):
-        up, down = truth.copy(), truth.copy()
-        up[i] += 1e-6
-        down[i] -= 1e-6
-        scores[:, i] = (
-            np.log(consistent @ _joint(dict(zip(KEYS, up, strict=True))))
-            - np.log(consistent @ _joint(dict(zip(KEYS, down, strict=True))))
-        ) / 2e-6
-    information = (scores * chance[:, None]).T @ scores
-    standard_error = np.sqrt(np.diag(np.linalg.inv(information)) / n)
+    standard_error = REFERENCE.standard_errors(TRUE, n, dict.fromkeys(NODES, rate))
 
-    marginal = STATES.T @ _joint(TRUE)
+    marginal = REFERENCE.states.T @ REFERENCE.joint(TRUE)
     trials = np.array([n if p is None else n * marginal[NODES.index(p)] for p in _trial_parents()])
     hand = np.array([HAND_SET[k] for k in KEYS])
     pull = strength * np.abs(hand - truth) / (strength + trials)
@@ -248,7 +160,7 @@ def _trial_parents() -> list[str | None]:
 
 def test_the_e_step_in_small_batches_gives_the_same_fit(hand_set, monkeypatch):
     rng = np.random.default_rng(5)
-    data = _hide(_sample(TRUE, 1500, rng), dict.fromkeys(NODES, 0.3), rng)
+    data = hide(REFERENCE.sample(TRUE, 1500, rng), dict.fromkeys(NODES, 0.3), rng)
     whole = fit(hand_set, data, strength=3, tolerance=1e-9)
     monkeypatch.setattr("bayesleg.research.learn._CHUNK", 7)
     batched = fit(hand_set, data, strength=3, tolerance=1e-9)
@@ -260,7 +172,7 @@ def test_the_e_step_in_small_batches_gives_the_same_fit(hand_set, monkeypatch):
 
 def test_a_huge_strength_keeps_the_hand_set_numbers(hand_set):
     rng = np.random.default_rng(3)
-    data = _hide(_sample(TRUE, 2000, rng), {"c1": 1.0, "c2": 1.0}, rng)
+    data = hide(REFERENCE.sample(TRUE, 2000, rng), {"c1": 1.0, "c2": 1.0}, rng)
     result = fit(hand_set, data, strength=1e9)
     for key in KEYS:
         assert result.estimates[key] == pytest.approx(HAND_SET[key], abs=1e-5)
@@ -268,7 +180,7 @@ def test_a_huge_strength_keeps_the_hand_set_numbers(hand_set):
 
 def test_the_saved_update_loads_with_its_provenance(hand_set, tmp_path):
     rng = np.random.default_rng(4)
-    data = _hide(_sample(TRUE, 500, rng), {"c1": 1.0, "c2": 1.0}, rng)
+    data = hide(REFERENCE.sample(TRUE, 500, rng), {"c1": 1.0, "c2": 1.0}, rng)
     updated = hand_set.update(data, strength=20, data_name="cohort.csv")
     path = updated.save(tmp_path / "updated.toml")
     reloaded = bayesleg.load(path)
