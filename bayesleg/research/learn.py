@@ -7,15 +7,22 @@ that is what an update fits, keeping the network and its noisy-OR form:
 
 * a factor's ``prior``: the factor is present;
 * a condition's or symptom's ``leak``: its background cause is active;
-* a parent's ``weight``: the parent, when present, activates the child.
+* a term's ``weight``: the term, when on, activates the child (a single
+  parent is on when present, a joint cause ``a+b`` when all its members are);
+* a preventer's ``p`` (``prevented_by``): the practice, when in force (its
+  factor in the state ``when``), blocks the condition.
 
 A noisy-OR node ``Y`` is the OR of hidden *activation* variables: ``A_0`` is
-present with probability ``leak`` and, for each parent ``X_i``, ``A_i`` with
-probability ``weight_i`` when ``X_i`` is present (never when it is absent).
-Were the activations seen, each number would be a count of successes over
-trials: cases with ``A_i`` present over cases with ``X_i`` present, say.  The
-hand-set value ``p`` counts as ``strength`` earlier cases of which a fraction
-``p`` were successes, so the estimate is::
+present with probability ``leak`` and, for each term ``t``, ``A_t`` with
+probability ``weight_t`` when the term is on (never when it is off).  A
+condition with preventers is ``Y = A and not any(I_j)``: ``A`` that OR, and
+``I_j`` a hidden *block* variable, present with probability ``q_j`` when
+preventer ``j`` is in force (never otherwise).  Were these variables seen,
+each number would be a count of successes over trials: cases with ``A_t``
+present over cases with term ``t`` on, cases with ``I_j`` present over cases
+with preventer ``j`` in force.  The hand-set value ``p`` counts as
+``strength`` earlier cases of which a fraction ``p`` were successes, so the
+estimate is::
 
     (strength * p + successes) / (strength + trials)
 
@@ -24,16 +31,37 @@ prior: the hand-set value is a prior worth ``strength`` cases, as a Dirichlet
 prior of equivalent sample size is for a full table.  ``strength = 0`` gives
 maximum likelihood; a huge strength leaves the model as it was.
 
-Activations are never observed and case data may miss any node, so the counts
-are expected counts, by expectation-maximisation (Dempster, Laird and Rubin
-1977):
+The expected counts
+-------------------
+Activations and blocks are never observed and case data may miss any node,
+so the counts are expected counts, by expectation-maximisation (Dempster,
+Laird and Rubin 1977).  Given the node's family (parents ``x``, child ``Y``)
+write ``a = P(A | x) = 1 - (1 - leak) * prod_t (1 - w_t)`` and
+``Q = prod_j (1 - q_j)``, over the terms on and the preventers in force, so
+that ``P(Y present | x) = a * Q``; ``A_0`` is a term that is always on, with
+``w_0 = leak``.  Then:
 
-* **E-step**: the network is rewritten with explicit activation variables,
-  each noisy-OR node being the OR of its activations chained two at a time
-  (which keeps the compiled cliques small), and compiled; one batched pass of
-  the engine gives, for every case, P(activation present | case) and
-  P(parent present | case).  Summed over the cases (identical cases once,
-  weighted by their count) these are the expected successes and trials.
+* ``Y`` present: no preventer fired and ``A`` is present, so ``E[I_j] = 0``
+  and ``E[A_t] = w_t / a``, the usual noisy-OR E-step.
+* ``Y`` absent, probability ``1 - a * Q``: ``I_j`` present blocks ``Y``
+  whatever else happens, so ``E[I_j] = q_j / (1 - a * Q)``; ``A_t`` present
+  makes ``A`` present, after which ``Y`` is absent only if some preventer
+  fires (probability ``1 - Q``), so ``E[A_t] = w_t * (1 - Q) / (1 - a * Q)``
+  (zero without preventers).
+
+A case that leaves part of the family unobserved averages these over the
+family's posterior given the case.  The E-step gets exactly that average from
+the engine:
+
+* **E-step**: the network is rewritten with the activation and block
+  variables explicit (each ``I_j`` a child of its practice; ``A`` the OR of
+  the activations and ``Y`` the AND of ``A`` and of each ``not I_j``, both
+  chained two at a time, which keeps the compiled cliques small; a joint term
+  a deterministic AND of its members, the parent of its activation), and
+  compiled; one batched pass of the engine gives, for every case,
+  P(activation or block present | case) and P(term on, or preventer in force
+  | case).  Summed over the cases (identical cases once, weighted by their
+  count) these are the expected successes and trials.
 * **M-step**: the formula above, for every number at once.
 
 Each iteration raises the log posterior, ``log P(data | numbers)`` plus the
@@ -84,8 +112,10 @@ __all__ = ["METHOD", "Fit", "data_sha256", "fit", "update"]
 #: The ``method`` recorded in the provenance of an updated model.
 METHOD = "em-noisy-or"
 
-# Deterministic OR of two binary parents: axis 0 the child, then the parents.
+# Deterministic gates of two binary parents: axis 0 the child, then the parents.
 _OR = np.array([[[1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]]])
+# Present when the first parent is present and the second absent: A and not I.
+_AND_NOT = np.array([[[1.0, 1.0], [0.0, 1.0]], [[0.0, 0.0], [1.0, 0.0]]])
 # Distinct cases per batch of the E-step.
 _CHUNK = 4096
 # Updated numbers are written with this many significant digits: far finer
@@ -95,12 +125,17 @@ _DIGITS = 6
 
 @dataclass(frozen=True)
 class _Slot:
-    """One number of the model and the variables that count it in the E-step."""
+    """One number of the model and the variables that count it in the E-step.
+
+    Trials are the cases with ``trial`` in state ``state`` (every case when
+    ``trial`` is None); successes the cases with ``success`` present.
+    """
 
     node: str
-    field: str  # "prior", "leak" or "parents.<parent id>"
-    parent: str | None  # trials are the cases with this parent present; None: every case
-    activation: str  # successes are the cases with this variable present
+    field: str  # "prior", "leak", "parents.<term key>" or "prevented_by.<factor id>"
+    trial: str | None
+    success: str
+    state: int = 1
 
 
 @dataclass(frozen=True)
@@ -110,8 +145,10 @@ class Fit:
     Attributes
     ----------
     estimates : mapping of (str, str) to float
-        The fitted value of every number, keyed by ``(node id, field)`` where
-        field is ``"prior"``, ``"leak"`` or ``"parents.<parent id>"``.
+        The fitted value of every number, keyed by ``(node id, field)`` with
+        the fields of :meth:`NodeSpec.parameters
+        <bayesleg.knowledge.modelfile.NodeSpec.parameters>`: ``"prior"``,
+        ``"leak"``, ``"parents.<term key>"``, ``"prevented_by.<factor id>"``.
     log_posterior : tuple of float
         The log posterior (log-likelihood of the data plus log prior, up to a
         constant) at the start of each iteration; it never decreases.
@@ -245,8 +282,8 @@ def fit(
     prior = np.array([_parameter(spec, slot).p for slot in slots])
     targets = tuple(
         dict.fromkeys(
-            [slot.activation for slot in slots]
-            + [slot.parent for slot in slots if slot.parent is not None]
+            [slot.success for slot in slots]
+            + [slot.trial for slot in slots if slot.trial is not None]
         )
     )
     values = prior.copy()
@@ -271,9 +308,11 @@ def fit(
                 raise _impossible(error, data, first_row[start:stop]) from error
             weights = counts[start:stop]
             log_likelihood += float(weights @ log_evidence)
-            successes += [weights @ marginals[slot.activation][:, 1] for slot in slots]
+            successes += [weights @ marginals[slot.success][:, 1] for slot in slots]
             trials += [
-                weights.sum() if slot.parent is None else weights @ marginals[slot.parent][:, 1]
+                weights.sum()
+                if slot.trial is None
+                else weights @ marginals[slot.trial][:, slot.state]
                 for slot in slots
             ]
         trace.append(log_likelihood + _log_prior(values, prior, strength))
@@ -382,13 +421,31 @@ def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
         if node.kind == "factor":
             slots.append(_Slot(node.id, "prior", None, node.id))
             continue
-        # A node without parents is its own leak activation.
-        slots.append(_Slot(node.id, "leak", None, f"{node.id}:leak" if node.parents else node.id))
+        # A node with no parent at all is its own leak activation.
+        leak = f"{node.id}:leak" if node.parent_ids else node.id
+        slots.append(_Slot(node.id, "leak", None, leak))
         slots.extend(
-            _Slot(node.id, f"parents.{parent}", parent, f"{node.id}:{parent}")
-            for parent, _ in node.parents
+            _Slot(
+                node.id, f"parents.{key}", _term_on(node.id, key, members), f"{node.id}:term:{key}"
+            )
+            for (key, _), (members, _) in zip(node.parents, node.terms, strict=True)
+        )
+        slots.extend(
+            _Slot(
+                node.id,
+                f"prevented_by.{inhibitor.factor}",
+                inhibitor.factor,
+                f"{node.id}:block:{inhibitor.factor}",
+                STATES.index(inhibitor.when),
+            )
+            for inhibitor in node.inhibitors
         )
     return tuple(slots)
+
+
+def _term_on(node: str, key: str, members: Sequence[str]) -> str:
+    """The variable present when a term is on: its parent, or the AND of its members."""
+    return members[0] if len(members) == 1 else f"{node}:on:{key}"
 
 
 def _parameter(spec: ModelSpec, slot: _Slot) -> Parameter:
@@ -399,7 +456,7 @@ def _parameter(spec: ModelSpec, slot: _Slot) -> Parameter:
 def _activation_network(
     spec: ModelSpec, slots: Sequence[_Slot], values: np.ndarray
 ) -> DiscreteNetwork:
-    """Return the network with explicit noisy-OR activations (names use ':')."""
+    """Return the network with explicit activations and blocks (names use ':')."""
     value = {(slot.node, slot.field): float(v) for slot, v in zip(slots, values, strict=True)}
     variables: list[str] = []
     parents: dict[str, tuple[str, ...]] = {}
@@ -410,32 +467,55 @@ def _activation_network(
         parents[name] = given
         cpts[name] = table
 
+    def chain(node: str, inputs: Sequence[str], gate: np.ndarray, last: str, step: str) -> str:
+        # Combine the inputs two at a time with the gate; the final gate is named ``last``.
+        current = inputs[0]
+        for position, variable in enumerate(inputs[1:], start=1):
+            name = last if position == len(inputs) - 1 else f"{node}:{step}{position}"
+            add(name, (current, variable), gate)
+            current = name
+        return current
+
     for node in spec.nodes:
         if node.kind == "factor":
             p = value[(node.id, "prior")]
             add(node.id, (), np.array([1.0 - p, p]))
             continue
         leak = value[(node.id, "leak")]
-        if not node.parents:
+        if not node.parent_ids:
             add(node.id, (), np.array([1.0 - leak, leak]))
             continue
         activations = [f"{node.id}:leak"]
         add(activations[0], (), np.array([1.0 - leak, leak]))
-        for parent, _ in node.parents:
-            w = value[(node.id, f"parents.{parent}")]
-            activations.append(f"{node.id}:{parent}")
-            add(activations[-1], (parent,), np.array([[1.0, 1.0 - w], [0.0, w]]))
-        current = activations[0]
-        for step, activation in enumerate(activations[1:], start=1):
-            name = node.id if step == len(activations) - 1 else f"{node.id}:or{step}"
-            add(name, (current, activation), _OR)
-            current = name
+        for (key, _), (members, _) in zip(node.parents, node.terms, strict=True):
+            on = _term_on(node.id, key, members)
+            if len(members) > 1:
+                add(on, members, _and_table(len(members)))
+            w = value[(node.id, f"parents.{key}")]
+            activations.append(f"{node.id}:term:{key}")
+            add(activations[-1], (on,), np.array([[1.0, 1.0 - w], [0.0, w]]))
+        active = f"{node.id}:active" if node.inhibitors else node.id
+        gated = [chain(node.id, activations, _OR, active, "or")]
+        for inhibitor in node.inhibitors:
+            q = value[(node.id, f"prevented_by.{inhibitor.factor}")]
+            table = np.array([[1.0, 1.0], [0.0, 0.0]])
+            table[:, STATES.index(inhibitor.when)] = (1.0 - q, q)
+            gated.append(f"{node.id}:block:{inhibitor.factor}")
+            add(gated[-1], (inhibitor.factor,), table)
+        chain(node.id, gated, _AND_NOT, node.id, "unblocked")
     return DiscreteNetwork(
         variables=tuple(variables),
         states=dict.fromkeys(variables, STATES),
         parents=parents,
         cpts=cpts,
     )
+
+
+def _and_table(members: int) -> np.ndarray:
+    """The deterministic AND of ``members`` binary parents: axis 0 the child."""
+    on = np.zeros((2,) * members)
+    on[(1,) * members] = 1.0
+    return np.stack([1.0 - on, on])
 
 
 def _log_prior(values: np.ndarray, prior: np.ndarray, strength: float) -> float:
@@ -490,9 +570,18 @@ def _updated_spec(
         fitted = {
             field: updated(parameter, (node.id, field)) for field, parameter in node.parameters()
         }
-        weights = tuple((parent, fitted[f"parents.{parent}"]) for parent, _ in node.parents)
+        weights = tuple((key, fitted[f"parents.{key}"]) for key, _ in node.parents)
+        inhibitors = tuple(
+            replace(i, parameter=fitted[f"prevented_by.{i.factor}"]) for i in node.inhibitors
+        )
         nodes.append(
-            replace(node, prior=fitted.get("prior"), leak=fitted.get("leak"), parents=weights)
+            replace(
+                node,
+                prior=fitted.get("prior"),
+                leak=fitted.get("leak"),
+                parents=weights,
+                inhibitors=inhibitors,
+            )
         )
     record = Update(
         date=today,
