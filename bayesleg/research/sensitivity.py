@@ -1,15 +1,15 @@
 """Sensitivity of a diagnosis to the hand-set numbers of the model.
 
 Every number of the model file -- each factor's prior, each leak, each
-parent weight -- is a judgement mapped onto the Renooij–Witteman verbal
-scale.  :func:`sensitivity` asks how much a diagnosis depends on them, in two
-ways:
+term's weight (one parent or a joint cause), each preventer's -- is a
+judgement mapped onto the Renooij–Witteman verbal scale.  :func:`sensitivity`
+asks how much a diagnosis depends on them, in two ways:
 
 * **One at a time (tornado).**  Each number moves to the low end, then the
   high end of its plausible range, all others at their hand-set values, and
   the posterior of the case's top cause (at the hand-set values) is
   recomputed.  A posterior is a ratio of two functions linear in any single
-  CPT number (and a noisy-OR weight, leak or prior enters its table
+  CPT number (and a prior, leak, weight or preventer enters its table
   linearly), so it moves monotonically across the range and the two ends
   bound it.  ``swing`` is the distance between the two posteriors.
 * **All at once (Monte Carlo).**  Every number is drawn independently from
@@ -70,7 +70,7 @@ from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.knowledge.evidence import normalise_evidence
 from bayesleg.knowledge.modelfile import ANCHORS, STATES, ModelSpec, Parameter
-from bayesleg.knowledge.noisyor import noisy_or_table
+from bayesleg.knowledge.noisyor import node_table
 from bayesleg.research.simulate import check_count
 
 if TYPE_CHECKING:
@@ -97,8 +97,9 @@ class ParameterRange:
     """One hand-set number and the range it is varied over.
 
     ``name`` is ``node.field`` (``field`` as :meth:`NodeSpec.parameters
-    <bayesleg.knowledge.modelfile.NodeSpec.parameters>` names it: ``prior``, ``leak``
-    or ``parents.ID``); ``basis`` says where the range came from:
+    <bayesleg.knowledge.modelfile.NodeSpec.parameters>` names it: ``prior``, ``leak``,
+    ``parents.KEY`` for a term or ``prevented_by.FACTOR`` for a preventer);
+    ``basis`` says where the range came from:
     ``"model file"``, ``"verbal scale"`` or ``"model file and verbal scale"``
     (one end each).
     """
@@ -113,7 +114,7 @@ class ParameterRange:
 
     @property
     def name(self) -> str:
-        """``node.field``, e.g. ``"glycogen_depletion.parents.fasted"``."""
+        """``node.field``, e.g. ``"glycogen_depletion.parents.long_session+fasted"``."""
         return f"{self.node}.{self.field}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,7 +254,8 @@ def parameter_ranges(spec: ModelSpec) -> tuple[ParameterRange, ...]:
     -------
     tuple of ParameterRange
         In file order: node by node, each node's prior or leak, then its
-        parent weights.  See the module docstring for the rule.
+        terms' weights, then its preventers'.  See the module docstring for
+        the rule.
 
     Examples
     --------
@@ -492,7 +494,7 @@ class _Analysis:
         kept = set(self.conditions) | observed
         stack = list(kept)
         while stack:
-            for parent, _ in by_id[stack.pop()].parents:
+            for parent in by_id[stack.pop()].parent_ids:
                 if parent not in kept:
                     kept.add(parent)
                     stack.append(parent)
@@ -526,18 +528,14 @@ class _Analysis:
 
     def network(self, values: np.ndarray) -> DiscreteNetwork:
         """Return the pruned network with the numbers in ``values``."""
-        tables = {}
-        for node in self.nodes:
-            numbers = values[self.slices[node.id]]
-            if node.kind == "factor":
-                tables[node.id] = np.array([1.0 - numbers[0], numbers[0]])
-            else:
-                tables[node.id] = noisy_or_table(numbers[0], numbers[1:])
         return DiscreteNetwork(
             variables=tuple(node.id for node in self.nodes),
             states={node.id: STATES for node in self.nodes},
-            parents={node.id: tuple(p for p, _ in node.parents) for node in self.nodes},
-            cpts=tables,
+            parents={node.id: node.parent_ids for node in self.nodes},
+            cpts={
+                node.id: node_table(node, values[self.slices[node.id]].tolist())
+                for node in self.nodes
+            },
         )
 
     def posteriors(self, values: np.ndarray, moved: ParameterRange | None) -> np.ndarray:
