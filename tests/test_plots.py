@@ -13,6 +13,7 @@ from bayesleg.research.plots import layered_order, new_figure, plot_diagnosis, p
 pytest.importorskip("matplotlib")
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
+PRACTICES = Path(__file__).parent / "fixtures" / "practices.toml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -48,11 +49,27 @@ def test_network_is_drawn_in_three_layers(tiny):
     assert len(ax.patches) == 3
 
 
+def test_joint_causes_and_preventers_are_drawn_apart():
+    from matplotlib.colors import to_hex
+
+    ax = plot_network(bayesleg.load(PRACTICES))
+    drawn = [(to_hex(arrow.get_edgecolor()), arrow.get_linestyle()) for arrow in ax.patches]
+    # Causes of one parent: overtraining -> muscle_fatigue, three into weakness, dehydration
+    # -> cramps.  Joint causes, one edge per parent: high_intensity+insufficient_rest,
+    # overtraining+high_intensity, dehydration+muscle_fatigue.  Two practices prevent
+    # muscle_fatigue.
+    assert sorted(drawn) == sorted(
+        [("#5b6b7b", "solid")] * 5 + [("#7b4f9d", "solid")] * 6 + [("#c0392b", "dashed")] * 2
+    )
+    legend = [text.get_text() for text in ax.texts]
+    assert {"—— cause", "—— joint cause", "- - - prevents"} <= set(legend)
+
+
 def crossings(layers, model):
     """Count pairs of edges between adjacent layers that cross."""
     where = {node: i for ids in layers.values() for i, node in enumerate(ids)}
     kind = {node.id: node.kind for node in model.nodes}
-    edges = [(p, n.id) for n in model.spec.nodes for p, _ in n.parents if kind[p] != kind[n.id]]
+    edges = [(p, n.id) for n in model.spec.nodes for p in n.parent_ids if kind[p] != kind[n.id]]
     count = 0
     for i, (a, b) in enumerate(edges):
         for c, d in edges[i + 1 :]:
@@ -97,7 +114,8 @@ def test_diagnosis_plot_into_given_axes_and_top(tiny):
     assert tiny.diagnose({"t": True}).plot(ax, top=1) is ax
     assert len(ax.patches) == 2
     assert (
-        plot_diagnosis(tiny.diagnose({}), top=2).get_title() == "Differential (triage: see doctor)"
+        plot_diagnosis(tiny.diagnose({"s": True}), top=2).get_title()
+        == "Differential (triage: see doctor)"
     )
 
 

@@ -25,6 +25,13 @@ __all__ = ["new_figure", "plot_diagnosis", "plot_network", "plot_tornado"]
 _KIND_COLOURS = {"factor": "#cfe3f7", "symptom": "#e6e6e6"}
 _CARE_COLOURS = {"self_care": "#cdebc5", "see_doctor": "#fbd7a8", "urgent": "#f4a6a6"}
 _LAYERS = ("factor", "condition", "symptom")
+# How each kind of edge is drawn: a term of one parent, a member of a joint term, a preventer.
+# ``bend`` sets parallel edges of different kinds apart.
+_EDGE_STYLES: Mapping[str, Mapping[str, Any]] = {
+    "cause": {"colour": "#5b6b7b", "linestyle": "solid", "arrowstyle": "-|>", "bend": 0.0},
+    "joint cause": {"colour": "#7b4f9d", "linestyle": "solid", "arrowstyle": "-|>", "bend": 0.08},
+    "prevents": {"colour": "#c0392b", "linestyle": "dashed", "arrowstyle": "-[", "bend": -0.08},
+}
 
 
 def new_figure(width: float, height: float, *, dpi: float = 100) -> Figure:
@@ -62,7 +69,7 @@ def layered_order(model: Model, sweeps: int = 4) -> dict[str, list[str]]:
     layers: dict[str, list[str]] = {kind: [] for kind in _LAYERS}
     for node in model.nodes:
         layers[node.kind].append(node.id)
-    parents = {node.id: [p for p, _ in node.parents] for node in model.spec.nodes}
+    parents = {node.id: list(node.parent_ids) for node in model.spec.nodes}
     children: dict[str, list[str]] = {node.id: [] for node in model.nodes}
     for child, ids in parents.items():
         for parent in ids:
@@ -96,9 +103,12 @@ def layered_order(model: Model, sweeps: int = 4) -> dict[str, list[str]]:
 def plot_network(model: Model, ax: Axes | None = None) -> Axes:
     """Draw the network in three layers: factors, conditions, symptoms.
 
-    Edges run left to right, their width following the parent's weight;
-    edges between conditions arc within the middle layer.  Conditions are
-    coloured by care level.
+    Edges run left to right, their width following the number on them: grey
+    for a cause of one parent; purple, one from each parent, for a joint
+    cause (active only when all its parents are present); dashed red, ending
+    in a bar, for a preventive practice (a factor in a given state blocking
+    the condition).  Edges between conditions arc within the middle layer.
+    Conditions are coloured by care level.
 
     Parameters
     ----------
@@ -121,27 +131,35 @@ def plot_network(model: Model, ax: Axes | None = None) -> Axes:
         for row, node_id in enumerate(ids):
             y = 1.0 - row / max(len(ids) - 1, 1) if len(ids) > 1 else 0.5
             graph.add_node(node_id, pos=(float(column), y), kind=kind)
+    # (parent, child, number) of every edge, by how it is drawn.
+    edges: dict[str, list[tuple[str, str, float]]] = {style: [] for style in _EDGE_STYLES}
     for node in model.spec.nodes:
-        for parent, weight in node.parents:
-            graph.add_edge(parent, node.id, weight=weight.p)
+        for members, weight in node.terms:
+            style = "cause" if len(members) == 1 else "joint cause"
+            edges[style].extend((member, node.id, weight.p) for member in members)
+        for inhibitor in node.inhibitors:
+            edges["prevents"].append((inhibitor.factor, node.id, inhibitor.parameter.p))
     pos = nx.get_node_attributes(graph, "pos")
     kinds = nx.get_node_attributes(graph, "kind")
-    across = [(u, v) for u, v in graph.edges if kinds[u] != kinds[v]]
-    within = [(u, v) for u, v in graph.edges if kinds[u] == kinds[v]]
-    for edges, style in ((across, "arc3"), (within, "arc3,rad=0.35")):
-        if edges:
+    for style, drawn in edges.items():
+        look = _EDGE_STYLES[style]
+        for within in (False, True):
+            chosen = [edge for edge in drawn if (kinds[edge[0]] == kinds[edge[1]]) == within]
+            if not chosen:
+                continue
             nx.draw_networkx_edges(
                 graph,
                 pos,
-                edgelist=edges,
+                edgelist=[(parent, child) for parent, child, _ in chosen],
                 ax=ax,
-                width=[0.4 + 2.5 * graph.edges[e]["weight"] for e in edges],
-                edge_color="#5b6b7b",
+                width=[0.4 + 2.5 * number for _, _, number in chosen],
+                edge_color=look["colour"],
+                style=look["linestyle"],
                 alpha=0.45,
                 arrows=True,
-                arrowstyle="-|>",
+                arrowstyle=look["arrowstyle"],
                 arrowsize=6,
-                connectionstyle=style,
+                connectionstyle=f"arc3,rad={look['bend'] + (0.35 if within else 0.0)}",
                 node_size=0,
             )
     # Every condition has a care level; no other node has.
@@ -172,6 +190,17 @@ def plot_network(model: Model, ax: Axes | None = None) -> Axes:
             va="center",
             fontsize=8,
             bbox={"boxstyle": "round,pad=0.3", "facecolor": colour, "edgecolor": "#7a7a7a"},
+        )
+    for offset, (style, look) in enumerate(_EDGE_STYLES.items()):
+        line = "- - -" if look["linestyle"] == "dashed" else "——"
+        ax.text(
+            1.55 + 0.4 * offset,
+            -0.06,
+            f"{line} {style}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color=look["colour"],
         )
     ax.set_xlim(-0.7, 2.7)
     ax.set_ylim(-0.1, 1.1)
