@@ -136,20 +136,17 @@ def _assert_scores_match(model, worlds, cases):
 SEEDS = range(24)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_scores_match_brute_force_twin_networks(tmp_path, seed):
-    rng = np.random.default_rng(seed)
-    nodes = random_network(rng, chain=seed % 2 == 0)
-    path = tmp_path / "random.toml"
-    path.write_text(model_text(nodes), encoding="utf-8")
-    worlds = Worlds(nodes)
-    _assert_scores_match(bayesleg.load(path), worlds, _cases(rng, nodes, worlds, 4))
+def _network(seed, practices):
+    """A random network of a seed: plain noisy-OR, or with joint causes and preventers."""
+    rng = np.random.default_rng(seed + 1000 * practices)
+    noise = 17 if practices else 15
+    return rng, random_network(rng, chain=seed % 2 == 0, practices=practices, max_noise=noise)
 
 
+@pytest.mark.parametrize("practices", [False, True], ids=["noisy-or", "practices"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_scores_match_brute_force_with_joint_causes_and_preventers(tmp_path, seed):
-    rng = np.random.default_rng(1000 + seed)
-    nodes = random_network(rng, chain=seed % 2 == 0, practices=True, max_noise=17)
+def test_scores_match_brute_force_twin_networks(tmp_path, seed, practices):
+    rng, nodes = _network(seed, practices)
     path = tmp_path / "random.toml"
     path.write_text(model_text(nodes), encoding="utf-8")
     worlds = Worlds(nodes)
@@ -160,9 +157,7 @@ def test_the_random_practice_networks_hold_joint_causes_and_preventers():
     """Joint terms with a condition, preventers below a condition, joint terms on symptoms."""
     with_condition = preventers = on_symptoms = 0
     for seed in SEEDS:
-        nodes = random_network(
-            np.random.default_rng(1000 + seed), chain=seed % 2 == 0, practices=True, max_noise=17
-        )
+        _, nodes = _network(seed, practices=True)
         kind = {node.id: node.kind for node in nodes}
         joint = [(node, key.split("+")) for node in nodes for key in node.parents if "+" in key]
         with_condition += any(
@@ -208,7 +203,7 @@ def test_the_random_networks_hold_chains_and_certain_links():
     """The brute-force comparison is only as good as the networks it draws."""
     chains = certain = 0
     for seed in SEEDS:
-        nodes = random_network(np.random.default_rng(seed), chain=seed % 2 == 0)
+        _, nodes = _network(seed, practices=False)
         by_id = {node.id: node for node in nodes}
         chains += any(
             by_id[parent].kind == "condition"
