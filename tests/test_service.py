@@ -148,6 +148,70 @@ def test_impossible_evidence_is_a_422(tiny_client):
     assert body["id"] == 12
 
 
+def assert_utf8_json(response):
+    """The body is strict UTF-8 JSON: no lone surrogate, escaped or raw, reaches a client."""
+    body = json.loads(response.content.decode("utf-8"))  # strict: raises on invalid UTF-8
+    assert_unicode(body)
+    return body
+
+
+def assert_unicode(value):
+    """Every string of a parsed JSON value, keys too, is Unicode text (no escaped lone surrogate)."""
+    if isinstance(value, str):
+        value.encode("utf-8")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            assert_unicode(key)
+            assert_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            assert_unicode(item)
+
+
+LONE_SURROGATES = [
+    ("/v1/diagnose", rb'{"evidence": {"\ud800": true}}', '"evidence" has a key with a lone surrogate'),
+    ("/v1/diagnose", rb'{"evidence": {}, "id": "\udc80"}', '"id" holds a lone surrogate'),
+    ("/v1/diagnose", rb'{"evidence": {"weakness": "\udfff"}}', '"evidence" holds a lone surrogate'),
+    ("/v1/diagnose", rb'{"evidence": {}, "\ud800x": 1}', "a field name holds a lone surrogate"),
+    ("/v1/next-questions", rb'{"evidence": {"\ud800": true}}', '"evidence" has a key with a lone surrogate'),
+    ("/v1/next-questions", rb'{"evidence": {}, "id": "a\udbff"}', '"id" holds a lone surrogate'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "content", "words"), LONE_SURROGATES)
+def test_a_lone_surrogate_is_a_422_naming_the_field(client, path, content, words):
+    response = client.post(path, content=content, headers=JSON)
+    body = assert_error(response, 422, "InvalidRequestError", words)
+    assert "id" not in body
+    assert_utf8_json(response)
+
+
+def test_a_lone_surrogate_in_one_case_of_a_batch_spares_the_others(client, model):
+    content = (
+        rb'{"cases": [{"evidence": {"cramps": true}, "id": "good"},'
+        rb' {"evidence": {"\ud800": true}}, {"evidence": {}, "id": "\udc80"},'
+        rb' {"evidence": {"weakness": true}}]}'
+    )
+    response = client.post("/v1/diagnose/batch", content=content, headers=JSON)
+    assert response.status_code == 200
+    results = assert_utf8_json(response)["results"]
+    assert_valid("batch-response", {"schema": contract.BATCH, "results": results})
+    assert results[0] == contract.diagnose(model, {"evidence": {"cramps": True}, "id": "good"})
+    assert results[3] == contract.diagnose(model, {"evidence": {"weakness": True}})
+    assert [r.get("index") for r in results] == [None, 1, 2, None]
+    assert "lone surrogate" in results[1]["error"]["message"]
+    assert "lone surrogate" in results[2]["error"]["message"]
+    assert "id" not in results[2]
+
+
+def test_a_surrogate_pair_is_text_and_is_answered(client):
+    response = client.post(
+        "/v1/diagnose", content=rb'{"evidence": {}, "id": "\ud83e\uddb5"}', headers=JSON
+    )
+    assert response.status_code == 200
+    assert assert_utf8_json(response)["id"] == "\N{LEG}"
+
+
 def test_a_lying_content_length_is_still_held_to_the_limit(client):
     """The limit counts the bytes that arrive, not the bytes announced."""
 

@@ -158,6 +158,7 @@ def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], A
     """Check a request object's fields; ``fields`` maps each optional field to its check."""
     if not isinstance(payload, dict):
         raise InvalidRequestError(f"a request must be a JSON object, got {_json_kind(payload)}")
+    _check_unicode(payload)
     allowed = ("schema", "id", "evidence", *fields)
     for key in payload:
         if key not in allowed:
@@ -178,12 +179,70 @@ def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], A
     return _Request(id=_request_id(payload), evidence=payload["evidence"], **options)
 
 
+def _check_unicode(payload: dict[str, Any]) -> None:
+    """Refuse a request holding a lone surrogate anywhere, naming the field.
+
+    JSON's ``\\ud800``-``\\udfff`` escapes let a request carry half a
+    character, which no UTF-8 answer can echo; it is refused here, at the
+    boundary, rather than replaced, so the caller learns which field is at fault.
+    """
+    for field, value in payload.items():
+        if not _is_unicode(field):
+            raise _surrogate_error("a field name holds", field)
+        found = _lone_surrogate(value)
+        if found is not None:
+            text, in_key = found
+            raise _surrogate_error(
+                f'"{field}" has a key with' if in_key else f'"{field}" holds', text
+            )
+
+
+def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _lone_surrogate(value: Any) -> tuple[str, bool] | None:
+    """Return the first string in ``value`` with a lone surrogate, and whether it is a key."""
+    stack = [value]  # a loop, not recursion: the parser allows deeper nesting than a walk would
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return item, False
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not _is_unicode(key):
+                    return key, True
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _surrogate_error(where: str, text: str) -> InvalidRequestError:
+    position = next(i for i, char in enumerate(text) if "\ud800" <= char <= "\udfff")
+    shown = repr(text)  # repr escapes a surrogate, so the message itself is Unicode text
+    if len(text) > 40:
+        start = max(0, position - 20)
+        shown = "…" * (start > 0) + repr(text[start : start + 40]) + "…" * (start + 40 < len(text))
+    return InvalidRequestError(
+        f"{where} a lone surrogate: {shown} (character {position}); strings must be Unicode "
+        "text, where an escape \\ud800-\\udbff is followed by one \\udc00-\\udfff"
+    )
+
+
 def _request_id(payload: Any) -> str | int | float | None:
     """Return the request's ``id`` if it has a valid one, else None; raise if it is invalid."""
     if not isinstance(payload, dict) or "id" not in payload:
         return None
     value = payload["id"]
-    if isinstance(value, str) and len(value) <= _MAX_ID_LENGTH:
+    if isinstance(value, str) and len(value) <= _MAX_ID_LENGTH and _is_unicode(value):
         return value
     if _is_integer(value):
         return value
@@ -505,5 +564,19 @@ def error_object(
 
 
 def dumps(message: Mapping[str, Any]) -> str:
-    """Encode a message as one line of JSON; refuses NaN and infinities rather than emit them."""
-    return json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """Encode a message as one line of JSON that encodes as UTF-8.
+
+    Refuses NaN and infinities rather than emit them.  Requests with a lone
+    surrogate are refused before any answer (see :func:`diagnose`), so none
+    reaches an answer; should one reach this point all the same, it is
+    written as U+FFFD, so the line is always Unicode text.
+
+    Examples
+    --------
+    >>> dumps({"id": "\\ud800"})
+    '{"id":"\ufffd"}'
+    """
+    text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if not _is_unicode(text):
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text

@@ -22,8 +22,9 @@ Every bad input gets a 4xx whose body is an error object
 * 404, 405: no such route, or not with that method;
 * 413: the body is over ``max_body_bytes``, or a batch over ``max_batch`` cases;
 * 415: the content type is not JSON;
-* 422: the JSON breaks the contract, or its evidence is bad (unknown node,
-  bad value, impossible evidence).
+* 422: the JSON breaks the contract (a string with a lone surrogate, which
+  no UTF-8 answer could echo, included), or its evidence is bad (unknown
+  node, bad value, impossible evidence).
 """
 
 from __future__ import annotations
