@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import jsonschema
 import pytest
@@ -26,7 +27,7 @@ from bayesleg.serving.service import create_app, openapi_document
 TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
 MAX_BODY = 64 * 1024
 MAX_BATCH = 50
-ERROR_STATUSES = {400, 404, 405, 413, 415, 422}
+ERROR_STATUSES = {400, 404, 405, 408, 413, 415, 422}
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,8 @@ BAD = [
     ("post", "/v1/diagnose", b"{}", {"content-type": "text/plain"}, 415, "InvalidRequestError", "got 'text/plain'"),
     ("post", "/v1/diagnose", b"{}", {}, 415, "InvalidRequestError", "must be application/json"),
     ("post", "/v1/diagnose", b"{}", {"content-type": "application/json; charset=latin-1"}, 415, "InvalidRequestError", "UTF-8"),
+    ("post", "/v1/diagnose", b'{"evidence": {}}', {"content-type": "application/merge-patch+json"}, 415, "InvalidRequestError", "got 'application/merge-patch+json'"),
+    ("post", "/v1/diagnose", b'{"evidence": {}}', {"content-type": "application/vnd.api+json"}, 415, "InvalidRequestError", "must be application/json"),
     ("post", "/v1/diagnose", b" " * (MAX_BODY + 1), JSON, 413, "InvalidRequestError", f"over {MAX_BODY} bytes"),
     ("post", "/v1/diagnose", b"{}", JSON, 422, "InvalidRequestError", 'needs "evidence"'),
     ("post", "/v1/diagnose", b'{"evidence": {"weaknes": true}}', JSON, 422, "UnknownNodeError", "did you mean 'weakness'"),
@@ -126,6 +129,8 @@ BAD = [
     ("get", "/v1/diagnose", None, {}, 405, "InvalidRequestError", "GET is not allowed"),
     ("post", "/v1/model", b"{}", JSON, 405, "InvalidRequestError", "POST is not allowed"),
     ("get", "/v2/diagnose", None, {}, 404, "InvalidRequestError", "no route '/v2/diagnose'"),
+    ("post", "/v1/diagnose/", b'{"evidence": {}}', JSON, 404, "InvalidRequestError", "no route '/v1/diagnose/'"),
+    ("get", "/healthz/", None, {}, 404, "InvalidRequestError", "no route '/healthz/'"),
 ]  # fmt: skip
 
 
@@ -137,8 +142,94 @@ BAD = [
 def test_bad_input_is_a_4xx_with_the_typed_error(
     client, method, path, content, headers, status, error_type, words
 ):
-    response = client.request(method, path, content=content, headers=headers)
+    response = client.request(
+        method, path, content=content, headers=headers, follow_redirects=False
+    )
     assert_error(response, status, error_type, words)
+    assert "location" not in response.headers
+
+
+def test_a_trailing_slash_is_never_a_redirect_built_from_host(client):
+    response = client.post(
+        "/v1/diagnose/",
+        json={"evidence": {}},
+        headers={"host": "attacker.example"},
+        follow_redirects=False,
+    )
+    assert_error(response, 404, "InvalidRequestError", "no route '/v1/diagnose/'")
+    assert "attacker" not in response.text
+    assert "location" not in response.headers
+
+
+def test_a_mebibyte_unknown_id_gets_no_suggestion_and_a_short_message(model):
+    node = "weaknes" * 149_000  # just under the default 1 MiB body
+    with TestClient(create_app(model)) as default_client:
+        response = default_client.post("/v1/diagnose", json={"evidence": {node: True}})
+        body = assert_error(response, 422, "UnknownNodeError", f"({len(node)} characters)")
+        assert body["error"]["suggestions"] == []
+        assert len(body["error"]["message"]) < 100
+        response = default_client.post("/v1/diagnose", json={"evidence": {}, node: 1})
+        body = assert_error(response, 422, "InvalidRequestError", "unknown field 'weaknes")
+        assert "did you mean" not in body["error"]["message"]
+        assert len(body["error"]["message"]) < 200
+
+
+FINDINGS = [node.id for node in bayesleg.load().nodes if node.kind != "condition"]
+
+
+def test_a_batch_over_the_cost_limit_is_a_413_saying_the_limit(model):
+    """The work grows with cases times findings: many findings in few cases are refused too."""
+    full = {"evidence": dict.fromkeys(FINDINGS[:10], True), "ranking": "expected_sufficiency"}
+    with TestClient(create_app(model, max_batch=100, max_cost=100)) as small:
+        response = small.post("/v1/diagnose/batch", json={"cases": [full] * 11})
+        assert_error(response, 413, "InvalidRequestError", "the batch costs 110")
+        assert "at most 100 are accepted" in response.json()["error"]["message"]
+        assert small.post("/v1/diagnose/batch", json={"cases": [full] * 10}).status_code == 200
+        empty = [{"evidence": {}}] * 100
+        assert small.post("/v1/diagnose/batch", json={"cases": empty}).status_code == 200
+        bad = small.post("/v1/diagnose/batch", json={"cases": [*empty, 0]})
+        assert_error(bad, 413, "InvalidRequestError", "has 101 cases; at most 100")
+
+
+def test_the_default_cost_limit_refuses_a_batch_of_full_cases_within_the_body_limit(model):
+    cases = [{"evidence": dict.fromkeys(FINDINGS, True)}] * 300
+    assert len(json.dumps({"cases": cases})) < contract.DEFAULT_MAX_BODY_BYTES
+    with TestClient(create_app(model)) as default_client:
+        response = default_client.post("/v1/diagnose/batch", json={"cases": cases})
+    assert_error(response, 413, "InvalidRequestError", f"the batch costs {300 * len(FINDINGS)}")
+    assert f"at most {contract.DEFAULT_MAX_COST}" in response.json()["error"]["message"]
+
+
+def post_slowly(app, path, chunks, pause):
+    """POST ``chunks`` to ``app`` with ``pause`` seconds after the first, as a slow client would."""
+
+    async def body():
+        yield chunks[0]
+        for chunk in chunks[1:]:
+            await anyio.sleep(pause)
+            yield chunk
+
+    async def call():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as slow:
+            return await slow.post(path, content=body(), headers=JSON)
+
+    return anyio.run(call)
+
+
+def test_a_body_slower_than_the_timeout_is_a_408_that_closes(model):
+    app = create_app(model, body_timeout=0.2)
+    response = post_slowly(app, "/v1/diagnose", [b'{"evidence":', b" {}}"], pause=30)
+    assert_error(response, 408, "InvalidRequestError", "did not arrive within 0.2 seconds")
+    assert response.headers["connection"] == "close"
+    answered = post_slowly(app, "/v1/diagnose", [b'{"evidence":', b" {}}"], pause=0.01)
+    assert answered.status_code == 200
+
+
+def test_an_over_long_body_closes_the_connection(client):
+    response = client.post("/v1/diagnose", content=b" " * (MAX_BODY + 1), headers=JSON)
+    assert_error(response, 413, "InvalidRequestError", "over")
+    assert response.headers["connection"] == "close"
 
 
 def test_impossible_evidence_is_a_422(tiny_client):
@@ -231,6 +322,7 @@ def test_a_lying_content_length_is_still_held_to_the_limit(client):
 def test_openapi_document_describes_the_routes_and_validates_answers(client, model):
     document = client.get("/openapi.json").json()
     assert document == openapi_document(model, max_body_bytes=MAX_BODY, max_batch=MAX_BATCH)
+    assert "10000 evidence entries" in document["info"]["description"]
     assert document["openapi"].startswith("3.1")
     routes = {(path, method) for path, item in document["paths"].items() for method in item}
     assert routes == {

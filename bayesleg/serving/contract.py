@@ -30,7 +30,6 @@ no JSON Schema library; a test validates real responses against the schemas.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +41,8 @@ from bayesleg.errors import (
     ImpossibleEvidenceError,
     InvalidRequestError,
     UnknownNodeError,
+    close_matches,
+    quoted,
 )
 from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
 from bayesleg.knowledge.modelfile import CARE_LEVELS
@@ -53,11 +54,13 @@ __all__ = [
     "BATCH",
     "DEFAULT_MAX_BATCH",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_COST",
     "DIAGNOSIS",
     "ERROR",
     "MODEL",
     "NEXT_QUESTIONS",
     "InvalidRequestError",
+    "batch_cost",
     "diagnose",
     "diagnose_batch",
     "dumps",
@@ -79,6 +82,10 @@ ERROR = "bayesleg.error/1"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: Most cases a service accepts in one batch by default.
 DEFAULT_MAX_BATCH = 1000
+#: Most work a service accepts in one batch by default, in evidence entries summed over
+#: the cases (see :func:`batch_cost`): the time a batch takes grows with both, and a
+#: counterfactual ranking spends about half a millisecond on each.
+DEFAULT_MAX_COST = 10_000
 
 _DEFAULT_QUESTIONS = 5
 _MAX_ID_LENGTH = 200
@@ -162,10 +169,10 @@ def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], A
     allowed = ("schema", "id", "evidence", *fields)
     for key in payload:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
+            close = close_matches(key, allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InvalidRequestError(
-                f"unknown field {key!r}{hint}; a request has {', '.join(allowed)}"
+                f"unknown field {quoted(key)}{hint}; a request has {', '.join(allowed)}"
             )
     if "schema" in payload and payload["schema"] != tag:
         raise InvalidRequestError(
@@ -400,6 +407,25 @@ def read_batch(payload: Any) -> list[Any]:
             f'a batch needs "cases", an array of diagnosis requests, got {_json_kind(cases)}'
         )
     return cases
+
+
+def batch_cost(cases: Sequence[Any]) -> int:
+    """Return the work a batch asks for: each case's evidence entries, at least 1 a case.
+
+    So a batch's cost is at most its cases times the model's findings; a
+    service refuses a batch over its limit before any work.
+
+    Examples
+    --------
+    >>> batch_cost([{"evidence": {"cramps": True, "fasted": "no"}}, {"evidence": {}}, "bad"])
+    4
+    """
+    return sum(
+        max(1, len(case["evidence"]))
+        if isinstance(case, dict) and isinstance(case.get("evidence"), dict)
+        else 1
+        for case in cases
+    )
 
 
 def diagnose_batch(model: Model, cases: Sequence[Any]) -> dict[str, Any]:
