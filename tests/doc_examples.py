@@ -426,7 +426,6 @@ class PageRun:
     namespace: dict[str, object] = field(default_factory=lambda: {"__name__": "__docs__"})
     done: set[int] = field(default_factory=set)
     shift: int = 0  # lines added to the file by the edits so far
-    rewritten: list[str] = field(default_factory=list)
 
     def run_section(self, index: int, *, check: bool = True) -> list[Mismatch]:
         """Run one section's examples in order; return the outputs that differ.
@@ -545,7 +544,6 @@ class PageRun:
         lines[at : at + len(old)] = new
         path.write_text("\n".join(lines) + ("\n" if text.endswith("\n") else ""), "utf-8")
         self.shift += len(new) - len(old)
-        self.rewritten.append(f"{self.page.name}:{start + 1}")
 
 
 def mirror(root: Path, into: Path) -> Path:
