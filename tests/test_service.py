@@ -161,6 +161,16 @@ def test_a_trailing_slash_is_never_a_redirect_built_from_host(client):
     assert "location" not in response.headers
 
 
+def test_a_refusal_before_the_body_is_read_closes_the_connection(client):
+    """What is left of an unread body must never be read as the next request."""
+    for path, headers in [("/v2/diagnose", JSON), ("/v1/model", JSON), ("/v1/diagnose", {})]:
+        response = client.post(path, content=b'{"evidence": {}}', headers=headers)
+        assert response.status_code in {404, 405, 415}
+        assert response.headers["connection"] == "close", path
+    assert "connection" not in client.get("/v2/diagnose").headers
+    assert "connection" not in client.post("/v1/diagnose", json={"evidence": {}}).headers
+
+
 def test_a_mebibyte_unknown_id_gets_no_suggestion_and_a_short_message(model):
     node = "weaknes" * 149_000  # just under the default 1 MiB body
     with TestClient(create_app(model)) as default_client:

@@ -49,6 +49,7 @@ from bayesleg.knowledge.modelfile import CARE_LEVELS
 from bayesleg.model import Model
 from bayesleg.reasoning.counterfactual import RANKINGS
 from bayesleg.reasoning.diagnosis import Diagnosis
+from bayesleg.serving.limits import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_COST
 
 __all__ = [
     "BATCH",
@@ -78,14 +79,6 @@ NEXT_QUESTIONS = "bayesleg.next-questions/1"
 MODEL = "bayesleg.model/1"
 ERROR = "bayesleg.error/1"
 
-#: Largest request body a service accepts by default, in bytes (one case is well under 2 KiB).
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-#: Most cases a service accepts in one batch by default.
-DEFAULT_MAX_BATCH = 1000
-#: Most work a service accepts in one batch by default, in evidence entries summed over
-#: the cases (see :func:`batch_cost`): the time a batch takes grows with both, and a
-#: counterfactual ranking spends about half a millisecond on each.
-DEFAULT_MAX_COST = 10_000
 
 _DEFAULT_QUESTIONS = 5
 _MAX_ID_LENGTH = 200

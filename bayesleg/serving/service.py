@@ -46,12 +46,14 @@ from starlette.routing import Route
 from bayesleg.errors import BayeslegError
 from bayesleg.model import Model, load
 from bayesleg.serving import contract, schemas
-from bayesleg.serving.contract import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_COST
+from bayesleg.serving.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_COST,
+)
 
-__all__ = ["DEFAULT_BODY_TIMEOUT", "create_app", "openapi_document"]
-
-#: Seconds a client has to send a whole request body, by default.
-DEFAULT_BODY_TIMEOUT = 30.0
+__all__ = ["create_app", "openapi_document"]
 
 
 class _Fault(Exception):
@@ -64,7 +66,9 @@ class _Fault(Exception):
         self.status = status
         self.error = error
         self.payload = payload
-        self.close = close  # whether the rest of the body is unread, so the connection must go
+        # Whether the body is left unread: then the connection closes, so that what is
+        # left of the body is never read as the next request.
+        self.close = close
 
 
 def _json(message: Any, status: int = 200) -> Response:
@@ -90,6 +94,8 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
     body = contract.error_object(contract.InvalidRequestError(message))
     response = _json(body, error.status_code)
     response.headers.update(error.headers or {})  # such as the Allow of a 405
+    if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
+        response.headers["connection"] = "close"  # the body is unread
     return response
 
 
@@ -116,6 +122,7 @@ async def _read_json(request: Request, max_body_bytes: int, body_timeout: float)
             contract.InvalidRequestError(
                 f"the content type must be application/json (UTF-8), got {content_type!r}"
             ),
+            close=True,
         )
     too_large = _Fault(
         413,
