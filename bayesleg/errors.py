@@ -21,8 +21,60 @@ __all__ = [
     "UnknownNodeError",
     "UnsupportedSourceError",
     "VignetteFileError",
+    "close_matches",
     "name_case",
+    "quoted",
 ]
+
+#: Longest text compared for a did-you-mean, and quoted whole in a message.  No id
+#: of a model comes near it; a longer one is a mistake or an attack, and comparing
+#: it against every id would cost time for nothing.
+MAX_SUGGESTED_LENGTH = 200
+
+
+def close_matches(word: str, known: Iterable[str], *, n: int = 3) -> tuple[str, ...]:
+    """Return up to ``n`` of ``known`` close to ``word``, best first, for a did-you-mean.
+
+    Parameters
+    ----------
+    word : str
+        What was given.
+    known : iterable of str
+        What was expected.
+    n : int, default 3
+        Most suggestions returned.
+
+    Returns
+    -------
+    tuple of str
+        Empty if none is close, or if ``word`` is longer than
+        :data:`MAX_SUGGESTED_LENGTH` characters, which is not compared at all.
+
+    Examples
+    --------
+    >>> close_matches("numbnes", ["numbness", "weakness"])
+    ('numbness',)
+    >>> close_matches("numbnes" * 100, ["numbness", "weakness"])
+    ()
+    """
+    if len(word) > MAX_SUGGESTED_LENGTH:
+        return ()
+    return tuple(difflib.get_close_matches(word, list(known), n=n, cutoff=0.6))
+
+
+def quoted(value: object) -> str:
+    """Return ``repr(value)`` for a message, its start only if it is over-long.
+
+    Examples
+    --------
+    >>> quoted("fever")
+    "'fever'"
+    >>> quoted("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (1000 characters)"
+    """
+    if isinstance(value, str) and len(value) > MAX_SUGGESTED_LENGTH:
+        return f"{value[:40]!r}... ({len(value)} characters)"
+    return repr(value)
 
 
 class BayeslegError(Exception):
@@ -50,11 +102,11 @@ class UnknownNodeError(BayeslegError, KeyError):
 
     def __init__(self, node: str, known: Iterable[str], *, what: str = "node") -> None:
         self.node = node
-        self.suggestions = tuple(difflib.get_close_matches(str(node), list(known), n=3, cutoff=0.6))
+        self.suggestions = close_matches(str(node), known)
         hint = (
             f"; did you mean {', '.join(map(repr, self.suggestions))}?" if self.suggestions else ""
         )
-        self.message = f"unknown {what} {node!r}{hint}"
+        self.message = f"unknown {what} {quoted(node)}{hint}"
         super().__init__(self.message)
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message

@@ -57,3 +57,13 @@ def asia() -> DiscreteNetwork:
 def alarm() -> DiscreteNetwork:
     """The alarm network (37 variables)."""
     return standard_network("alarm")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--update-docs``: rewrite the shown outputs of README.md and docs/."""
+    parser.addoption(
+        "--update-docs",
+        action="store_true",
+        help="rewrite the outputs shown in README.md and docs/ from the actual ones "
+        "(tests/test_docs.py); review them with git diff",
+    )

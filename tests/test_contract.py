@@ -362,6 +362,39 @@ def test_dumps_never_writes_nan():
         contract.dumps({"x": float("nan")})
 
 
+def test_dumps_always_writes_unicode_text():
+    """A lone surrogate that gets past the checks becomes U+FFFD, never invalid UTF-8."""
+    text = contract.dumps({"a\udc80": "\ud800 Díez", "pair": "\ud83e\uddb5"})
+    text.encode("utf-8")
+    assert json.loads(text) == {"a\ufffd": "\ufffd Díez", "pair": "\N{LEG}"}
+    assert contract.dumps({"x": "Díez 🦵"}) == '{"x":"Díez 🦵"}'
+
+
+@pytest.mark.parametrize(
+    ("request_", "words"),
+    [
+        ({"evidence": {"\ud800": True}}, "\"evidence\" has a key with a lone surrogate: '\\ud800'"),
+        (
+            {"evidence": {"f": "yes\udfff"}},
+            "\"evidence\" holds a lone surrogate: 'yes\\udfff' (character 3)",
+        ),
+        ({"evidence": {}, "id": "\udc80"}, '"id" holds a lone surrogate'),
+        ({"evidence": {}, "ranking": ["\udc80"]}, '"ranking" holds a lone surrogate'),
+        ({"evidence": {}, "\udc80": 1}, "a field name holds a lone surrogate"),
+        ({"evidence": {"f": True}, "id": "x" * 100 + "\ud800"}, "(character 100)"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_the_field(tiny, request_, words):
+    with pytest.raises(contract.InvalidRequestError) as caught:
+        contract.diagnose(tiny, request_)
+    assert words in str(caught.value)
+    assert "must be Unicode text" in str(caught.value)
+    error = contract.error_object(caught.value, payload=request_)
+    assert "id" not in error
+    contract.dumps(error).encode("utf-8")
+    assert_valid("error", error)
+
+
 # --------------------------------------------------------------------------
 # The hand-written request checks agree with the request schema
 # --------------------------------------------------------------------------

@@ -132,3 +132,48 @@ def test_serve_lines_in_process_matches_answer_line(tmp_path):
     written = [json.loads(line) for line in output.read_text().splitlines()]
     assert written == [answer_line(tiny, lines[0], 1), answer_line(tiny, lines[2], 3)]
     assert written[1]["error"]["type"] == "InvalidStateError"
+
+
+def decode_answers(stdout):
+    """Each line of ``stdout`` as JSON; the bytes must be strict UTF-8, every string Unicode."""
+    answers = [json.loads(line) for line in stdout.decode("utf-8").splitlines()]
+    for answer in answers:
+        json.dumps(answer, ensure_ascii=False).encode("utf-8")  # no lone surrogate inside
+    return answers
+
+
+SURROGATE_LINES = [
+    rb'{"evidence": {"\ud800": true}}',
+    rb'{"evidence": {"f": true}, "id": "\udc80"}',
+    rb'{"evidence": {"f": "\udfff"}, "id": 2}',
+    rb'{"evidence": {"f": true}, "id": "after"}',
+]
+
+
+def test_a_lone_surrogate_is_an_error_object_and_the_stream_goes_on():
+    process = start("--model", TINY, stdin=subprocess.PIPE)
+    stdout, stderr = process.communicate(b"\n".join(SURROGATE_LINES) + b"\n", timeout=60)
+    assert (process.returncode, stderr) == (0, b"")
+    answers = decode_answers(stdout)
+    assert len(answers) == 4
+    for number, answer in enumerate(answers[:3], start=1):
+        assert answer["line"] == number
+        assert answer["error"]["type"] == "InvalidRequestError"
+        assert "lone surrogate" in answer["error"]["message"]
+    assert '"id" holds a lone surrogate' in answers[1]["error"]["message"]
+    assert "id" not in answers[1]
+    assert answers[2]["id"] == 2
+    assert answers[3] == contract.diagnose(bayesleg.load(TINY), json.loads(SURROGATE_LINES[3]))
+
+
+def test_the_stream_is_utf8_whatever_the_environment_says():
+    """Even with an encoding that would write a surrogate as a raw byte, the output is UTF-8."""
+    for encoding in ("utf-8:surrogateescape", "ascii", "latin-1"):
+        environment = {**os.environ, "PYTHONIOENCODING": encoding}
+        process = start("--model", TINY, stdin=subprocess.PIPE, env=environment)
+        lines = [*SURROGATE_LINES, '{"evidence": {}, "id": "Díez 🦵"}'.encode()]
+        stdout, stderr = process.communicate(b"\n".join(lines) + b"\n", timeout=60)
+        assert (process.returncode, stderr) == (0, b""), encoding
+        answers = decode_answers(stdout)
+        assert len(answers) == 5, encoding
+        assert answers[4]["id"] == "Díez 🦵"

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import jsonschema
 import pytest
@@ -26,7 +27,7 @@ from bayesleg.serving.service import create_app, openapi_document
 TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
 MAX_BODY = 64 * 1024
 MAX_BATCH = 50
-ERROR_STATUSES = {400, 404, 405, 413, 415, 422}
+ERROR_STATUSES = {400, 404, 405, 408, 413, 415, 422}
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,8 @@ BAD = [
     ("post", "/v1/diagnose", b"{}", {"content-type": "text/plain"}, 415, "InvalidRequestError", "got 'text/plain'"),
     ("post", "/v1/diagnose", b"{}", {}, 415, "InvalidRequestError", "must be application/json"),
     ("post", "/v1/diagnose", b"{}", {"content-type": "application/json; charset=latin-1"}, 415, "InvalidRequestError", "UTF-8"),
+    ("post", "/v1/diagnose", b'{"evidence": {}}', {"content-type": "application/merge-patch+json"}, 415, "InvalidRequestError", "got 'application/merge-patch+json'"),
+    ("post", "/v1/diagnose", b'{"evidence": {}}', {"content-type": "application/vnd.api+json"}, 415, "InvalidRequestError", "must be application/json"),
     ("post", "/v1/diagnose", b" " * (MAX_BODY + 1), JSON, 413, "InvalidRequestError", f"over {MAX_BODY} bytes"),
     ("post", "/v1/diagnose", b"{}", JSON, 422, "InvalidRequestError", 'needs "evidence"'),
     ("post", "/v1/diagnose", b'{"evidence": {"weaknes": true}}', JSON, 422, "UnknownNodeError", "did you mean 'weakness'"),
@@ -126,6 +129,8 @@ BAD = [
     ("get", "/v1/diagnose", None, {}, 405, "InvalidRequestError", "GET is not allowed"),
     ("post", "/v1/model", b"{}", JSON, 405, "InvalidRequestError", "POST is not allowed"),
     ("get", "/v2/diagnose", None, {}, 404, "InvalidRequestError", "no route '/v2/diagnose'"),
+    ("post", "/v1/diagnose/", b'{"evidence": {}}', JSON, 404, "InvalidRequestError", "no route '/v1/diagnose/'"),
+    ("get", "/healthz/", None, {}, 404, "InvalidRequestError", "no route '/healthz/'"),
 ]  # fmt: skip
 
 
@@ -137,8 +142,104 @@ BAD = [
 def test_bad_input_is_a_4xx_with_the_typed_error(
     client, method, path, content, headers, status, error_type, words
 ):
-    response = client.request(method, path, content=content, headers=headers)
+    response = client.request(
+        method, path, content=content, headers=headers, follow_redirects=False
+    )
     assert_error(response, status, error_type, words)
+    assert "location" not in response.headers
+
+
+def test_a_trailing_slash_is_never_a_redirect_built_from_host(client):
+    response = client.post(
+        "/v1/diagnose/",
+        json={"evidence": {}},
+        headers={"host": "attacker.example"},
+        follow_redirects=False,
+    )
+    assert_error(response, 404, "InvalidRequestError", "no route '/v1/diagnose/'")
+    assert "attacker" not in response.text
+    assert "location" not in response.headers
+
+
+def test_a_refusal_before_the_body_is_read_closes_the_connection(client):
+    """What is left of an unread body must never be read as the next request."""
+    for path, headers in [("/v2/diagnose", JSON), ("/v1/model", JSON), ("/v1/diagnose", {})]:
+        response = client.post(path, content=b'{"evidence": {}}', headers=headers)
+        assert response.status_code in {404, 405, 415}
+        assert response.headers["connection"] == "close", path
+    assert "connection" not in client.get("/v2/diagnose").headers
+    assert "connection" not in client.post("/v1/diagnose", json={"evidence": {}}).headers
+
+
+def test_a_mebibyte_unknown_id_gets_no_suggestion_and_a_short_message(model):
+    node = "weaknes" * 149_000  # just under the default 1 MiB body
+    with TestClient(create_app(model)) as default_client:
+        response = default_client.post("/v1/diagnose", json={"evidence": {node: True}})
+        body = assert_error(response, 422, "UnknownNodeError", f"({len(node)} characters)")
+        assert body["error"]["suggestions"] == []
+        assert len(body["error"]["message"]) < 100
+        response = default_client.post("/v1/diagnose", json={"evidence": {}, node: 1})
+        body = assert_error(response, 422, "InvalidRequestError", "unknown field 'weaknes")
+        assert "did you mean" not in body["error"]["message"]
+        assert len(body["error"]["message"]) < 200
+
+
+FINDINGS = [node.id for node in bayesleg.load().nodes if node.kind != "condition"]
+
+
+def test_a_batch_over_the_cost_limit_is_a_413_saying_the_limit(model):
+    """The work grows with cases times findings: many findings in few cases are refused too."""
+    full = {"evidence": dict.fromkeys(FINDINGS[:10], True), "ranking": "expected_sufficiency"}
+    with TestClient(create_app(model, max_batch=100, max_cost=100)) as small:
+        response = small.post("/v1/diagnose/batch", json={"cases": [full] * 11})
+        assert_error(response, 413, "InvalidRequestError", "the batch costs 110")
+        assert "at most 100 are accepted" in response.json()["error"]["message"]
+        assert small.post("/v1/diagnose/batch", json={"cases": [full] * 10}).status_code == 200
+        empty = [{"evidence": {}}] * 100
+        assert small.post("/v1/diagnose/batch", json={"cases": empty}).status_code == 200
+        bad = small.post("/v1/diagnose/batch", json={"cases": [*empty, 0]})
+        assert_error(bad, 413, "InvalidRequestError", "has 101 cases; at most 100")
+
+
+def test_the_default_cost_limit_refuses_a_batch_of_full_cases_within_the_body_limit(model):
+    cases = [{"evidence": dict.fromkeys(FINDINGS, True)}] * 300
+    assert len(json.dumps({"cases": cases})) < contract.DEFAULT_MAX_BODY_BYTES
+    with TestClient(create_app(model)) as default_client:
+        response = default_client.post("/v1/diagnose/batch", json={"cases": cases})
+    assert_error(response, 413, "InvalidRequestError", f"the batch costs {300 * len(FINDINGS)}")
+    assert f"at most {contract.DEFAULT_MAX_COST}" in response.json()["error"]["message"]
+
+
+def post_slowly(app, path, chunks, pause):
+    """POST ``chunks`` to ``app`` with ``pause`` seconds after the first, as a slow client would."""
+
+    async def body():
+        yield chunks[0]
+        for chunk in chunks[1:]:
+            await anyio.sleep(pause)
+            yield chunk
+
+    async def call():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as slow:
+            return await slow.post(path, content=body(), headers=JSON)
+
+    return anyio.run(call)
+
+
+def test_a_body_slower_than_the_timeout_is_a_408_that_closes(model):
+    app = create_app(model, body_timeout=0.2)
+    response = post_slowly(app, "/v1/diagnose", [b'{"evidence":', b" {}}"], pause=30)
+    assert_error(response, 408, "InvalidRequestError", "did not arrive within 0.2 seconds")
+    assert response.headers["connection"] == "close"
+    answered = post_slowly(app, "/v1/diagnose", [b'{"evidence":', b" {}}"], pause=0.01)
+    assert answered.status_code == 200
+
+
+def test_an_over_long_body_closes_the_connection(client):
+    response = client.post("/v1/diagnose", content=b" " * (MAX_BODY + 1), headers=JSON)
+    assert_error(response, 413, "InvalidRequestError", "over")
+    assert response.headers["connection"] == "close"
 
 
 def test_impossible_evidence_is_a_422(tiny_client):
@@ -146,6 +247,70 @@ def test_impossible_evidence_is_a_422(tiny_client):
     response = tiny_client.post("/v1/diagnose", json=request)
     body = assert_error(response, 422, "ImpossibleEvidenceError", "probability zero")
     assert body["id"] == 12
+
+
+def assert_utf8_json(response):
+    """The body is strict UTF-8 JSON: no lone surrogate, escaped or raw, reaches a client."""
+    body = json.loads(response.content.decode("utf-8"))  # strict: raises on invalid UTF-8
+    assert_unicode(body)
+    return body
+
+
+def assert_unicode(value):
+    """Every string of a parsed JSON value, keys too, is Unicode text (no escaped lone surrogate)."""
+    if isinstance(value, str):
+        value.encode("utf-8")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            assert_unicode(key)
+            assert_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            assert_unicode(item)
+
+
+LONE_SURROGATES = [
+    ("/v1/diagnose", rb'{"evidence": {"\ud800": true}}', '"evidence" has a key with a lone surrogate'),
+    ("/v1/diagnose", rb'{"evidence": {}, "id": "\udc80"}', '"id" holds a lone surrogate'),
+    ("/v1/diagnose", rb'{"evidence": {"weakness": "\udfff"}}', '"evidence" holds a lone surrogate'),
+    ("/v1/diagnose", rb'{"evidence": {}, "\ud800x": 1}', "a field name holds a lone surrogate"),
+    ("/v1/next-questions", rb'{"evidence": {"\ud800": true}}', '"evidence" has a key with a lone surrogate'),
+    ("/v1/next-questions", rb'{"evidence": {}, "id": "a\udbff"}', '"id" holds a lone surrogate'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "content", "words"), LONE_SURROGATES)
+def test_a_lone_surrogate_is_a_422_naming_the_field(client, path, content, words):
+    response = client.post(path, content=content, headers=JSON)
+    body = assert_error(response, 422, "InvalidRequestError", words)
+    assert "id" not in body
+    assert_utf8_json(response)
+
+
+def test_a_lone_surrogate_in_one_case_of_a_batch_spares_the_others(client, model):
+    content = (
+        rb'{"cases": [{"evidence": {"cramps": true}, "id": "good"},'
+        rb' {"evidence": {"\ud800": true}}, {"evidence": {}, "id": "\udc80"},'
+        rb' {"evidence": {"weakness": true}}]}'
+    )
+    response = client.post("/v1/diagnose/batch", content=content, headers=JSON)
+    assert response.status_code == 200
+    results = assert_utf8_json(response)["results"]
+    assert_valid("batch-response", {"schema": contract.BATCH, "results": results})
+    assert results[0] == contract.diagnose(model, {"evidence": {"cramps": True}, "id": "good"})
+    assert results[3] == contract.diagnose(model, {"evidence": {"weakness": True}})
+    assert [r.get("index") for r in results] == [None, 1, 2, None]
+    assert "lone surrogate" in results[1]["error"]["message"]
+    assert "lone surrogate" in results[2]["error"]["message"]
+    assert "id" not in results[2]
+
+
+def test_a_surrogate_pair_is_text_and_is_answered(client):
+    response = client.post(
+        "/v1/diagnose", content=rb'{"evidence": {}, "id": "\ud83e\uddb5"}', headers=JSON
+    )
+    assert response.status_code == 200
+    assert assert_utf8_json(response)["id"] == "\N{LEG}"
 
 
 def test_a_lying_content_length_is_still_held_to_the_limit(client):
@@ -167,6 +332,7 @@ def test_a_lying_content_length_is_still_held_to_the_limit(client):
 def test_openapi_document_describes_the_routes_and_validates_answers(client, model):
     document = client.get("/openapi.json").json()
     assert document == openapi_document(model, max_body_bytes=MAX_BODY, max_batch=MAX_BATCH)
+    assert "10000 evidence entries" in document["info"]["description"]
     assert document["openapi"].startswith("3.1")
     routes = {(path, method) for path, item in document["paths"].items() for method in item}
     assert routes == {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import sys
@@ -130,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--jsonl reads its cases from stdin; give no evidence and no --json")
         given = {"top": args.top, "ranking": args.ranking}  # defaults for the requests
         defaults = {field: value for field, value in given.items() if value is not None}
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            # JSON lines are UTF-8 whatever the locale or PYTHONIOENCODING say.
+            sys.stdout.reconfigure(encoding="utf-8", errors="strict")
         serve_lines(load(args.model), _stdin_lines(), sys.stdout, defaults=defaults)
         return 0
     evidence = parse_evidence_arguments(args.evidence)

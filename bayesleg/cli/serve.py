@@ -7,9 +7,18 @@ import ipaddress
 import socket
 import sys
 
-from bayesleg.cli._options import add_model_option, positive_int
-from bayesleg.model import load
-from bayesleg.serving.contract import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES
+from bayesleg.cli._options import add_model_option, positive_int, positive_seconds
+from bayesleg.serving.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_COST,
+    DEFAULT_MAX_HEADER_BYTES,
+    ServiceConfig,
+)
 
 HELP = "serve diagnoses over HTTP (needs the server extra)"
 DESCRIPTION = (
@@ -28,19 +37,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--port", type=_port, default=8000, help="port to listen on (default: %(default)s)"
     )
     parser.add_argument(
-        "--max-body-bytes",
+        "--workers",
         type=positive_int,
-        default=DEFAULT_MAX_BODY_BYTES,
+        default=1,
         metavar="N",
-        help="largest request body accepted (default: %(default)s)",
+        help="worker processes, each with its own model and limits (default: %(default)s)",
     )
-    parser.add_argument(
-        "--max-batch",
-        type=positive_int,
-        default=DEFAULT_MAX_BATCH,
-        metavar="N",
-        help="most cases in one batch (default: %(default)s)",
-    )
+    limits = parser.add_argument_group("limits (see docs/reliability.md)")
+    for flag, kind, default, text in _LIMITS:
+        limits.add_argument(
+            flag,
+            type=kind,
+            default=default,
+            metavar="S" if kind is positive_seconds else "N",
+            help=f"{text} (default: %(default)s)",
+        )
     parser.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
@@ -48,6 +59,44 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="server log level (default: %(default)s)",
     )
     add_model_option(parser)
+
+
+#: The limits: option, type, default and help.  Defaults are the library's own.
+_LIMITS = (
+    ("--max-body-bytes", positive_int, DEFAULT_MAX_BODY_BYTES, "largest request body accepted"),
+    ("--max-batch", positive_int, DEFAULT_MAX_BATCH, "most cases in one batch"),
+    (
+        "--max-cost",
+        positive_int,
+        DEFAULT_MAX_COST,
+        "most evidence entries in one batch, each case counting at least 1",
+    ),
+    ("--body-timeout", positive_seconds, DEFAULT_BODY_TIMEOUT, "seconds to send a request body"),
+    (
+        "--max-header-bytes",
+        positive_int,
+        DEFAULT_MAX_HEADER_BYTES,
+        "largest request head (request line and headers)",
+    ),
+    (
+        "--header-timeout",
+        positive_seconds,
+        DEFAULT_HEADER_TIMEOUT,
+        "seconds to send a request head",
+    ),
+    (
+        "--keep-alive-timeout",
+        positive_int,
+        DEFAULT_KEEP_ALIVE_TIMEOUT,
+        "seconds an idle keep-alive connection stays open",
+    ),
+    (
+        "--max-concurrency",
+        positive_int,
+        DEFAULT_MAX_CONCURRENCY,
+        "most connections and requests a worker holds at once; beyond, a 503",
+    ),
+)
 
 
 def _port(text: str) -> int:
@@ -82,9 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from bayesleg.cli._options import UsageError
 
     try:
-        import uvicorn
-
-        from bayesleg.serving.service import create_app
+        from bayesleg.serving.server import serve
     except ModuleNotFoundError as error:
         raise UsageError(
             f"bayesleg serve needs the server extra ({error.name} is not installed); "
@@ -93,12 +140,28 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_can_listen(args.host, args.port)
     if problem is not None:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {problem}")
-    app = create_app(load(args.model), max_body_bytes=args.max_body_bytes, max_batch=args.max_batch)
+    config = ServiceConfig(
+        model=args.model,
+        max_body_bytes=args.max_body_bytes,
+        max_batch=args.max_batch,
+        max_cost=args.max_cost,
+        body_timeout=args.body_timeout,
+        max_header_bytes=args.max_header_bytes,
+        header_timeout=args.header_timeout,
+    )
     if not _is_loopback(args.host):
         print(
             f"bayesleg: warning: serving on {args.host}, beyond this machine; "
             "the service has no authentication",
             file=sys.stderr,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    serve(
+        config,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_concurrency=args.max_concurrency,
+        keep_alive_timeout=args.keep_alive_timeout,
+        log_level=args.log_level,
+    )
     return 0

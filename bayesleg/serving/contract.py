@@ -30,7 +30,6 @@ no JSON Schema library; a test validates real responses against the schemas.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,22 +41,27 @@ from bayesleg.errors import (
     ImpossibleEvidenceError,
     InvalidRequestError,
     UnknownNodeError,
+    close_matches,
+    quoted,
 )
 from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
 from bayesleg.knowledge.modelfile import CARE_LEVELS
 from bayesleg.model import Model
 from bayesleg.reasoning.counterfactual import RANKINGS
 from bayesleg.reasoning.diagnosis import Diagnosis
+from bayesleg.serving.limits import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_COST
 
 __all__ = [
     "BATCH",
     "DEFAULT_MAX_BATCH",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_COST",
     "DIAGNOSIS",
     "ERROR",
     "MODEL",
     "NEXT_QUESTIONS",
     "InvalidRequestError",
+    "batch_cost",
     "diagnose",
     "diagnose_batch",
     "dumps",
@@ -75,10 +79,6 @@ NEXT_QUESTIONS = "bayesleg.next-questions/1"
 MODEL = "bayesleg.model/1"
 ERROR = "bayesleg.error/1"
 
-#: Largest request body a service accepts by default, in bytes (one case is well under 2 KiB).
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-#: Most cases a service accepts in one batch by default.
-DEFAULT_MAX_BATCH = 1000
 
 _DEFAULT_QUESTIONS = 5
 _MAX_ID_LENGTH = 200
@@ -158,13 +158,14 @@ def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], A
     """Check a request object's fields; ``fields`` maps each optional field to its check."""
     if not isinstance(payload, dict):
         raise InvalidRequestError(f"a request must be a JSON object, got {_json_kind(payload)}")
+    _check_unicode(payload)
     allowed = ("schema", "id", "evidence", *fields)
     for key in payload:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
+            close = close_matches(key, allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InvalidRequestError(
-                f"unknown field {key!r}{hint}; a request has {', '.join(allowed)}"
+                f"unknown field {quoted(key)}{hint}; a request has {', '.join(allowed)}"
             )
     if "schema" in payload and payload["schema"] != tag:
         raise InvalidRequestError(
@@ -178,12 +179,70 @@ def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], A
     return _Request(id=_request_id(payload), evidence=payload["evidence"], **options)
 
 
+def _check_unicode(payload: dict[str, Any]) -> None:
+    """Refuse a request holding a lone surrogate anywhere, naming the field.
+
+    JSON's ``\\ud800``-``\\udfff`` escapes let a request carry half a
+    character, which no UTF-8 answer can echo; it is refused here, at the
+    boundary, rather than replaced, so the caller learns which field is at fault.
+    """
+    for field, value in payload.items():
+        if not _is_unicode(field):
+            raise _surrogate_error("a field name holds", field)
+        found = _lone_surrogate(value)
+        if found is not None:
+            text, in_key = found
+            raise _surrogate_error(
+                f'"{field}" has a key with' if in_key else f'"{field}" holds', text
+            )
+
+
+def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _lone_surrogate(value: Any) -> tuple[str, bool] | None:
+    """Return the first string in ``value`` with a lone surrogate, and whether it is a key."""
+    stack = [value]  # a loop, not recursion: the parser allows deeper nesting than a walk would
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return item, False
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not _is_unicode(key):
+                    return key, True
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _surrogate_error(where: str, text: str) -> InvalidRequestError:
+    position = next(i for i, char in enumerate(text) if "\ud800" <= char <= "\udfff")
+    shown = repr(text)  # repr escapes a surrogate, so the message itself is Unicode text
+    if len(text) > 40:
+        start = max(0, position - 20)
+        shown = "…" * (start > 0) + repr(text[start : start + 40]) + "…" * (start + 40 < len(text))
+    return InvalidRequestError(
+        f"{where} a lone surrogate: {shown} (character {position}); strings must be Unicode "
+        "text, where an escape \\ud800-\\udbff is followed by one \\udc00-\\udfff"
+    )
+
+
 def _request_id(payload: Any) -> str | int | float | None:
     """Return the request's ``id`` if it has a valid one, else None; raise if it is invalid."""
     if not isinstance(payload, dict) or "id" not in payload:
         return None
     value = payload["id"]
-    if isinstance(value, str) and len(value) <= _MAX_ID_LENGTH:
+    if isinstance(value, str) and len(value) <= _MAX_ID_LENGTH and _is_unicode(value):
         return value
     if _is_integer(value):
         return value
@@ -341,6 +400,25 @@ def read_batch(payload: Any) -> list[Any]:
             f'a batch needs "cases", an array of diagnosis requests, got {_json_kind(cases)}'
         )
     return cases
+
+
+def batch_cost(cases: Sequence[Any]) -> int:
+    """Return the work a batch asks for: each case's evidence entries, at least 1 a case.
+
+    So a batch's cost is at most its cases times the model's findings; a
+    service refuses a batch over its limit before any work.
+
+    Examples
+    --------
+    >>> batch_cost([{"evidence": {"cramps": True, "fasted": "no"}}, {"evidence": {}}, "bad"])
+    4
+    """
+    return sum(
+        max(1, len(case["evidence"]))
+        if isinstance(case, dict) and isinstance(case.get("evidence"), dict)
+        else 1
+        for case in cases
+    )
 
 
 def diagnose_batch(model: Model, cases: Sequence[Any]) -> dict[str, Any]:
@@ -505,5 +583,19 @@ def error_object(
 
 
 def dumps(message: Mapping[str, Any]) -> str:
-    """Encode a message as one line of JSON; refuses NaN and infinities rather than emit them."""
-    return json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """Encode a message as one line of JSON that encodes as UTF-8.
+
+    Refuses NaN and infinities rather than emit them.  Requests with a lone
+    surrogate are refused before any answer (see :func:`diagnose`), so none
+    reaches an answer; should one reach this point all the same, it is
+    written as U+FFFD, so the line is always Unicode text.
+
+    Examples
+    --------
+    >>> dumps({"id": "\\ud800"})
+    '{"id":"\ufffd"}'
+    """
+    text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if not _is_unicode(text):
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text

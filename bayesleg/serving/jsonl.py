@@ -4,7 +4,9 @@ This is the route for a program in another language that runs
 ``bayesleg diagnose --jsonl`` as a subprocess and keeps it open: each answer
 is written and flushed as soon as its line is read, and a bad line gets an
 error object (``"schema": "bayesleg.error/1"`` with the line number) while
-the stream goes on.
+the stream goes on.  Answers are Unicode text: a request with a lone
+surrogate (``"\\ud800"``) gets an error object naming the field, never an
+answer that UTF-8 cannot carry.
 """
 
 from __future__ import annotations

@@ -19,11 +19,15 @@ Every bad input gets a 4xx whose body is an error object
 (``bayesleg schema error``) carrying the typed error's message:
 
 * 400: the body is not UTF-8 JSON;
-* 404, 405: no such route, or not with that method;
-* 413: the body is over ``max_body_bytes``, or a batch over ``max_batch`` cases;
-* 415: the content type is not JSON;
-* 422: the JSON breaks the contract, or its evidence is bad (unknown node,
-  bad value, impossible evidence).
+* 404, 405: no such route, or not with that method (a trailing slash is
+  another route, never a redirect);
+* 408: the body did not arrive within ``body_timeout`` seconds;
+* 413: the body is over ``max_body_bytes``, or a batch over ``max_batch``
+  cases or ``max_cost`` evidence entries (:func:`~bayesleg.serving.contract.batch_cost`);
+* 415: the content type is not ``application/json`` (UTF-8);
+* 422: the JSON breaks the contract (a string with a lone surrogate, which
+  no UTF-8 answer could echo, included), or its evidence is bad (unknown
+  node, bad value, impossible evidence).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -41,7 +46,12 @@ from starlette.routing import Route
 from bayesleg.errors import BayeslegError
 from bayesleg.model import Model, load
 from bayesleg.serving import contract, schemas
-from bayesleg.serving.contract import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES
+from bayesleg.serving.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_COST,
+)
 
 __all__ = ["create_app", "openapi_document"]
 
@@ -49,11 +59,16 @@ __all__ = ["create_app", "openapi_document"]
 class _Fault(Exception):
     """A request answered with an error object and a 4xx status."""
 
-    def __init__(self, status: int, error: BayeslegError, payload: Any = None) -> None:
+    def __init__(
+        self, status: int, error: BayeslegError, payload: Any = None, *, close: bool = False
+    ) -> None:
         super().__init__(str(error))
         self.status = status
         self.error = error
         self.payload = payload
+        # Whether the body is left unread: then the connection closes, so that what is
+        # left of the body is never read as the next request.
+        self.close = close
 
 
 def _json(message: Any, status: int = 200) -> Response:
@@ -62,7 +77,10 @@ def _json(message: Any, status: int = 200) -> Response:
 
 async def _on_fault(request: Request, fault: Exception) -> Response:
     assert isinstance(fault, _Fault)
-    return _json(contract.error_object(fault.error, payload=fault.payload), fault.status)
+    response = _json(contract.error_object(fault.error, payload=fault.payload), fault.status)
+    if fault.close:
+        response.headers["connection"] = "close"
+    return response
 
 
 async def _on_http_error(request: Request, error: Exception) -> Response:
@@ -76,24 +94,27 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
     body = contract.error_object(contract.InvalidRequestError(message))
     response = _json(body, error.status_code)
     response.headers.update(error.headers or {})  # such as the Allow of a 405
+    if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
+        response.headers["connection"] = "close"  # the body is unread
     return response
 
 
 def _is_json(content_type: str) -> bool:
+    """Whether the content type is application/json in UTF-8, the only one the docs promise.
+
+    Other ``+json`` types (``application/merge-patch+json``) mean another
+    thing than a request, so they are refused rather than guessed at.
+    """
     media_type, _, parameters = content_type.partition(";")
-    media_type = media_type.strip().lower()
     charset = {
         key.strip().lower(): value.strip().strip('"').lower()
         for key, _, value in (part.partition("=") for part in parameters.split(";"))
     }.get("charset", "utf-8")
-    json_type = media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
-    return json_type and charset in {"utf-8", "utf8"}
+    return media_type.strip().lower() == "application/json" and charset in {"utf-8", "utf8"}
 
 
-async def _read_json(request: Request, max_body_bytes: int) -> Any:
-    """Return the request's body parsed as JSON, within the size limit."""
+async def _read_json(request: Request, max_body_bytes: int, body_timeout: float) -> Any:
+    """Return the request's body parsed as JSON, within the size limit and the time limit."""
     content_type = request.headers.get("content-type", "")
     if not _is_json(content_type):
         raise _Fault(
@@ -101,10 +122,12 @@ async def _read_json(request: Request, max_body_bytes: int) -> Any:
             contract.InvalidRequestError(
                 f"the content type must be application/json (UTF-8), got {content_type!r}"
             ),
+            close=True,
         )
     too_large = _Fault(
         413,
         contract.InvalidRequestError(f"the request body is over {max_body_bytes} bytes"),
+        close=True,
     )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_body_bytes:
@@ -112,13 +135,17 @@ async def _read_json(request: Request, max_body_bytes: int) -> Any:
     chunks = []
     size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body_bytes:
-                raise too_large
-            chunks.append(chunk)
+        with anyio.fail_after(body_timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_body_bytes:
+                    raise too_large
+                chunks.append(chunk)
     except ClientDisconnect:
         raise _Fault(400, contract.InvalidRequestError("the client went away")) from None
+    except TimeoutError:
+        message = f"the request body did not arrive within {body_timeout:g} seconds"
+        raise _Fault(408, contract.InvalidRequestError(message), close=True) from None
     try:
         return contract.parse_json(b"".join(chunks))
     except contract.InvalidRequestError as error:
@@ -147,8 +174,13 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
+    max_cost: int = DEFAULT_MAX_COST,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """Build the ASGI application that serves ``model``.
+
+    Limits on the connection itself (header size, timeouts, concurrency) are
+    the server's; :mod:`bayesleg.serving.server` sets them for uvicorn.
 
     Parameters
     ----------
@@ -158,6 +190,12 @@ def create_app(
         Largest request body accepted; a larger one gets a 413.
     max_batch : int, default 1000
         Most cases in one batch; more get a 413.
+    max_cost : int, default 10000
+        Most evidence entries in one batch, summed over its cases, each
+        counting at least 1 (:func:`~bayesleg.serving.contract.batch_cost`);
+        more get a 413.
+    body_timeout : float, default 30
+        Seconds a client has to send the whole body; a slower one gets a 408.
 
     Returns
     -------
@@ -173,14 +211,19 @@ def create_app(
     model = load() if model is None else model
     health = {"status": "ok", "model": {"id": model.id, "version": model.version}}
     description = contract.model_description(model)
-    openapi = openapi_document(model, max_body_bytes=max_body_bytes, max_batch=max_batch)
+    openapi = openapi_document(
+        model, max_body_bytes=max_body_bytes, max_batch=max_batch, max_cost=max_cost
+    )
+
+    async def read_json(request: Request) -> Any:
+        return await _read_json(request, max_body_bytes, body_timeout)
 
     async def diagnose(request: Request) -> Response:
-        payload = await _read_json(request, max_body_bytes)
+        payload = await read_json(request)
         return await _answer(lambda p: contract.diagnose(model, p), payload, in_thread=False)
 
     async def diagnose_batch(request: Request) -> Response:
-        payload = await _read_json(request, max_body_bytes)
+        payload = await read_json(request)
         try:
             cases = contract.read_batch(payload)
         except contract.InvalidRequestError as error:
@@ -192,10 +235,19 @@ def create_app(
                     f"the batch has {len(cases)} cases; at most {max_batch} are accepted"
                 ),
             )
+        cost = contract.batch_cost(cases)
+        if cost > max_cost:
+            raise _Fault(
+                413,
+                contract.InvalidRequestError(
+                    f"the batch costs {cost} (its cases' evidence entries, at least 1 a case); "
+                    f"at most {max_cost} are accepted, so split it"
+                ),
+            )
         return await _answer(lambda c: contract.diagnose_batch(model, c), cases, in_thread=True)
 
     async def next_questions(request: Request) -> Response:
-        payload = await _read_json(request, max_body_bytes)
+        payload = await read_json(request)
         return await _answer(lambda p: contract.next_questions(model, p), payload, in_thread=True)
 
     async def describe(request: Request) -> Response:
@@ -207,7 +259,7 @@ def create_app(
     async def openapi_json(request: Request) -> Response:
         return _json(openapi)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/v1/diagnose", diagnose, methods=["POST"]),
             Route("/v1/diagnose/batch", diagnose_batch, methods=["POST"]),
@@ -218,10 +270,14 @@ def create_app(
         ],
         exception_handlers={_Fault: _on_fault, HTTPException: _on_http_error},
     )
+    # A redirect to the slashed path would be built from the client's Host header.
+    app.router.redirect_slashes = False
+    return app
 
 
 _ERRORS = {
     "400": "The body is not UTF-8 JSON.",
+    "408": "The body did not arrive in time.",
     "413": "The body, or the batch, is over the service's limit.",
     "415": "The content type is not application/json.",
     "422": "The request breaks the contract, or its evidence is bad.",
@@ -233,6 +289,7 @@ def openapi_document(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
+    max_cost: int = DEFAULT_MAX_COST,
 ) -> dict[str, Any]:
     """Return the service's OpenAPI 3.1 document, built from the contract's schema files.
 
@@ -285,7 +342,8 @@ def openapi_document(
             "description": (
                 "Why do legs feel weak, heavy, tingly, numb or crampy after exercise? "
                 f"Serves the model {model.id!r} version {model.version}.  Request bodies "
-                f"are at most {max_body_bytes} bytes; a batch holds at most {max_batch} cases."
+                f"are at most {max_body_bytes} bytes; a batch holds at most {max_batch} cases "
+                f"and {max_cost} evidence entries (each case counting at least 1)."
             ),
         },
         "paths": {

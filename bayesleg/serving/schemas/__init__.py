@@ -10,13 +10,12 @@ refers to copied under ``$defs``, as ``bayesleg schema NAME`` prints it.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from bayesleg.errors import InvalidArgumentError
+from bayesleg.errors import InvalidArgumentError, close_matches, quoted
 
 __all__ = ["SCHEMA_NAMES", "relocate_refs", "schema", "schema_file"]
 
@@ -128,8 +127,8 @@ def relocate_refs(document: Any, file: str, place: Callable[[str], str]) -> Any:
 
 def _check_schema_name(name: str) -> None:
     if name not in SCHEMA_NAMES:
-        close = difflib.get_close_matches(name, SCHEMA_NAMES, n=1)
+        close = close_matches(name, SCHEMA_NAMES, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InvalidArgumentError(
-            f"unknown schema {name!r}{hint} Expected one of {', '.join(SCHEMA_NAMES)}"
+            f"unknown schema {quoted(name)}{hint} Expected one of {', '.join(SCHEMA_NAMES)}"
         )

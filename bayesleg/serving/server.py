@@ -1,0 +1,236 @@
+"""Running the service under uvicorn, with the limits a hostile client calls for.
+
+``bayesleg serve`` calls :func:`serve`.  The application's own limits (body
+size, batch size and cost, body timeout) are :func:`~bayesleg.serving.service.create_app`'s;
+this module adds those of the connection, which only the server can enforce:
+
+==========================  =====================================================
+limit                       enforced by
+==========================  =====================================================
+request head size           the guarded protocols here (431), and h11's own limit
+request head time           the guarded protocols here (408, or a silent close)
+keep-alive idle time        uvicorn's ``timeout_keep_alive``
+connections and requests    uvicorn's ``limit_concurrency`` (503)
+==========================  =====================================================
+
+uvicorn starts its keep-alive timer only after a response, and with httptools
+nothing bounds a request's head; so, unguarded, a client that opens a
+connection and sends its headers a byte at a time, or sends megabytes of
+them, holds the connection (and a place under the concurrency limit) for as
+long as it likes.
+
+Worker processes (``workers > 1``) each build the application from the
+environment (:func:`app_from_environment`), which :func:`serve` sets from
+its :class:`ServiceConfig`; the same factory serves under any ASGI server
+(``uvicorn --factory bayesleg.serving.server:app_from_environment``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import logging
+import os
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from bayesleg.model import Model, load
+from bayesleg.serving import contract
+from bayesleg.serving.limits import (
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_CONCURRENCY,
+    ServiceConfig,
+)
+from bayesleg.serving.service import create_app
+
+__all__ = ["GuardedH11Protocol", "app_from_environment", "create_app_from_config", "serve"]
+
+
+def app_from_environment() -> Starlette:
+    """Build the application from ``BAYESLEG_*`` environment variables: an ASGI app factory.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If a variable is malformed (see :meth:`ServiceConfig.from_environment`).
+    ModelFileError
+        If ``BAYESLEG_MODEL`` names a model file that cannot be loaded.
+    """
+    return create_app_from_config(ServiceConfig.from_environment(os.environ))
+
+
+def create_app_from_config(config: ServiceConfig, model: Model | None = None) -> Starlette:
+    """Build the application with the limits of ``config``, serving ``model`` or else its file's.
+
+    Raises
+    ------
+    ModelFileError
+        If no ``model`` is given and the configuration's model file cannot be loaded.
+    """
+    return create_app(
+        load(config.model) if model is None else model,
+        max_body_bytes=config.max_body_bytes,
+        max_batch=config.max_batch,
+        max_cost=config.max_cost,
+        body_timeout=config.body_timeout,
+    )
+
+
+@functools.cache
+def _head_limits() -> tuple[int, float]:
+    """The head size and time limits of this process, as :func:`serve` set them."""
+    config = ServiceConfig.from_environment(os.environ)
+    return config.max_header_bytes, config.header_timeout
+
+
+class _HeadGuard(asyncio.Protocol):
+    """Hold each request's head to a size and a time; mixed into uvicorn's protocols.
+
+    The head timer runs from the connection's start, and between requests
+    from the first byte that arrives, until uvicorn has the whole head (it
+    then sets ``cycle``); bytes arriving meanwhile count towards the size limit.
+    The service closes the connection on any answer sent before the whole body
+    was read, so bytes arriving between requests are always a head.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any  # uvicorn's RequestResponseCycle of the latest request whose head is in
+    logger: logging.Logger
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
+    _head_cycle: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._await_head()  # a new request begins
+        waiting = self._head_timer is not None
+        super().data_received(data)
+        if not waiting or self.transport.is_closing():
+            return
+        if self.cycle is not self._head_cycle:  # the head is in
+            self._head_cycle = self.cycle
+            self._stop_waiting()
+            return
+        self._head_bytes += len(data)
+        max_header_bytes, _ = _head_limits()
+        if self._head_bytes > max_header_bytes:
+            self._refuse(431, f"the request head is over {max_header_bytes} bytes")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def _await_head(self) -> None:
+        self._stop_waiting()
+        self._head_bytes = 0
+        self._head_timer = self.loop.call_later(_head_limits()[1], self._head_timed_out)
+
+    def _stop_waiting(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self._head_bytes == 0:  # an idle connection: nothing to answer
+            self.transport.close()
+            return
+        self._refuse(408, f"the request head did not arrive within {_head_limits()[1]:g} seconds")
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._stop_waiting()
+        self.logger.warning("%s; closing the connection", message)
+        body = contract.dumps(contract.error_object(contract.InvalidRequestError(message)))
+        content = body.encode("utf-8")
+        reason = {408: "Request Timeout", 431: "Request Header Fields Too Large"}[status]
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(content)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode("ascii") + content)
+        self.transport.close()
+
+
+class GuardedH11Protocol(_HeadGuard, H11Protocol):
+    """uvicorn's h11 protocol, with the head limits."""
+
+
+if importlib.util.find_spec("httptools") is not None:  # the server extra brings it
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedHttpToolsProtocol(_HeadGuard, HttpToolsProtocol):
+        """uvicorn's httptools protocol (the faster), with the head limits."""
+
+    _PROTOCOL: type[asyncio.Protocol] = GuardedHttpToolsProtocol
+else:
+    _PROTOCOL = GuardedH11Protocol
+
+
+def serve(
+    config: ServiceConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
+    log_level: str = "info",
+) -> None:
+    """Serve the model of ``config`` over HTTP until interrupted.
+
+    The model is loaded before the server starts, so a bad model file raises
+    here rather than in a worker.  The configuration goes into this
+    process's environment (``BAYESLEG_*``), where worker processes read it.
+
+    Parameters
+    ----------
+    config : ServiceConfig
+        The model and the application's limits.
+    host : str, default "127.0.0.1"
+        Address to bind.
+    port : int, default 8000
+        Port to listen on.
+    workers : int, default 1
+        Worker processes, each with its own copy of the model; each has
+        ``max_concurrency`` of its own.
+    max_concurrency : int, default 100
+        Most connections and requests a worker holds at once; beyond, a 503.
+    keep_alive_timeout : int, default 5
+        Seconds an idle keep-alive connection stays open.
+    log_level : str, default "info"
+        uvicorn's log level.
+
+    Raises
+    ------
+    ModelFileError
+        If the model file cannot be loaded.
+    """
+    model = load(config.model)
+    os.environ.update(config.environment())
+    _head_limits.cache_clear()
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "http": _PROTOCOL,
+        "ws": "none",  # the service has no WebSocket route
+        "limit_concurrency": max_concurrency,
+        "timeout_keep_alive": keep_alive_timeout,
+        "h11_max_incomplete_event_size": config.max_header_bytes,
+        "log_level": log_level,
+    }
+    if workers == 1:
+        uvicorn.run(create_app_from_config(config, model), **options)
+    else:  # each worker builds its own app, so uvicorn needs the factory's import string
+        uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **options)
