@@ -7,6 +7,8 @@
   (roots, then layers of noisy-OR children).
 * :func:`evidence` and :func:`cases` -- random observed subsets of a given
   network, with hard and, optionally, soft evidence.
+* :func:`unicode_text` -- strings of any code point, lone surrogates
+  included, weighted towards those that break encoders and line readers.
 
 Tables come from a numpy generator seeded by Hypothesis, so examples shrink
 by structure and seed rather than entry by entry.
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 
 from bayesleg.inference.network import DiscreteNetwork
 
-__all__ = ["cases", "evidence", "networks", "noisy_or_networks"]
+__all__ = ["ODD_CHARACTERS", "cases", "evidence", "networks", "noisy_or_networks", "unicode_text"]
 
 STATES = ("absent", "present")
 
@@ -167,3 +169,34 @@ def cases(
 ) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Draw a batch of cases for ``network`` (see :func:`evidence`)."""
     return st.lists(evidence(network, soft=soft), min_size=min_size, max_size=max_size)
+
+
+#: Characters that trip up encoders, JSON and line readers: lone surrogates (high,
+#: low, at the ends of their ranges), NUL, line and paragraph separators and NEL,
+#: a byte-order mark, a right-to-left override, a combining accent, a
+#: noncharacter, the replacement character and one beyond the BMP.
+ODD_CHARACTERS = (
+    "\ud800",
+    "\udbff",
+    "\udc00",
+    "\udfff",
+    "\x00",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\u202e",
+    "\u0301",
+    "\uffff",
+    "\ufffd",
+    "\U0001f9b5",
+    "\r",
+    "\n",
+)
+
+
+def unicode_text(*, max_size: int = 20) -> st.SearchStrategy[str]:
+    """Draw strings of any code point, lone surrogates included, often :data:`ODD_CHARACTERS`."""
+    alphabet = st.sampled_from(ODD_CHARACTERS) | st.characters(exclude_categories=())
+    # A list joined, not st.text: st.text of this alphabet draws no surrogate at all.
+    return st.lists(alphabet, max_size=max_size).map("".join)

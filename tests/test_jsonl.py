@@ -10,8 +10,14 @@ import sys
 import tracemalloc
 from pathlib import Path
 
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import unicode_text
+
 import bayesleg
-from bayesleg.serving import contract
+from bayesleg.serving import contract, schemas
 from bayesleg.serving.jsonl import answer_line, read_lines, serve_lines
 
 TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
@@ -292,3 +298,70 @@ def test_ctrl_c_exits_130_without_a_traceback():
         process.wait()
         for pipe in (process.stdin, process.stdout, process.stderr):
             pipe.close()
+
+
+# --------------------------------------------------------------------------
+# Fuzzing: every line gets exactly one answer, and the stream is UTF-8 JSON lines
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bayesleg.load(TINY)
+
+
+_TINY_IDS = ["f", "c", "d", "s", "t"]
+_values = (
+    st.sampled_from([True, False, None, "yes", "No"]) | unicode_text(max_size=6) | st.integers()
+)
+_requests = st.fixed_dictionaries(
+    {
+        "evidence": st.dictionaries(
+            st.sampled_from(_TINY_IDS) | unicode_text(max_size=6), _values, max_size=4
+        )
+    },
+    optional={
+        "id": unicode_text(max_size=8) | st.integers(),
+        "top": st.integers(0, 3),
+        "ranking": st.sampled_from(["posterior", "expected_sufficiency"])
+        | unicode_text(max_size=4),
+        "schema": st.just(contract.DIAGNOSIS) | unicode_text(max_size=4),
+    },
+) | st.dictionaries(unicode_text(max_size=6), _values, max_size=3)
+
+
+def _encode(request, escaped):
+    if escaped:  # lone surrogates as \\ud800 escapes
+        return json.dumps(request).encode("ascii")
+    return json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")  # not UTF-8
+
+
+_lines = st.one_of(
+    st.builds(_encode, _requests, st.booleans()),
+    st.binary(max_size=40),
+    st.sampled_from([b"", b"   ", b"\t"]),
+    st.integers(201, 5000).map(lambda n: b"x" * n),  # over the limit below
+)
+_MAX_LINE = 200
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_lines, max_size=8), ending=st.sampled_from([b"\n", b"\r\n"]))
+def test_fuzz_each_line_gets_one_utf8_json_answer(tiny, lines, ending):
+    stream = ending.join(lines) + ending
+    raw = io.BytesIO()
+    output = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
+    reading = read_lines(io.BytesIO(stream), max_line_bytes=_MAX_LINE)
+    written = serve_lines(tiny, reading, output, max_line_bytes=_MAX_LINE)
+    output.flush()
+    answers = raw.getvalue().decode("utf-8").splitlines()  # strict UTF-8; every line break counts
+    numbers = [n for n, line in enumerate(stream.split(b"\n")[:-1], start=1) if line.strip()]
+    assert written == len(answers) == len(numbers)
+    for number, line in zip(numbers, answers, strict=True):
+        answer = json.loads(line)
+        json.dumps(answer, ensure_ascii=False).encode("utf-8")  # no lone surrogate, even escaped
+        if answer["schema"] == contract.ERROR:
+            jsonschema.validate(answer, schemas.schema("error"))
+            assert answer["line"] == number
+        else:
+            jsonschema.validate(answer, schemas.schema("diagnosis-response"))
