@@ -8,6 +8,8 @@
 * :func:`evidence` and :func:`cases` -- random observed subsets of a given
   network, with hard and, optionally, soft evidence.
 * :func:`answers` -- the replies of a person in an interview: yes, no, skip.
+* :func:`unicode_text` -- strings of any code point, lone surrogates
+  included, weighted towards those that break encoders and line readers.
 
 Tables come from a numpy generator seeded by Hypothesis, so examples shrink
 by structure and seed rather than entry by entry.
@@ -22,7 +24,15 @@ from hypothesis import strategies as st
 
 from bayesleg.inference.network import DiscreteNetwork
 
-__all__ = ["answers", "cases", "evidence", "networks", "noisy_or_networks"]
+__all__ = [
+    "ODD_CHARACTERS",
+    "answers",
+    "cases",
+    "evidence",
+    "networks",
+    "noisy_or_networks",
+    "unicode_text",
+]
 
 STATES = ("absent", "present")
 
@@ -173,3 +183,34 @@ def cases(
 def answers(*, max_size: int = 12) -> st.SearchStrategy[list[str]]:
     """Return a strategy for interview replies: lists of "yes", "no" and "skip"."""
     return st.lists(st.sampled_from(("yes", "no", "skip")), max_size=max_size)
+
+
+#: Characters that trip up encoders, JSON and line readers: lone surrogates (high,
+#: low, at the ends of their ranges), NUL, line and paragraph separators and NEL,
+#: a byte-order mark, a right-to-left override, a combining accent, a
+#: noncharacter, the replacement character and one beyond the BMP.
+ODD_CHARACTERS = (
+    "\ud800",
+    "\udbff",
+    "\udc00",
+    "\udfff",
+    "\x00",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\u202e",
+    "\u0301",
+    "\uffff",
+    "\ufffd",
+    "\U0001f9b5",
+    "\r",
+    "\n",
+)
+
+
+def unicode_text(*, max_size: int = 20) -> st.SearchStrategy[str]:
+    """Draw strings of any code point, lone surrogates included, often :data:`ODD_CHARACTERS`."""
+    alphabet = st.sampled_from(ODD_CHARACTERS) | st.characters(exclude_categories=())
+    # A list joined, not st.text: st.text of this alphabet draws no surrogate at all.
+    return st.lists(alphabet, max_size=max_size).map("".join)

@@ -370,6 +370,14 @@ def test_dumps_always_writes_unicode_text():
     assert contract.dumps({"x": "Díez 🦵"}) == '{"x":"Díez 🦵"}'
 
 
+def test_dumps_keeps_a_message_on_one_line_for_every_reader():
+    """str.splitlines also ends a line at U+0085, U+2028 and U+2029; they are escaped."""
+    message = {"id": "a\x85b\u2028c\u2029d\x1ce\x0bf\rg\nh"}
+    text = contract.dumps(message)
+    assert text.splitlines() == [text]
+    assert json.loads(text) == message
+
+
 @pytest.mark.parametrize(
     ("request_", "words"),
     [

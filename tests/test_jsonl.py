@@ -1,15 +1,24 @@
 """``bayesleg diagnose --jsonl``, run as another program would: a subprocess on pipes."""
 
+import io
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import unicode_text
+
 import bayesleg
-from bayesleg.serving import contract
-from bayesleg.serving.jsonl import answer_line, serve_lines
+from bayesleg.serving import contract, schemas
+from bayesleg.serving.jsonl import answer_line, read_lines, serve_lines
 
 TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
 
@@ -177,3 +186,182 @@ def test_the_stream_is_utf8_whatever_the_environment_says():
         answers = decode_answers(stdout)
         assert len(answers) == 5, encoding
         assert answers[4]["id"] == "Díez 🦵"
+
+
+def test_an_over_long_line_is_an_error_object_and_the_stream_goes_on():
+    lines = [
+        b'{"evidence": {"f": true}, "id": 1}',
+        b'{"evidence": {"f": true}, "id": "' + b"x" * 3_000_000 + b'"}',
+        b'{"evidence": {"s": true}, "id": 3}',
+        b'{"evidence": {}, "id": "' + b"y" * 54 + b'"}\r',  # 80 bytes before its \r\n
+        b"z" * 81,
+    ]
+    assert len(lines[3]) == 81
+    process = start("--model", TINY, "--max-line-bytes", "80", stdin=subprocess.PIPE)
+    stdout, stderr = process.communicate(b"\n".join(lines), timeout=60)
+    assert (process.returncode, stderr) == (0, b"")
+    answers = decode_answers(stdout)
+    assert [a.get("id") for a in answers] == [1, None, 3, "y" * 54, None]
+    for number in (2, 5):
+        assert answers[number - 1]["line"] == number
+        assert answers[number - 1]["error"] == {
+            "type": "InvalidRequestError",
+            "message": "the line is over the limit of 80 bytes",
+        }
+
+
+class Endless(io.RawIOBase):
+    """A stream of one line of ``size`` bytes, then ``tail``, made as it is read."""
+
+    def __init__(self, size, tail):
+        self.left = size
+        self.tail = tail
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self.left > 0:
+            count = min(len(buffer), self.left)
+            buffer[:count] = b"x" * count
+            self.left -= count
+            return count
+        count = min(len(buffer), len(self.tail))
+        buffer[:count], self.tail = self.tail[:count], self.tail[count:]
+        return count
+
+
+def test_an_over_long_line_is_never_held_whole(tmp_path):
+    """A 200 MB line goes by while memory stays within a few times the limit."""
+    tiny = bayesleg.load(TINY)
+    stream = io.BufferedReader(Endless(200_000_000, b'\n{"evidence": {"f": true}}\n'))
+    output = io.StringIO()
+    tracemalloc.start()
+    try:
+        assert (
+            serve_lines(tiny, read_lines(stream, max_line_bytes=1000), output, max_line_bytes=1000)
+            == 2
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+    first, second = map(json.loads, output.getvalue().splitlines())
+    assert first["error"]["message"] == "the line is over the limit of 1000 bytes"
+    assert second == contract.diagnose(tiny, {"evidence": {"f": True}})
+
+
+def test_read_lines_cuts_only_lines_over_the_limit():
+    text = b"a" * 5 + b"\n" + b"b" * 6 + b"\n" + b"c" * 7 + b"\n" + b"d" * 5
+    assert list(read_lines(io.BytesIO(text), max_line_bytes=5)) == [
+        b"aaaaa\n",
+        b"bbbbbb\n",  # over by one: whole, and refused by serve_lines
+        b"cccccc",  # over by more: cut to the limit plus one, the rest skipped
+        b"ddddd",
+    ]
+
+
+def test_max_line_bytes_needs_jsonl():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bayesleg",
+            "diagnose",
+            "f",
+            "--max-line-bytes",
+            "5",
+            "--model",
+            TINY,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "bayesleg: error: --max-line-bytes applies only with --jsonl"
+    ]
+
+
+def test_ctrl_c_exits_130_without_a_traceback():
+    process = start("--model", TINY, stdin=subprocess.PIPE)
+    try:
+        process.stdin.write(b'{"evidence": {"f": true}}\n')
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["schema"] == contract.DIAGNOSIS
+        process.send_signal(signal.SIGINT)  # while it waits for the next line
+        assert process.wait(timeout=60) == 130
+        assert process.stderr.read() == b""
+    finally:
+        process.kill()
+        process.wait()
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            pipe.close()
+
+
+# --------------------------------------------------------------------------
+# Fuzzing: every line gets exactly one answer, and the stream is UTF-8 JSON lines
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bayesleg.load(TINY)
+
+
+_TINY_IDS = ["f", "c", "d", "s", "t"]
+_values = (
+    st.sampled_from([True, False, None, "yes", "No"]) | unicode_text(max_size=6) | st.integers()
+)
+_requests = st.fixed_dictionaries(
+    {
+        "evidence": st.dictionaries(
+            st.sampled_from(_TINY_IDS) | unicode_text(max_size=6), _values, max_size=4
+        )
+    },
+    optional={
+        "id": unicode_text(max_size=8) | st.integers(),
+        "top": st.integers(0, 3),
+        "ranking": st.sampled_from(["posterior", "expected_sufficiency"])
+        | unicode_text(max_size=4),
+        "schema": st.just(contract.DIAGNOSIS) | unicode_text(max_size=4),
+    },
+) | st.dictionaries(unicode_text(max_size=6), _values, max_size=3)
+
+
+def _encode(request, escaped):
+    if escaped:  # lone surrogates as \\ud800 escapes
+        return json.dumps(request).encode("ascii")
+    return json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")  # not UTF-8
+
+
+_lines = st.one_of(
+    st.builds(_encode, _requests, st.booleans()),
+    st.binary(max_size=40),
+    st.sampled_from([b"", b"   ", b"\t"]),
+    st.integers(201, 5000).map(lambda n: b"x" * n),  # over the limit below
+)
+_MAX_LINE = 200
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_lines, max_size=8), ending=st.sampled_from([b"\n", b"\r\n"]))
+def test_fuzz_each_line_gets_one_utf8_json_answer(tiny, lines, ending):
+    stream = ending.join(lines) + ending
+    raw = io.BytesIO()
+    output = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
+    reading = read_lines(io.BytesIO(stream), max_line_bytes=_MAX_LINE)
+    written = serve_lines(tiny, reading, output, max_line_bytes=_MAX_LINE)
+    output.flush()
+    answers = raw.getvalue().decode("utf-8").splitlines()  # strict UTF-8; every line break counts
+    numbers = [n for n, line in enumerate(stream.split(b"\n")[:-1], start=1) if line.strip()]
+    assert written == len(answers) == len(numbers)
+    for number, line in zip(numbers, answers, strict=True):
+        answer = json.loads(line)
+        json.dumps(answer, ensure_ascii=False).encode("utf-8")  # no lone surrogate, even escaped
+        if answer["schema"] == contract.ERROR:
+            jsonschema.validate(answer, schemas.schema("error"))
+            assert answer["line"] == number
+        else:
+            jsonschema.validate(answer, schemas.schema("diagnosis-response"))

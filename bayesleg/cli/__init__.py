@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module under :mod:`bayesleg.cli`, listed
 in ``bayesleg.cli._options.COMMANDS``.  Bad input is answered with one line on
-stderr and exit code 2, never a traceback.
+stderr and exit code 2, never a traceback; Ctrl-C ends a command with exit
+code 130, as a shell reports a SIGINT, and no traceback either.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bayesleg.errors import BayeslegError
 __all__ = ["UsageError", "main"]
 
 _EXIT_USAGE = 2
+_EXIT_INTERRUPTED = 128 + 2  # killed by SIGINT, as shells report it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away, as with `| head`
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: stop quietly, as a shell command does
+        return _EXIT_INTERRUPTED
     except OSError as error:  # a file that cannot be read or written
         print(f"bayesleg: error: {error}", file=sys.stderr)
         return _EXIT_USAGE

@@ -15,6 +15,7 @@ from bayesleg.knowledge.evidence import parse_state
 from bayesleg.model import Model, load
 from bayesleg.reasoning.counterfactual import RANKINGS
 from bayesleg.reasoning.diagnosis import Diagnosis
+from bayesleg.serving.limits import DEFAULT_MAX_LINE_BYTES
 
 HELP = "rank the causes of a case and triage it"
 DESCRIPTION = "Rank every condition and triage. Evidence: ID (present) or ID=yes|no."
@@ -35,6 +36,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--jsonl",
         action="store_true",
         help="read one JSON request a line on stdin, write one JSON response a line",
+    )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=positive_int,
+        metavar="N",
+        help=f"with --jsonl, the longest line answered; a longer one gets an error object "
+        f"(default: {DEFAULT_MAX_LINE_BYTES})",
     )
     add_model_option(parser)
 
@@ -112,11 +120,12 @@ def format_advice(diagnosis: Diagnosis) -> list[str]:
     return lines
 
 
-def _stdin_lines() -> Iterator[bytes]:
+def _stdin_lines(max_line_bytes: int) -> Iterator[bytes]:
     from bayesleg.cli._options import UsageError
+    from bayesleg.serving.jsonl import read_lines
 
     try:
-        yield from sys.stdin.buffer
+        yield from read_lines(sys.stdin.buffer, max_line_bytes=max_line_bytes)
     except (AttributeError, OSError) as error:  # no stdin at all, or it failed
         raise UsageError(f"cannot read standard input: {error}") from None
 
@@ -129,13 +138,24 @@ def run(args: argparse.Namespace) -> int:
 
         if args.evidence or args.json:
             raise UsageError("--jsonl reads its cases from stdin; give no evidence and no --json")
+        max_line_bytes = args.max_line_bytes or DEFAULT_MAX_LINE_BYTES
         given = {"top": args.top, "ranking": args.ranking}  # defaults for the requests
         defaults = {field: value for field, value in given.items() if value is not None}
         if isinstance(sys.stdout, io.TextIOWrapper):
             # JSON lines are UTF-8 whatever the locale or PYTHONIOENCODING say.
             sys.stdout.reconfigure(encoding="utf-8", errors="strict")
-        serve_lines(load(args.model), _stdin_lines(), sys.stdout, defaults=defaults)
+        serve_lines(
+            load(args.model),
+            _stdin_lines(max_line_bytes),
+            sys.stdout,
+            defaults=defaults,
+            max_line_bytes=max_line_bytes,
+        )
         return 0
+    if args.max_line_bytes is not None:
+        from bayesleg.cli._options import UsageError
+
+        raise UsageError("--max-line-bytes applies only with --jsonl")
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
     diagnosis = model.diagnose(evidence, ranking=args.ranking)

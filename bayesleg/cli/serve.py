@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import socket
 import sys
+from dataclasses import fields
 
 from bayesleg.cli._options import add_model_option, positive_int, positive_seconds
 from bayesleg.serving.limits import (
@@ -140,14 +141,9 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_can_listen(args.host, args.port)
     if problem is not None:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {problem}")
+    # Each field of the configuration is the option of the same name.
     config = ServiceConfig(
-        model=args.model,
-        max_body_bytes=args.max_body_bytes,
-        max_batch=args.max_batch,
-        max_cost=args.max_cost,
-        body_timeout=args.body_timeout,
-        max_header_bytes=args.max_header_bytes,
-        header_timeout=args.header_timeout,
+        **{field.name: getattr(args, field.name) for field in fields(ServiceConfig)}
     )
     if not _is_loopback(args.host):
         print(

@@ -588,14 +588,28 @@ def dumps(message: Mapping[str, Any]) -> str:
     Refuses NaN and infinities rather than emit them.  Requests with a lone
     surrogate are refused before any answer (see :func:`diagnose`), so none
     reaches an answer; should one reach this point all the same, it is
-    written as U+FFFD, so the line is always Unicode text.
+    written as U+FFFD, so the line is always Unicode text.  The characters
+    other than ``\\n`` that some readers end a line at (U+0085, U+2028,
+    U+2029; JSON escapes the control characters) are written as escapes, so
+    the message stays one line for them too.
 
     Examples
     --------
     >>> dumps({"id": "\\ud800"})
     '{"id":"\ufffd"}'
+    >>> dumps({"id": "a\\u2028b"})
+    '{"id":"a\\\\u2028b"}'
     """
     text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if text.isascii():
+        return text
     if not _is_unicode(text):
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    for line_break, escape in _LINE_BREAKS.items():
+        if line_break in text:
+            text = text.replace(line_break, escape)
     return text
+
+
+#: What Python's str.splitlines, and readers like it, end a line at, beyond what JSON escapes.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}

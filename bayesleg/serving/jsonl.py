@@ -11,14 +11,18 @@ answer that UTF-8 cannot carry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from bayesleg.errors import BayeslegError
 from bayesleg.model import Model
 from bayesleg.serving import contract
+from bayesleg.serving.limits import DEFAULT_MAX_LINE_BYTES
 
-__all__ = ["answer_line", "serve_lines"]
+__all__ = ["answer_line", "read_lines", "serve_lines"]
+
+# How much of an over-long line is read at a time while skipping to its end.
+_SKIP_BYTES = 64 * 1024
 
 
 def answer_line(
@@ -60,16 +64,50 @@ def answer_line(
         return contract.error_object(error, payload=payload, line=number)
 
 
+def read_lines(
+    stream: IO[bytes], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[bytes]:
+    """Yield the lines of ``stream``, never holding more than ``max_line_bytes`` + 2 bytes.
+
+    A line over the limit is read to its end a piece at a time and dropped:
+    what is yielded for it is its first ``max_line_bytes + 1`` bytes, so that
+    :func:`serve_lines` answers it with an error and the stream goes on.
+
+    Parameters
+    ----------
+    stream : binary stream
+        Such as ``sys.stdin.buffer``.
+    max_line_bytes : int, default 1 MiB
+        Longest line, its newline aside.
+
+    Examples
+    --------
+    >>> import io
+    >>> [len(line) for line in read_lines(io.BytesIO(b"ab\\n" + b"x" * 50 + b"\\ncd"), max_line_bytes=9)]
+    [3, 10, 2]
+    """  # noqa: E501
+    while line := stream.readline(max_line_bytes + 2):
+        if len(line) == max_line_bytes + 2 and not line.endswith(b"\n"):
+            rest = line
+            while rest and not rest.endswith(b"\n"):  # skip to the end of the line
+                rest = stream.readline(_SKIP_BYTES)
+            line = line[: max_line_bytes + 1]
+        yield line
+
+
 def serve_lines(
     model: Model,
     lines: Iterable[bytes | str],
     output: IO[str],
     *,
     defaults: Mapping[str, Any] | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> int:
     """Answer each line of ``lines`` on ``output``, flushing after each answer.
 
-    Blank lines are skipped (they still count for line numbers).
+    Blank lines are skipped (they still count for line numbers); a line over
+    ``max_line_bytes`` gets an error object.  Read a stream with
+    :func:`read_lines`, which never holds an over-long line whole.
 
     Parameters
     ----------
@@ -81,6 +119,8 @@ def serve_lines(
         Where the answers go, one JSON object per line.
     defaults : mapping, optional
         As for :func:`answer_line`.
+    max_line_bytes : int, default 1 MiB
+        Longest line answered, its newline aside, in UTF-8 bytes.
 
     Returns
     -------
@@ -91,8 +131,21 @@ def serve_lines(
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        answer = answer_line(model, line, number, defaults=defaults)
+        if _size(line) > max_line_bytes:
+            too_long = contract.InvalidRequestError(
+                f"the line is over the limit of {max_line_bytes} bytes"
+            )
+            answer = contract.error_object(too_long, line=number)
+        else:
+            answer = answer_line(model, line, number, defaults=defaults)
         output.write(contract.dumps(answer) + "\n")
         output.flush()
         written += 1
     return written
+
+
+def _size(line: bytes | str) -> int:
+    """A line's length in bytes, its newline aside."""
+    if isinstance(line, str):
+        line = line.encode("utf-8", "surrogatepass")
+    return len(line) - line.endswith(b"\n") - line.endswith(b"\r\n")

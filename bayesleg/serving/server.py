@@ -92,9 +92,11 @@ class _HeadGuard(asyncio.Protocol):
 
     The head timer runs from the connection's start, and between requests
     from the first byte that arrives, until uvicorn has the whole head (it
-    then sets ``cycle``); bytes arriving meanwhile count towards the size limit.
-    The service closes the connection on any answer sent before the whole body
-    was read, so bytes arriving between requests are always a head.
+    then sets ``cycle``).  Bytes are counted up to the blank line that ends a
+    head before the parser sees them, so an over-long head is refused even
+    when it arrives whole.  The service closes the connection on any answer
+    sent before the whole body was read, so bytes arriving between requests
+    are always a head.
     """
 
     loop: asyncio.AbstractEventLoop
@@ -104,6 +106,7 @@ class _HeadGuard(asyncio.Protocol):
 
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
+    _head_tail = b""  # the last bytes counted, in case a head's end spans two reads
     _head_cycle: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -114,25 +117,35 @@ class _HeadGuard(asyncio.Protocol):
         if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
             self._await_head()  # a new request begins
         waiting = self._head_timer is not None
+        if waiting:
+            max_header_bytes, _ = _head_limits()
+            self._count_head(data)
+            if self._head_bytes > max_header_bytes:
+                self._refuse(431, f"the request head is over {max_header_bytes} bytes")
+                return
         super().data_received(data)
-        if not waiting or self.transport.is_closing():
-            return
-        if self.cycle is not self._head_cycle:  # the head is in
+        if waiting and self.cycle is not self._head_cycle:  # the head is in
             self._head_cycle = self.cycle
             self._stop_waiting()
-            return
-        self._head_bytes += len(data)
-        max_header_bytes, _ = _head_limits()
-        if self._head_bytes > max_header_bytes:
-            self._refuse(431, f"the request head is over {max_header_bytes} bytes")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_waiting()
         super().connection_lost(exc)
 
+    def _count_head(self, data: bytes) -> None:
+        """Count the bytes of ``data`` up to the end of the head, if it ends there."""
+        seen = self._head_tail + data
+        ends = [seen.find(end) + len(end) for end in _HEAD_ENDS if end in seen]
+        if ends:
+            self._head_bytes += min(ends) - len(self._head_tail)
+        else:
+            self._head_bytes += len(data)
+        self._head_tail = seen[-2:]
+
     def _await_head(self) -> None:
         self._stop_waiting()
         self._head_bytes = 0
+        self._head_tail = b""
         self._head_timer = self.loop.call_later(_head_limits()[1], self._head_timed_out)
 
     def _stop_waiting(self) -> None:
@@ -161,6 +174,10 @@ class _HeadGuard(asyncio.Protocol):
         )
         self.transport.write(head.encode("ascii") + content)
         self.transport.close()
+
+
+#: The blank line that ends a request head: CRLF CRLF, or the bare LFs parsers also accept.
+_HEAD_ENDS = (b"\n\r\n", b"\n\n")
 
 
 class GuardedH11Protocol(_HeadGuard, H11Protocol):
