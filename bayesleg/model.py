@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.errors import BayeslegError, ImpossibleEvidenceError, UnknownNodeError, name_case
+from bayesleg.errors import (
+    BayeslegError,
+    ImpossibleEvidenceError,
+    InvalidArgumentError,
+    UnknownNodeError,
+    name_case,
+)
 from bayesleg.inference.engine import Engine
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
@@ -435,20 +441,39 @@ class Model:
             data_name=data_name,
         )
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the model to a model file that :func:`load` reads back as this model.
 
+        The file is written whole or not at all (a temporary file beside it,
+        then a rename), so a write cut short leaves an existing file intact.
         Comments of the original file are not kept.  See
         :func:`bayesleg.knowledge.modelwriter.write_model_file`.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write.
+        overwrite : bool, default False
+            Whether to replace an existing file (keeping its permissions).
 
         Returns
         -------
         pathlib.Path
             The path written.
+
+        Raises
+        ------
+        InvalidArgumentError
+            If ``path`` exists and ``overwrite`` is False, or ends in ``/``.
         """
         from bayesleg.knowledge.modelwriter import write_model_file
 
-        return write_model_file(self._spec, path)
+        try:
+            return write_model_file(self._spec, path, overwrite=overwrite)
+        except FileExistsError as error:
+            raise InvalidArgumentError(
+                f"cannot save to {str(path)!r}: the file exists; pass overwrite=True to replace it"
+            ) from error
 
     def _condition_marginals(
         self, cases: Sequence[Mapping[str, str]]

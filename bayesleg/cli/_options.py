@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 from collections.abc import Iterator
-from pathlib import Path
+
+from bayesleg.knowledge._files import check_file_name
 
 __all__ = [
     "COMMANDS",
     "UsageError",
+    "add_force_option",
     "add_model_option",
     "check_output",
     "positive_int",
@@ -75,17 +78,25 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="PATH", help="a model file (default: the shipped one)")
 
 
-def check_output(path: str) -> None:
-    """Fail with a one-line usage error, before any work, if ``path`` cannot be a new file.
+def add_force_option(parser: argparse.ArgumentParser, what: str = "FILE") -> None:
+    """Add ``--force``: overwrite the output file if it exists."""
+    parser.add_argument("--force", action="store_true", help=f"overwrite {what} if it exists")
 
-    Catches a missing folder and a folder given as the file; what only
-    writing can tell (permissions, a full disk) :func:`writing` reports.
+
+def check_output(path: str, *, force: bool) -> None:
+    """Fail with a one-line usage error, before any work, if ``path`` cannot be written.
+
+    Catches a name ending in ``/``, a missing folder, a folder given as the
+    file and, unless ``force``, an existing file; what only writing can tell
+    (permissions, a full disk) :func:`writing` reports.
     """
-    output = Path(path)
+    output = check_file_name(path)
     if output.is_dir():
         raise UsageError(f"cannot write {path!r}: it is a folder; expected a file name")
     if not output.parent.is_dir():
         raise UsageError(f"cannot write {path!r}: no folder {str(output.parent)!r}")
+    if os.path.lexists(output) and not force:
+        raise UsageError(f"{path!r} exists; pass --force to overwrite it")
 
 
 @contextlib.contextmanager

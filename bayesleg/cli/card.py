@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
-from bayesleg.cli._options import UsageError, add_model_option, check_output, writing
+from bayesleg.cli._options import (
+    UsageError,
+    add_force_option,
+    add_model_option,
+    check_output,
+    writing,
+)
+from bayesleg.knowledge._files import write_text
 from bayesleg.knowledge.card import card_html, card_markdown
 from bayesleg.model import load
 
@@ -31,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="the file to write, .md or .html (default: stdout)"
     )
-    parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    add_force_option(parser)
     add_model_option(parser)
 
 
@@ -51,34 +55,10 @@ def run(args: argparse.Namespace) -> int:
         print(card_markdown(load(args.model).spec), end="")
         return 0
     format = format_for_path(args.output)
-    check_output(args.output)
-    if os.path.lexists(args.output) and not args.force:
-        raise UsageError(f"{args.output!r} exists; pass --force to overwrite it")
+    check_output(args.output, force=args.force)
     spec = load(args.model).spec
     text = card_html(spec) if format == "html" else card_markdown(spec)
     with writing(args.output):
-        _replace(Path(args.output), text)
+        write_text(args.output, text)
     print(f"wrote {args.output} ({format}, {len(spec.nodes)} nodes)")
     return 0
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all: a temporary file, then a rename."""
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bayesleg.cli._options import add_model_option, check_output, writing
+from bayesleg.cli._options import add_force_option, add_model_option, check_output, writing
 from bayesleg.model import load
 from bayesleg.research.export import FORMATS, export_network, format_for_path, write_uai_names
 
@@ -25,18 +25,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the file format (default: from the suffix of FILE)",
     )
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    add_force_option(parser, "FILE (and FILE.names.json)")
     add_model_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Export the network and say what was written."""
     format = args.format or format_for_path(args.output)
-    check_output(args.output)
+    check_output(args.output, force=args.force)
+    names_path = f"{args.output}.names.json"
+    if format == "uai":
+        check_output(names_path, force=args.force)
     model = load(args.model)
     with writing(args.output):
         written = export_network(model, args.output, format=format)
     print(f"wrote {written.path} ({format}, {len(written.states)} variables)")
     if format == "uai":
-        names = write_uai_names(written, Path(f"{written.path}.names.json"))
+        with writing(names_path):
+            names = write_uai_names(written, Path(names_path))
         print(f"wrote {names} (UAI has no names: variable i of the file is the i-th listed)")
     return 0

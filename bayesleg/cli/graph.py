@@ -7,7 +7,14 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from bayesleg.cli._options import UsageError, add_model_option, check_output, positive_int
+from bayesleg.cli._options import (
+    UsageError,
+    add_force_option,
+    add_model_option,
+    check_output,
+    positive_int,
+)
+from bayesleg.knowledge._files import replacing
 from bayesleg.model import load
 
 HELP = "draw the network (factors -> conditions -> symptoms) to an image"
@@ -42,18 +49,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dpi", type=positive_int, default=100, help="dots per inch (default: 100)"
     )
+    add_force_option(parser)
     add_model_option(parser)
 
 
 def save(figure: Any, path: str, dpi: int) -> None:
-    """Save a figure, turning a bad path or format into a one-line usage error."""
+    """Save a figure whole or not at all, a bad path or format a one-line usage error."""
     try:
-        figure.savefig(path, dpi=dpi)
+        with replacing(path) as temporary:
+            figure.savefig(temporary, dpi=dpi)
     except (OSError, ValueError) as error:
         raise UsageError(f"cannot write {path!r}: {error}") from error
 
 
-def check_image(path: str) -> None:
+def check_image(path: str, *, force: bool) -> None:
     """Fail with a one-line usage error, before any work, if ``path`` is no image file name.
 
     matplotlib would otherwise append ``.png`` to a name without a suffix.
@@ -63,7 +72,7 @@ def check_image(path: str) -> None:
             f"cannot tell the image format of {path!r}; expected a name ending "
             f"in .png, .svg or .pdf"
         )
-    check_output(path)
+    check_output(path, force=force)
 
 
 def _installed(module: str) -> bool:
@@ -79,7 +88,7 @@ def require_matplotlib() -> None:
 def run(args: argparse.Namespace) -> int:
     """Draw and save the network."""
     require_matplotlib()
-    check_image(args.output)
+    check_image(args.output, force=args.force)
     from bayesleg.research.plots import new_figure, plot_network
 
     model = load(args.model)

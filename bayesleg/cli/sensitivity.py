@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bayesleg.cli._options import add_model_option, positive_int
+from bayesleg.cli._options import add_force_option, add_model_option, positive_int
 from bayesleg.cli.diagnose import parse_evidence_arguments
 from bayesleg.cli.graph import check_image, require_matplotlib, save
 from bayesleg.cli.simulate import count
@@ -38,6 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the analysis as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the tornado diagram to FILE")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force_option(parser, "the --plot FILE")
     add_model_option(parser)
 
 
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model)
     if args.plot:
         require_matplotlib()
-        check_image(args.plot)
+        check_image(args.plot, force=args.force)
     with progress_bar(args.quiet) as progress:
         result = sensitivity(
             model, evidence, samples=args.samples, seed=args.seed, progress=progress

@@ -7,8 +7,15 @@ import importlib.util
 import time
 from pathlib import Path
 
-from bayesleg.cli._options import UsageError, add_model_option, check_output, writing
+from bayesleg.cli._options import (
+    UsageError,
+    add_force_option,
+    add_model_option,
+    check_output,
+    writing,
+)
 from bayesleg.cli.diagnose import parse_evidence_arguments
+from bayesleg.knowledge._files import replacing
 from bayesleg.model import load
 
 HELP = "draw a synthetic cohort of cases to CSV or Parquet"
@@ -50,6 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="FILE.csv or FILE.parquet"
     )
+    add_force_option(parser)
     add_model_option(parser)
 
 
@@ -61,17 +69,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot tell the format of {args.output!r}; expected .csv or .parquet")
     if kind == "parquet" and not _installed("pyarrow"):
         raise UsageError("writing Parquet needs pyarrow: pip install 'bayesleg[parquet]'")
-    check_output(args.output)
+    check_output(args.output, force=args.force)
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
     start = time.perf_counter()
     cohort = model.simulate(args.n, seed=args.seed, evidence=evidence)
     elapsed = time.perf_counter() - start
-    with writing(args.output):
+    with writing(args.output), replacing(output) as temporary:
         if kind == "csv":
-            cohort.to_csv(output, index=False)
+            cohort.to_csv(temporary, index=False)
         else:
-            cohort.to_parquet(output, index=False)
+            cohort.to_parquet(temporary, index=False)
     given = ", ".join(f"{node}={state}" for node, state in evidence.items())
     print(
         f"wrote {len(cohort)} cases x {cohort.shape[1]} nodes to {args.output}"

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bayesleg.cli._options import UsageError, add_model_option, check_output, positive_int, writing
+from bayesleg.cli._options import (
+    UsageError,
+    add_force_option,
+    add_model_option,
+    check_output,
+    positive_int,
+    writing,
+)
 from bayesleg.model import Model, load
 
 HELP = "update the model's numbers from case data (EM) into a new model file"
@@ -45,6 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-iterations", type=positive_int, default=1000, metavar="K", help="EM limit"
     )
+    add_force_option(parser, "FILE.toml")
     add_model_option(parser)
 
 
@@ -64,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas
 
     path = Path(args.data)
-    check_output(args.output)
+    check_output(args.output, force=args.force)
     try:
         data = pandas.read_csv(path)
     except (OSError, ValueError) as error:
@@ -74,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         data, strength=args.strength, max_iterations=args.max_iterations, data_name=path.name
     )
     with writing(args.output):
-        written = updated.save(args.output)
+        written = updated.save(args.output, overwrite=args.force)
     record = updated.spec.provenance[-1]
     state = "converged" if record.converged else "stopped at the iteration limit"
     print(

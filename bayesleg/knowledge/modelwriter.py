@@ -19,25 +19,40 @@ import math
 import os
 from pathlib import Path
 
+from bayesleg.knowledge._files import write_text
 from bayesleg.knowledge.modelfile import KINDS, ModelSpec, NodeSpec, Parameter, Update
 
 __all__ = ["render_model_file", "write_model_file"]
 
 
-def write_model_file(spec: ModelSpec, path: str | os.PathLike[str]) -> Path:
-    """Write ``spec`` to ``path`` as a model file.
+def write_model_file(
+    spec: ModelSpec, path: str | os.PathLike[str], *, overwrite: bool = True
+) -> Path:
+    """Write ``spec`` to ``path`` as a model file, whole or not at all.
+
+    The text goes to a temporary file beside ``path`` that then replaces it,
+    so a write cut short leaves any existing file as it was.
 
     Parameters
     ----------
     spec : ModelSpec
         A validated model, such as ``model.spec``.
     path : str or os.PathLike
-        Where to write; an existing file is replaced.
+        Where to write.
+    overwrite : bool, default True
+        Whether an existing file is replaced (keeping its permissions).
 
     Returns
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    InvalidArgumentError
+        If ``path`` ends in ``/``.
 
     Examples
     --------
@@ -48,9 +63,7 @@ def write_model_file(spec: ModelSpec, path: str | os.PathLike[str]) -> Path:
     ...     bayesleg.load(path).spec.nodes == model.spec.nodes
     True
     """
-    path = Path(path)
-    path.write_text(render_model_file(spec), encoding="utf-8")
-    return path
+    return write_text(path, render_model_file(spec), overwrite=overwrite)
 
 
 def render_model_file(spec: ModelSpec) -> str:

@@ -43,6 +43,7 @@ import numpy as np
 
 from bayesleg.errors import InvalidArgumentError, UnsupportedSourceError
 from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.knowledge._files import check_file_name, replacing, write_text
 
 if TYPE_CHECKING:
     from pgmpy.models import DiscreteBayesianNetwork
@@ -149,7 +150,8 @@ def export_network(
     source : Model or DiscreteNetwork
         A bayesleg model (its ``discrete_network`` is written) or a network.
     path : str or os.PathLike
-        The file to write; an existing file is replaced.
+        The file to write, whole or not at all (a temporary file beside
+        it, then a rename); an existing file is replaced.
     format : {"bif", "xmlbif", "xdsl", "net", "uai"}, optional
         By default, from the suffix of ``path``.
 
@@ -181,9 +183,10 @@ def export_network(
         raise InvalidArgumentError(
             f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}"
         )
-    path = Path(path)
+    path = check_file_name(path)
     pgmpy_network = _pgmpy_network(network, name)
-    _WRITERS[format](pgmpy_network, name).write(str(path))
+    with replacing(path) as temporary:
+        _WRITERS[format](pgmpy_network, name).write(str(temporary))
     if format == "uai":
         order = uai_order(network)
         variables = {f"var_{i}": variable for i, variable in enumerate(order)}
@@ -232,9 +235,7 @@ def write_uai_names(export: Export, path: str | os.PathLike[str]) -> Path:
         "variables": order,
         "states": {variable: list(export.states[variable]) for variable in order},
     }
-    path = Path(path)
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _network_of(source: Any) -> tuple[DiscreteNetwork, str]:

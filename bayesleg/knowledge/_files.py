@@ -1,0 +1,160 @@
+"""Write a file whole or not at all.
+
+Every file bayesleg writes goes through :func:`replacing`: the content goes to
+a temporary file in the target's folder (so on the same filesystem), is
+flushed to disk, and only then renamed over the target with ``os.replace``.
+A write cut short (a full disk, a file-size limit, an exception halfway)
+leaves the original file as it was and removes the temporary file; a killed
+process leaves at most a hidden ``.NAME.*.tmp`` file beside it, never a
+half-written target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from bayesleg.errors import InvalidArgumentError
+
+__all__ = ["check_file_name", "replacing", "write_text"]
+
+
+def check_file_name(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` as a :class:`~pathlib.Path`, refusing a name that ends in a separator.
+
+    ``Path("out.csv/")`` silently drops the slash; a name ending in one names
+    a folder, not a file to write.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``path`` ends in ``/`` (or the platform's separator).
+
+    Examples
+    --------
+    >>> check_file_name("out.csv")
+    PosixPath('out.csv')
+    >>> check_file_name("out.csv/")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bayesleg.errors.InvalidArgumentError: cannot write 'out.csv/': a name ending in '/' ...
+    """
+    text = os.fspath(path)
+    separators = (os.sep, os.altsep) if os.altsep else (os.sep,)
+    if text.endswith(separators):
+        raise InvalidArgumentError(
+            f"cannot write {text!r}: a name ending in {text[-1]!r} names a folder; "
+            "expected a file name"
+        )
+    return Path(text)
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it into place atomically.
+
+    The caller writes the whole content to the yielded path (it exists,
+    empty, and keeps the suffix of ``path`` so writers that pick a format by
+    suffix still do).  When the block ends without an exception the file is
+    fsynced, given the permissions of the file it replaces (or the usual
+    ``0o666`` less the umask for a new one), and renamed over ``path``.  On
+    any exception, including ``KeyboardInterrupt``, the temporary file is
+    removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    overwrite : bool, default True
+        If False, an existing ``path`` raises :class:`FileExistsError` before
+        anything is written.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary file to write to.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If ``path`` ends in a separator.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    OSError
+        If the folder is missing or not writable, or writing fails.
+    """
+    target = check_file_name(path)
+    if not overwrite and os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, "the file exists", str(target))
+    temporary = _create_temporary(target)
+    try:
+        yield temporary
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temporary, os.stat(target).st_mode & 0o7777)
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _sync_folder(target.parent)
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True) -> Path:
+    """Write ``text`` to ``path`` as UTF-8, whole or not at all; see :func:`replacing`.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_text(f"{folder}/note.txt", "hello\\n")
+    ...     path.read_text(encoding="utf-8")
+    'hello\\n'
+    """
+    with (
+        replacing(path, overwrite=overwrite) as temporary,
+        open(temporary, "w", encoding="utf-8") as file,
+    ):
+        file.write(text)
+    return Path(path)
+
+
+def _create_temporary(target: Path) -> Path:
+    # os.open with mode 0o666 applies the umask, as a plain open() would for
+    # the new file; mkstemp would make it 0o600.
+    for _ in range(100):
+        name = f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}"
+        temporary = target.parent / name
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(descriptor)
+        return temporary
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
+
+
+def _sync_folder(folder: Path) -> None:
+    # Make the rename itself durable; not every platform can open a folder.
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
