@@ -176,12 +176,18 @@ def _needs(command):
         pytest.importorskip("matplotlib")
 
 
+def existing_output(folder, args):
+    """Put a file where the command ``args`` writes; return its path."""
+    target = folder / args[args.index("-o" if "-o" in args else "--plot") + 1]
+    target.write_bytes(ORIGINAL)
+    return target
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_an_existing_output_is_refused_without_force(command, tmp_path, cases):
     _needs(command)
     args = writers("out")[command]
-    target = tmp_path / args[args.index("-o" if "-o" in args else "--plot") + 1]
-    target.write_bytes(ORIGINAL)
+    target = existing_output(tmp_path, args)
     before = names(tmp_path)
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2
@@ -196,8 +202,7 @@ def test_an_existing_output_is_refused_without_force(command, tmp_path, cases):
 def test_force_overwrites_an_existing_output(command, tmp_path, cases):
     _needs(command)
     args = writers("out")[command]
-    target = tmp_path / args[args.index("-o" if "-o" in args else "--plot") + 1]
-    target.write_bytes(ORIGINAL)
+    target = existing_output(tmp_path, args)
     target.chmod(0o640)
     result = run_cli(*args, "--force", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -257,16 +262,21 @@ def run_size_limited(*args: str, cwd: Path, limit: int, ignore_signal: bool):
     )
 
 
+def force_over_size_limit(command, folder, *, ignore_signal):
+    """Run ``command`` with --force over its existing output, files limited to 1 KiB."""
+    args = list(writers("out")[command])
+    if command == "simulate-csv":
+        args[1] = "5000"  # a cohort well over the limit
+    return run_size_limited(*args, "--force", cwd=folder, limit=1024, ignore_signal=ignore_signal)
+
+
 @pytest.mark.parametrize(("command", "name"), [("update", "out.toml"), ("simulate-csv", "out.csv")])
 def test_a_write_over_the_size_limit_keeps_the_original_and_cleans_up(
     command, name, tmp_path, cases
 ):
     target = tmp_path / name
     target.write_bytes(ORIGINAL)
-    args = list(writers("out")[command])
-    if command == "simulate-csv":
-        args[1] = "5000"
-    result = run_size_limited(*args, "--force", cwd=tmp_path, limit=1024, ignore_signal=True)
+    result = force_over_size_limit(command, tmp_path, ignore_signal=True)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"bayesleg: error: cannot write {name!r}: File too large"]
     assert target.read_bytes() == ORIGINAL
@@ -277,10 +287,7 @@ def test_a_write_over_the_size_limit_keeps_the_original_and_cleans_up(
 def test_a_process_killed_while_writing_leaves_the_original(command, name, tmp_path, cases):
     target = tmp_path / name
     target.write_bytes(ORIGINAL)
-    args = list(writers("out")[command])
-    if command == "simulate-csv":
-        args[1] = "5000"
-    result = run_size_limited(*args, "--force", cwd=tmp_path, limit=1024, ignore_signal=False)
+    result = force_over_size_limit(command, tmp_path, ignore_signal=False)
     assert result.returncode == -signal.SIGXFSZ
     assert target.read_bytes() == ORIGINAL
     # A killed process cannot clean up: only its hidden temporary file is left.
