@@ -7,6 +7,7 @@
   (roots, then layers of noisy-OR children).
 * :func:`evidence` and :func:`cases` -- random observed subsets of a given
   network, with hard and, optionally, soft evidence.
+* :func:`model_text` -- the text of a model file of given nodes.
 * :func:`unicode_text` -- strings of any code point, lone surrogates
   included, weighted towards those that break encoders and line readers.
 
@@ -200,3 +201,40 @@ def unicode_text(*, max_size: int = 20) -> st.SearchStrategy[str]:
     alphabet = st.sampled_from(ODD_CHARACTERS) | st.characters(exclude_categories=())
     # A list joined, not st.text: st.text of this alphabet draws no surrogate at all.
     return st.lists(alphabet, max_size=max_size).map("".join)
+
+
+_SOURCE = "source = '001_a6af47fc61bf8c8f.txt: \"glycogen stores can become depleted\"'"
+
+
+def _number(p: float | str) -> str:
+    return f'{{ p = {p}, verbal = "fifty-fifty", note = "a test value", {_SOURCE} }}'
+
+
+def model_text(
+    factors: list[str],
+    conditions: list[tuple[str, list[str]]],
+    symptoms: list[tuple[str, list[str]]],
+    *,
+    p: float | str = 0.5,
+) -> str:
+    """Return a model file with these nodes, every number ``p``.
+
+    ``conditions`` and ``symptoms`` list each node's id and its parents' ids,
+    in file order.
+    """
+    lines = ['[model]\nid = "m"\ntitle = "M"\nparameterisation = "diez"\n']
+    for factor in factors:
+        lines.append(f'[[factor]]\nid = "{factor}"\nlabel = "F"\nprior = {_number(p)}\n')
+    for kind, nodes in (("condition", conditions), ("symptom", symptoms)):
+        for node, parents in nodes:
+            care = (
+                f'care = "self_care"\nadvice = {{ text = "Rest.", {_SOURCE} }}\n'
+                if kind == "condition"
+                else ""
+            )
+            lines.append(f'[[{kind}]]\nid = "{node}"\nlabel = "N"\n{care}leak = {_number(p)}\n')
+            if parents:
+                weights = "".join(f"{parent} = {_number(p)}\n" for parent in parents)
+                lines.append(f"[{kind}.parents]\n{weights}")
+    lines.append(f"[triage]\ncondition_threshold = {_number(0.2)}\n")
+    return "".join(lines)

@@ -683,3 +683,36 @@ def test_tables_too_large_are_refused_before_they_are_copied():
         NetworkTooLargeError, match="the tables need 16 bytes, over the memory_limit of 8"
     ):
         compile(network, memory_limit=8)
+
+
+def _precise_noisy_or(leak: float, weights: list[float]) -> np.ndarray:
+    """A noisy-OR table whose present row keeps tiny probabilities exactly."""
+    k = len(weights)
+    log_absent = np.full((2,) * k, math.log1p(-leak))
+    for axis, weight in enumerate(weights):
+        log_absent = log_absent + np.array([0.0, math.log1p(-weight)]).reshape(
+            (1,) * axis + (2,) + (1,) * (k - axis - 1)
+        )
+    return np.stack([np.exp(log_absent), -np.expm1(log_absent)])
+
+
+@pytest.mark.parametrize("noisy_or", [False, True])
+def test_noisy_or_chains_keep_tiny_probabilities(noisy_or):
+    # P(c present) is about 1e-17: 1 - (1 - 1e-17) would make it zero, and the evidence impossible.
+    names = ["f1", "f2", "f3", "c"]
+    cpts = {f: np.array([0.5, 0.5]) for f in names[:3]}
+    cpts["c"] = _precise_noisy_or(1e-17, [1e-17, 2e-17, 3e-17])
+    network = DiscreteNetwork(
+        variables=tuple(names),
+        states={name: ("absent", "present") for name in names},
+        parents={"f1": (), "f2": (), "f3": (), "c": ("f1", "f2", "f3")},
+        cpts=cpts,
+    )
+    engine = compile(network, noisy_or=noisy_or)
+    assert any("#" in name for clique in engine.cliques for name in clique) == noisy_or
+    log_evidence = engine.log_evidence([{"c": "present"}, {"c": "present", "f3": "present"}])
+    # To first order, P(c) = 1e-17 + (1e-17 + 2e-17 + 3e-17) / 2 and
+    # P(c, f3) = (1e-17 + 3e-17 + (1e-17 + 2e-17) / 2) / 2.
+    np.testing.assert_allclose(np.exp(log_evidence), [4e-17, 2.75e-17], rtol=1e-9)
+    posterior = engine.posteriors([{"c": "present"}], targets=["f3"])["f3"]
+    np.testing.assert_allclose(posterior, [[1 - 0.6875, 0.6875]], rtol=1e-9)

@@ -19,6 +19,10 @@ def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.nda
     the child, apart from the leak (Díez's parameterisation), so that
     ``P(absent | x) = (1 - leak) * prod_{i: x_i present} (1 - weights[i])``.
 
+    Both rows come from the log of that product, a sum of ``log1p(-w)``:
+    ``P(absent) = exp(s)`` and ``P(present) = -expm1(s)``, so a tiny leak or
+    weight keeps its value instead of vanishing in ``1 - (1 - p)``.
+
     Parameters
     ----------
     leak : float
@@ -36,13 +40,21 @@ def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.nda
     --------
     >>> noisy_or_table(0.1, [0.5]).round(3).tolist()
     [[0.9, 0.45], [0.1, 0.55]]
+    >>> float(noisy_or_table(1e-17, [0.0])[1, 0])
+    1e-17
     """
-    absent = np.full((2,) * len(weights), 1.0 - leak)
-    for axis, weight in enumerate(weights):
-        factor = np.ones(2)
-        factor[1] = 1.0 - weight
-        absent = absent * factor.reshape((1,) * axis + (2,) + (1,) * (len(weights) - axis - 1))
-    return np.stack([absent, 1.0 - absent])
+    k = len(weights)
+    with np.errstate(divide="ignore"):  # a probability of 1 has log1p(-1) = -inf
+        log_absent = np.full((2,) * k, np.log1p(-leak))
+        for axis, weight in enumerate(weights):
+            step = np.array([0.0, np.log1p(-weight)])
+            log_absent += step.reshape((1,) * axis + (2,) + (1,) * (k - axis - 1))
+    table = np.empty((2, *log_absent.shape))
+    absent, present = table[0, ...], table[1, ...]  # views, also when there are no parents
+    np.exp(log_absent, out=absent)
+    np.expm1(log_absent, out=present)
+    np.negative(present, out=present)
+    return table
 
 
 def discrete_network(spec: ModelSpec) -> DiscreteNetwork:
