@@ -6,10 +6,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.inference.network import DEFAULT_MEMORY_LIMIT, DiscreteNetwork, check_table_sizes
 from bayesleg.knowledge.modelfile import STATES, ModelSpec
 
-__all__ = ["discrete_network", "noisy_or_table"]
+__all__ = ["MAX_TABLE_BYTES", "discrete_network", "noisy_or_table"]
+
+#: Most bytes a model's tables may take in all: 128 MiB, an eighth of the engine's
+#: default memory limit, since loading and compiling hold a few copies of each.
+MAX_TABLE_BYTES = DEFAULT_MEMORY_LIMIT // 8
 
 
 def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -58,7 +62,20 @@ def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.nda
 
 
 def discrete_network(spec: ModelSpec) -> DiscreteNetwork:
-    """Return the model file's network: each factor's prior, each other node's noisy-OR table."""
+    """Return the model file's network: each factor's prior, each other node's noisy-OR table.
+
+    Raises
+    ------
+    NetworkTooLargeError
+        If the tables would take more than :data:`MAX_TABLE_BYTES` (checked
+        before any is built).
+    """
+    check_table_sizes(
+        {node.id: 2 ** (len(node.parents) + 1) for node in spec.nodes},
+        MAX_TABLE_BYTES,
+        source=spec.path,
+        limit=f"the {MAX_TABLE_BYTES} bytes a model's tables may take",
+    )
     tables = {}
     for node in spec.nodes:
         if node.prior is not None:  # a factor
