@@ -140,9 +140,11 @@ class UnsupportedSourceError(BayeslegError, TypeError):
 
 
 class NetworkTooLargeError(BayeslegError, MemoryError):
-    """A network whose compiled tables would exceed the memory limit.
+    """A network whose tables, or compiled tables, would exceed the memory limit.
 
-    The message names the largest clique and its size in bytes.
+    The message names the largest table or clique and its size in bytes.  It
+    is raised before the tables are allocated: from the sizes a file
+    declares, or as triangulation forms the cliques.
     """
 
 

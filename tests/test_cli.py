@@ -87,6 +87,20 @@ BAD = [
     ),
     (("graph", "-o", "network"), "cannot tell the image format of 'network'"),
     (("sensitivity", "--plot", "tornado", "--quiet"), "cannot tell the image format"),
+    # Sizes, counts and seeds out of range are refused before any work.
+    (("graph", "-o", "g.png", "--dpi", "1"), "dots per inch from 10 to 1200, got '1'"),
+    (
+        ("graph", "-o", "g.png", "--size", "1000", "1000", "--dpi", "1000"),
+        "expected a number of inches from 2 to 100, got '1000'",
+    ),
+    (
+        ("graph", "-o", "g.png", "--size", "100", "100", "--dpi", "1200"),
+        "an image of 120000 x 120000 px is too large; expected at most 67108864 px",
+    ),
+    (("simulate", "10000000000", "-o", "c.csv"), "the number of cases must be at most "),
+    (("simulate", "3", "--seed", "-1", "-o", "c.csv"), "expected a whole number >= 0, got '-1'"),
+    (("sensitivity", "--seed", "-1", "numbness"), "expected a whole number >= 0, got '-1'"),
+    (("sensitivity", "--samples", "100000000", "numbness"), "samples must be at most "),
 ]
 
 

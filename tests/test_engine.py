@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from bounded import run_bounded
 from brute_force import forward_sample
 from brute_force import log_evidence as brute_log_evidence
 from brute_force import posteriors as brute_posteriors
@@ -612,3 +614,105 @@ def test_targets_select_columns_in_state_order(data):
     assert list(some) == targets
     for name in targets:
         np.testing.assert_array_equal(some[name], everything[name])
+
+
+# -- Refusing a network too large before the work it would take.
+
+# A random network of 10,000 binary variables: 1,000 roots, 4,000 children of two
+# roots, 5,000 children of three of those.  Its treewidth is far beyond any limit.
+_RANDOM_10K = """
+import numpy as np
+from bayesleg.inference.network import DiscreteNetwork
+rng = np.random.default_rng(0)
+roots = [f"r{i}" for i in range(1000)]
+middle = [f"m{i}" for i in range(4000)]
+leaves = [f"l{i}" for i in range(5000)]
+parents = {name: () for name in roots}
+parents.update({name: tuple(rng.choice(roots, 2, replace=False)) for name in middle})
+parents.update({name: tuple(rng.choice(middle, 3, replace=False)) for name in leaves})
+def table(k):
+    first = rng.uniform(0.1, 0.9, size=(2,) * k)
+    return np.stack([first, 1 - first])
+NETWORK = DiscreteNetwork(
+    variables=tuple(roots + middle + leaves),
+    states={name: ("no", "yes") for name in parents},
+    parents=parents,
+    cpts={name: table(len(given)) for name, given in parents.items()},
+)
+"""
+
+
+def test_a_network_of_10000_variables_is_refused_in_seconds():
+    # Triangulating it to the end took minutes; a bound on its treewidth refuses it at once.
+    ended = run_bounded(
+        "compile(NETWORK)",
+        setup=_RANDOM_10K + "from bayesleg.inference.engine import compile",
+        memory_mib=512,
+        seconds=60,
+    )
+    assert ended.error == "NetworkTooLargeError", ended
+    assert re.search(
+        r"every elimination order tried forms a clique of at least \d+ variables \(.*\) "
+        r"and \d+ entries, which needs at least \d+ bytes",
+        ended.message,
+    )
+    assert ended.seconds < 20
+
+
+def test_triangulation_stops_at_the_first_clique_over_the_limit():
+    # Twelve binary variables all joined (one child of eleven parents): a clique of
+    # 4096 entries, which needs some 160 KB; the treewidth bound alone cannot tell.
+    parents = {f"p{i}": () for i in range(11)}
+    parents["c"] = tuple(parents)
+    network = DiscreteNetwork(
+        variables=tuple(parents),
+        states={name: ("no", "yes") for name in parents},
+        parents=parents,
+        cpts={name: np.full((2,) * (len(given) + 1), 0.5) for name, given in parents.items()},
+    )
+    with pytest.raises(NetworkTooLargeError, match=r"at least 12 variables .* and 4096 entries"):
+        compile(network, memory_limit=100_000, noisy_or=False)
+    assert max(compile(network, memory_limit=400_000, noisy_or=False).clique_sizes) == 4096
+
+
+def test_tables_too_large_are_refused_before_they_are_copied():
+    network = DiscreteNetwork(
+        variables=("a",), states={"a": ("x", "y")}, parents={"a": ()}, cpts={"a": [0.5, 0.5]}
+    )
+    with pytest.raises(
+        NetworkTooLargeError, match="the tables need 16 bytes, over the memory_limit of 8"
+    ):
+        compile(network, memory_limit=8)
+
+
+def _precise_noisy_or(leak: float, weights: list[float]) -> np.ndarray:
+    """A noisy-OR table whose present row keeps tiny probabilities exactly."""
+    k = len(weights)
+    log_absent = np.full((2,) * k, math.log1p(-leak))
+    for axis, weight in enumerate(weights):
+        log_absent = log_absent + np.array([0.0, math.log1p(-weight)]).reshape(
+            (1,) * axis + (2,) + (1,) * (k - axis - 1)
+        )
+    return np.stack([np.exp(log_absent), -np.expm1(log_absent)])
+
+
+@pytest.mark.parametrize("noisy_or", [False, True])
+def test_noisy_or_chains_keep_tiny_probabilities(noisy_or):
+    # P(c present) is about 1e-17: 1 - (1 - 1e-17) would make it zero, and the evidence impossible.
+    names = ["f1", "f2", "f3", "c"]
+    cpts = {f: np.array([0.5, 0.5]) for f in names[:3]}
+    cpts["c"] = _precise_noisy_or(1e-17, [1e-17, 2e-17, 3e-17])
+    network = DiscreteNetwork(
+        variables=tuple(names),
+        states={name: ("absent", "present") for name in names},
+        parents={"f1": (), "f2": (), "f3": (), "c": ("f1", "f2", "f3")},
+        cpts=cpts,
+    )
+    engine = compile(network, noisy_or=noisy_or)
+    assert any("#" in name for clique in engine.cliques for name in clique) == noisy_or
+    log_evidence = engine.log_evidence([{"c": "present"}, {"c": "present", "f3": "present"}])
+    # To first order, P(c) = 1e-17 + (1e-17 + 2e-17 + 3e-17) / 2 and
+    # P(c, f3) = (1e-17 + 3e-17 + (1e-17 + 2e-17) / 2) / 2.
+    np.testing.assert_allclose(np.exp(log_evidence), [4e-17, 2.75e-17], rtol=1e-9)
+    posterior = engine.posteriors([{"c": "present"}], targets=["f3"])["f3"]
+    np.testing.assert_allclose(posterior, [[1 - 0.6875, 0.6875]], rtol=1e-9)

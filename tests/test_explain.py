@@ -201,6 +201,8 @@ def test_unknown_cause_suggests_conditions(tiny):
 def test_bad_options_and_impossible_evidence_are_refused(tiny):
     with pytest.raises(InvalidArgumentError, match="max_exact must be a positive whole number"):
         tiny.explain({"s": True}, "c", max_exact=0)
+    with pytest.raises(InvalidArgumentError, match="seed must be a whole number >= 0, got -1"):
+        tiny.explain({"s": True}, "c", seed=-1)
     # S has no leak: with C and D both absent it cannot be present.
     with pytest.raises(ImpossibleEvidenceError, match="probability zero"):
         tiny.explain({"s": True, "c": False, "d": False}, "c")

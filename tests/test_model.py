@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+from strategies import model_text
 
 import bayesleg
 from bayesleg import (
@@ -215,3 +216,17 @@ def test_every_error_is_a_bayesleg_error():
         UnknownNodeError,
     ):
         assert issubclass(error, BayeslegError)
+
+
+def test_a_tiny_leak_keeps_its_value(tmp_path):
+    # Every number 1e-17: P(s) is about 1e-17 + 1e-17 * P(c) + 1e-17 * P(f), not zero.
+    path = tmp_path / "tiny_leak.toml"
+    path.write_text(model_text(["f"], [("c", ["f"])], [("s", ["c", "f"])], p=1e-17))
+    model = bayesleg.load(path)
+    assert model.discrete_network.cpts["s"][1, 0, 0] == 1e-17
+    diagnosis = model.diagnose({"s": True})
+    assert diagnosis.top.id == "c"
+    # P(c | s) = P(s | c) P(c) / P(s), with P(s | c) = 2e-17 and P(s) = 1e-17 to first order.
+    assert diagnosis.top.posterior == pytest.approx(2e-17, rel=1e-9)
+    (log_evidence,) = model.engine.log_evidence([{"s": "present"}])
+    assert math.exp(log_evidence) == pytest.approx(1e-17, rel=1e-9)

@@ -3,9 +3,11 @@
 from pathlib import Path
 
 import pytest
+from bounded import run_bounded
+from strategies import model_text
 
 from bayesleg.errors import BayeslegError, ModelFileError
-from bayesleg.knowledge.modelfile import read_model_file
+from bayesleg.knowledge.modelfile import MAX_PARENTS, read_model_file
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 TINY_TEXT = TINY.read_text(encoding="utf-8")
@@ -357,3 +359,79 @@ def test_a_joint_cause_and_a_preventer_build_their_table(tmp_path):
     present = node_table(c)[1]  # axes: f, t
     assert present[0].tolist() == pytest.approx([0.075, 0.075])
     assert present[1].tolist() == pytest.approx([0.15, 0.575])
+
+
+# -- Files built to exhaust the reader: refused with a ModelFileError, in bounded time and memory.
+
+
+def test_tables_nested_100000_deep_are_a_model_file_error(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "{ a = " * 100_000 + "1" + " }" * 100_000, encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"deep\.toml: not readable: tables or arrays nested"):
+        read_model_file(path)
+    path.write_text("x = " + "[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ModelFileError, match="nested too deeply"):
+        read_model_file(path)
+
+
+@pytest.mark.parametrize("parents", [22, 30, 70])
+def test_a_node_with_too_many_parents_is_refused_before_its_table_is_built(tmp_path, parents):
+    # 8 KB of file; a table of 2^(k+1) entries: 64 MiB at 22 parents (1.1 GB to load),
+    # 16 GiB at 30, and more dimensions than numpy allows at 70.
+    factors = [f"f{i}" for i in range(parents)]
+    path = tmp_path / "wide.toml"
+    path.write_text(model_text(factors, [("c", [])], [("s", factors)]), encoding="utf-8")
+    ended = run_bounded(f"bayesleg.load({str(path)!r})", memory_mib=96, seconds=60)
+    assert ended.error == "ModelFileError", ended
+    assert (
+        f"node 's', field 'parents': has {parents} parents, more than the {MAX_PARENTS} allowed: "
+        f"its table would have 2^{parents + 1} entries"
+    ) in ended.message
+
+
+def test_the_tables_of_all_nodes_are_bounded_before_any_is_built(tmp_path):
+    # Nine symptoms of 20 parents each: nine tables of 16 MiB, over the 128 MiB allowed.
+    factors = [f"f{i}" for i in range(MAX_PARENTS)]
+    symptoms = [(f"s{i}", factors) for i in range(9)]
+    path = tmp_path / "many.toml"
+    path.write_text(model_text(factors, [("c", [])], symptoms), encoding="utf-8")
+    ended = run_bounded(f"bayesleg.load({str(path)!r})", memory_mib=96, seconds=60)
+    assert ended.error == "NetworkTooLargeError", ended
+    assert (
+        "the tables need 150995280 bytes, over the 134217728 bytes a model's tables may take; "
+        "the largest is that of 's0', 2097152 entries (16777216 bytes)"
+    ) in ended.message
+    del symptoms[7:]  # seven fit
+    path.write_text(model_text(factors, [("c", [])], symptoms), encoding="utf-8")
+    assert run_bounded(f"bayesleg.load({str(path)!r})", memory_mib=640, seconds=60).error is None
+
+
+def test_a_long_chain_loads_in_linear_time(tmp_path):
+    # 20,000 conditions, each the parent of the one before it in the file: looking for
+    # the first ready node from the top of the file for each node took minutes.
+    n = 20_000
+    chain = [(f"c{i}", [f"c{i - 1}"] if i else []) for i in reversed(range(n))]
+    path = tmp_path / "chain.toml"
+    path.write_text(model_text([], chain, []), encoding="utf-8")
+    ended = run_bounded(
+        f"spec = read_model_file({str(path)!r}); assert spec.nodes[0].id == 'c0'",
+        setup="from bayesleg.knowledge.modelfile import read_model_file",
+        memory_mib=512,
+        seconds=30,
+    )
+    assert ended.error is None, ended
+
+
+def test_a_long_cycle_is_named(tmp_path):
+    n = 5_000
+    cycle = [(f"c{i}", [f"c{(i - 1) % n}"]) for i in range(n)]
+    path = tmp_path / "cycle.toml"
+    path.write_text(model_text([], cycle, []), encoding="utf-8")
+    ended = run_bounded(
+        f"read_model_file({str(path)!r})",
+        setup="from bayesleg.knowledge.modelfile import read_model_file",
+        memory_mib=512,
+        seconds=30,
+    )
+    assert ended.error == "ModelFileError", ended
+    assert "the parents form a cycle: c0 -> c4999 -> c4998" in ended.message

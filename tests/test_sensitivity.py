@@ -280,6 +280,10 @@ def test_progress_is_reported(tiny):
 def test_errors(tiny):
     with pytest.raises(InvalidArgumentError, match="samples must be a whole number >= 0, got -1"):
         bayesleg.sensitivity(tiny, {"f": True}, samples=-1)
+    with pytest.raises(InvalidArgumentError, match="seed must be a whole number >= 0 or None"):
+        bayesleg.sensitivity(tiny, {"f": True}, seed=-1)
+    with pytest.raises(InvalidArgumentError, match="samples must be at most 2033601 for this"):
+        bayesleg.sensitivity(tiny, {"f": True}, samples=10**10)
     with pytest.raises(UnknownNodeError, match="unknown node 'g'"):
         bayesleg.sensitivity(tiny, {"g": True})
     with pytest.raises(ImpossibleEvidenceError, match="probability zero"):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas
 import pytest
+from bounded import run_bounded
 from cli_runner import run_cli
 
 import bayesleg
@@ -138,6 +139,22 @@ def test_empty_and_bad_requests(tiny):
         tiny.simulate(3, evidence={"s": "maybe"})
     with pytest.raises(ImpossibleEvidenceError, match="probability zero"):
         tiny.simulate(3, evidence={"c": False, "d": False, "s": True})
+    with pytest.raises(InvalidArgumentError, match=r"seed must be a whole number >= 0.*got -1"):
+        tiny.simulate(3, seed=-1)
+    with pytest.raises(InvalidArgumentError, match=r"seed must be a whole number >= 0.*got 'a'"):
+        tiny.simulate(3, seed="a")
+
+
+def test_the_number_of_cases_is_capped_before_drawing():
+    # Ten billion cases of the shipped model's nodes would need terabytes; refused
+    # before anything is allocated, at 2**27 node values a call.
+    nodes = len(bayesleg.load().nodes)
+    ended = run_bounded("bayesleg.load().simulate(10_000_000_000)", memory_mib=256, seconds=60)
+    assert ended.error == "InvalidArgumentError", ended
+    assert (
+        f"the number of cases must be at most {2**27 // nodes} for a model of {nodes} nodes "
+        "(134217728 node values in one call), got 10000000000"
+    ) in ended.message
 
 
 def test_cli_writes_csv_and_parquet(tiny, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ from bayesleg.cli._options import (
     add_force_option,
     add_model_option,
     check_output,
-    positive_int,
 )
 from bayesleg.knowledge._files import replacing
 from bayesleg.model import load
@@ -24,15 +24,47 @@ DESCRIPTION = (
 )
 
 
-def positive_float(text: str) -> float:
-    """Parse a positive number for argparse."""
+#: The sizes and resolutions the command draws at: matplotlib cannot set its
+#: text below about 10 dpi, and the image's pixels are held in memory (4 bytes each).
+INCHES = (2.0, 100.0)
+DPI = (10, 1200)
+MAX_PIXELS = 1 << 26
+
+
+def inches(text: str) -> float:
+    """Parse a width or height in inches, within :data:`INCHES`, for argparse."""
     try:
         value = float(text)
     except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        value = math.nan
+    if not INCHES[0] <= value <= INCHES[1]:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of inches from {INCHES[0]:g} to {INCHES[1]:g}, got {text!r}"
+        )
     return value
+
+
+def dots_per_inch(text: str) -> int:
+    """Parse a resolution, a whole number within :data:`DPI`, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not DPI[0] <= value <= DPI[1]:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of dots per inch from {DPI[0]} to {DPI[1]}, got {text!r}"
+        )
+    return value
+
+
+def check_pixels(width: float, height: float, dpi: int) -> None:
+    """Fail with a one-line usage error if the image would exceed :data:`MAX_PIXELS`."""
+    pixels = round(width * dpi) * round(height * dpi)
+    if pixels > MAX_PIXELS:
+        raise UsageError(
+            f"an image of {round(width * dpi)} x {round(height * dpi)} px is too large; "
+            f"expected at most {MAX_PIXELS} px in all: lower --size or --dpi"
+        )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,13 +73,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size",
         nargs=2,
-        type=positive_float,
+        type=inches,
         default=(14.0, 10.0),
         metavar=("WIDTH", "HEIGHT"),
-        help="in inches (default: 14 10)",
+        help=f"in inches, each {INCHES[0]:g} to {INCHES[1]:g} (default: 14 10)",
     )
     parser.add_argument(
-        "--dpi", type=positive_int, default=100, help="dots per inch (default: 100)"
+        "--dpi",
+        type=dots_per_inch,
+        default=100,
+        help=f"dots per inch, {DPI[0]} to {DPI[1]}, at most {MAX_PIXELS} px in all (default: 100)",
     )
     add_force_option(parser)
     add_model_option(parser)
@@ -89,10 +124,11 @@ def run(args: argparse.Namespace) -> int:
     """Draw and save the network."""
     require_matplotlib()
     check_image(args.output, force=args.force)
+    width, height = args.size
+    check_pixels(width, height, args.dpi)
     from bayesleg.research.plots import new_figure, plot_network
 
     model = load(args.model)
-    width, height = args.size
     figure = new_figure(width, height, dpi=args.dpi)
     plot_network(model, figure.add_subplot())
     save(figure, args.output, args.dpi)

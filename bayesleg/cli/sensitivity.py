@@ -31,7 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--samples", type=count, default=1000, metavar="N", help="Monte Carlo draws (default: 1000)"
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default: 0)")
+    parser.add_argument(
+        "--seed", type=count, default=0, metavar="S", help="seed, a whole number >= 0 (default: 0)"
+    )
     parser.add_argument(
         "--top", type=positive_int, default=10, metavar="N", help="tornado rows shown (default: 10)"
     )

@@ -46,7 +46,9 @@ def _installed(module: str) -> bool:
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the command's arguments."""
     parser.add_argument("n", type=count, metavar="N", help="number of cases")
-    parser.add_argument("--seed", type=int, metavar="S", help="random seed (default: fresh)")
+    parser.add_argument(
+        "--seed", type=count, metavar="S", help="random seed, a whole number >= 0 (default: fresh)"
+    )
     parser.add_argument(
         "--evidence",
         nargs="+",

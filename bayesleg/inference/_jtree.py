@@ -11,7 +11,13 @@ Method
    other.
 2. Eliminate greedily under three heuristics -- min-fill (ties broken by
    weight), min-weight (ties broken by fill) and weighted min-fill -- and keep
-   the order whose cliques hold the fewest table entries in total.
+   the order whose cliques hold the fewest table entries in total.  Given a
+   largest clique size, a network is refused at once if a lower bound on
+   its treewidth (the minor-min-width of Gogate and Dechter: the largest
+   minimum degree met while contracting a vertex of minimum degree into its
+   neighbour of minimum degree) already implies a larger clique; and an
+   order is abandoned as soon as it would form one, without scoring the
+   variables whose cliques would be too large.
 3. The clique formed when variable ``v`` is eliminated is ``{v}`` plus its
    remaining neighbours ``N(v)``; its parent is the clique of the first of
    ``N(v)`` to be eliminated.  That elimination tree is a junction tree.  A
@@ -28,11 +34,29 @@ its separator first: the message to the parent is a sum over trailing axes.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["CliqueTree", "build_clique_tree"]
+__all__ = ["CliqueTooLargeError", "CliqueTree", "build_clique_tree"]
+
+# Slack on sums of logs, so that rounding never skips a clique that fits.
+_LOG_SLACK = 1e-6
+
+
+class CliqueTooLargeError(Exception):
+    """Every elimination order (tried) forms a clique over the largest size allowed.
+
+    ``size`` and ``entries`` are the variables and table entries of the
+    smallest such clique, ``variables`` some of the variables it involves.
+    """
+
+    def __init__(self, variables: frozenset[int], size: int, entries: int) -> None:
+        super().__init__(f"a clique of {size} variables and {entries} entries")
+        self.variables = variables
+        self.size = size
+        self.entries = entries
 
 
 @dataclass(frozen=True)
@@ -97,30 +121,92 @@ def _clique_weight(adjacency: list[set[int]], v: int, log_cards: Sequence[float]
     return log_cards[v] + sum(log_cards[u] for u in adjacency[v])
 
 
+def _treewidth_lower_bound(moral: list[set[int]]) -> tuple[int, frozenset[int]]:
+    """Return a lower bound on the treewidth, and the vertices of the minor that attains it.
+
+    Repeatedly take a vertex of least degree, note its degree, and contract
+    it into its neighbour of least degree (or delete it if it has none).
+    Each graph met is a minor of the original, whose treewidth is at least
+    that of any minor, and at least the minimum degree of any graph.
+    """
+    adjacency = [set(row) for row in moral]
+    heap = [(len(row), v) for v, row in enumerate(adjacency)]
+    heapq.heapify(heap)
+    gone = [False] * len(adjacency)
+    best, witness = 0, frozenset[int]()
+    while heap:
+        degree, v = heapq.heappop(heap)
+        if gone[v] or degree != len(adjacency[v]):
+            continue
+        if degree > best:
+            best, witness = degree, frozenset(adjacency[v] | {v})
+        gone[v] = True
+        neighbours = adjacency[v]
+        adjacency[v] = set()
+        if not neighbours:
+            continue
+        into = min(neighbours, key=lambda u: (len(adjacency[u]), u))
+        for u in neighbours:
+            adjacency[u].discard(v)
+            if u != into:
+                adjacency[u].add(into)
+                adjacency[into].add(u)
+        for u in neighbours:
+            heapq.heappush(heap, (len(adjacency[u]), u))
+    return best, witness
+
+
 def _eliminate(
-    moral: list[set[int]], cards: Sequence[int], heuristic: str
-) -> tuple[list[int], list[frozenset[int]], int]:
-    """Return an elimination order, the clique of each step, and total table size."""
+    moral: list[set[int]], cards: Sequence[int], heuristic: str, max_entries: int | None
+) -> tuple[list[int], list[frozenset[int]], int] | CliqueTooLargeError:
+    """Return an elimination order, the clique of each step, and total table size.
+
+    The variable eliminated next is the one of least score (ties: least
+    index), kept in a heap whose stale entries are skipped.  If a clique
+    would have more than ``max_entries`` entries, return the error instead.
+    """
     adjacency = [set(row) for row in moral]
     log_cards = [math.log(c) for c in cards]
+    log_limit = math.inf if max_entries is None else math.log(max_entries) + _LOG_SLACK
     remaining = set(range(len(cards)))
 
-    def score(v: int) -> tuple[float, float]:
+    def score(v: int) -> tuple[float, float] | None:
+        weight = _clique_weight(adjacency, v, log_cards)
+        if weight > log_limit:
+            return None  # eliminating v now would abandon the order: not worth its fill count
         if heuristic == "min_fill":
-            return (_fill_edges(adjacency, v), _clique_weight(adjacency, v, log_cards))
+            return (_fill_edges(adjacency, v), weight)
         if heuristic == "min_weight":
-            return (_clique_weight(adjacency, v, log_cards), _fill_edges(adjacency, v))
-        return (_fill_edges(adjacency, v, cards), _clique_weight(adjacency, v, log_cards))
+            return (weight, _fill_edges(adjacency, v))
+        return (_fill_edges(adjacency, v, cards), weight)
 
-    scores = {v: score(v) for v in remaining}
+    heap: list[tuple[tuple[float, float], int, int]] = []
+    stamp = [0] * len(cards)
+
+    def push(v: int) -> None:
+        stamp[v] += 1
+        value = score(v)
+        if value is not None:
+            heapq.heappush(heap, (value, v, stamp[v]))
+
+    for v in range(len(cards)):
+        push(v)
     order: list[int] = []
     cliques: list[frozenset[int]] = []
     total = 0
     while remaining:
-        v = min(remaining, key=lambda u: (scores[u], u))
+        while heap and (heap[0][1] not in remaining or heap[0][2] != stamp[heap[0][1]]):
+            heapq.heappop(heap)
+        if not heap:  # every remaining variable's clique is too large
+            v = min(remaining, key=lambda u: (_clique_weight(adjacency, u, log_cards), u))
+        else:
+            v = heapq.heappop(heap)[1]
         neighbours = adjacency[v]
         clique = frozenset(neighbours | {v})
-        total += math.prod(cards[u] for u in clique)
+        entries = math.prod(cards[u] for u in clique)
+        if max_entries is not None and entries > max_entries:
+            return CliqueTooLargeError(clique, len(clique), entries)
+        total += entries
         order.append(v)
         cliques.append(clique)
         affected = set(neighbours)
@@ -131,10 +217,9 @@ def _eliminate(
             for a in neighbours:
                 affected |= adjacency[a]
         remaining.discard(v)
-        del scores[v]
         adjacency[v] = set()
         for u in affected & remaining:
-            scores[u] = score(u)
+            push(u)
     return order, cliques, total
 
 
@@ -143,6 +228,7 @@ def build_clique_tree(
     parents: Sequence[Sequence[int]],
     *,
     merge_size: int = 0,
+    max_entries: int | None = None,
 ) -> CliqueTree:
     """Triangulate the network and return a rooted clique tree.
 
@@ -155,19 +241,39 @@ def build_clique_tree(
     merge_size : int, default 0
         Merge a clique into its parent while the merged table has at most this
         many entries (0 disables merging).
+    max_entries : int, optional
+        Most entries a clique may have; elimination orders forming a larger
+        one are abandoned.
 
     Returns
     -------
     CliqueTree
+
+    Raises
+    ------
+    CliqueTooLargeError
+        If every order tried forms a clique of more than ``max_entries`` entries.
     """
     n = len(cards)
     moral = _moral_graph(parents)
+    if max_entries is not None:
+        width, witness = _treewidth_lower_bound(moral)
+        # Some clique has width + 1 variables: at least the smallest cards' product.
+        least = math.prod(sorted(cards)[: width + 1])
+        if least > max_entries:
+            raise CliqueTooLargeError(witness, width + 1, least)
     best = None
+    smallest_failure = None
     for heuristic in ("min_fill", "min_weight", "weighted_min_fill"):
-        candidate = _eliminate(moral, cards, heuristic)
-        if best is None or candidate[2] < best[2]:
+        candidate = _eliminate(moral, cards, heuristic, max_entries)
+        if isinstance(candidate, CliqueTooLargeError):
+            if smallest_failure is None or candidate.entries < smallest_failure.entries:
+                smallest_failure = candidate
+        elif best is None or candidate[2] < best[2]:
             best = candidate
-    assert best is not None
+    if best is None:
+        assert smallest_failure is not None
+        raise smallest_failure
     order, step_cliques, _ = best
     position = [0] * n
     for step, v in enumerate(order):

@@ -19,11 +19,17 @@ Summing out the ``Z`` variables gives back the original table, so every
 marginal of the original variables is unchanged; each new table has at most
 three variables.  Parents are chained in topological order, which keeps the
 chains of nodes with shared parents aligned.
+
+No entry is computed as ``1 - (1 - p)``, which would turn a tiny probability
+into zero: ``Z1``'s table is copied from the original's, and each ``1 - r_j``
+is ``-expm1(log r_j)``, with ``log r_j`` read from whichever row of the
+original table holds it precisely.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -69,6 +75,26 @@ def noisy_or_weights(table: np.ndarray) -> tuple[float, np.ndarray] | None:
     return base, ratios
 
 
+def _complements(table: np.ndarray) -> np.ndarray:
+    """Return ``1 - r_i`` for each parent of a noisy-OR ``table``, without cancellation.
+
+    ``log r_i = log P(absent | parent i alone) - log P(absent | none)``; each
+    log comes from the absent entry when that is at most one half, else from
+    ``log1p(-present)``, whose argument is then the small, precise one.
+    """
+    k = table.ndim - 1
+
+    def log_absent(index: tuple[int, ...]) -> float:
+        absent, present = float(table[(0, *index)]), float(table[(1, *index)])
+        if absent > 0.5:
+            return math.log1p(-present)
+        return math.log(absent) if absent > 0.0 else -math.inf
+
+    none = log_absent((0,) * k)
+    logs = np.array([log_absent(tuple(int(j == i) for j in range(k))) - none for i in range(k)])
+    return -np.expm1(np.minimum(logs, 0.0))
+
+
 def chain_noisy_ors(network: DiscreteNetwork) -> tuple[DiscreteNetwork, int] | None:
     """Return the network with its noisy-OR nodes chained, and how many were.
 
@@ -93,7 +119,9 @@ def chain_noisy_ors(network: DiscreteNetwork) -> tuple[DiscreteNetwork, int] | N
             cpts[name] = network.cpts[name]
             continue
         chained += 1
-        base, ratios = found
+        _, ratios = found
+        cpt = network.cpts[name]
+        complements = _complements(cpt)
         order = sorted(range(len(given)), key=lambda i: position[given[i]])
         previous = None
         for step, i in enumerate(order):
@@ -108,13 +136,18 @@ def chain_noisy_ors(network: DiscreteNetwork) -> tuple[DiscreteNetwork, int] | N
                 taken.add(hidden)
             ratio = ratios[i]
             if previous is None:
-                absent = np.array([base, base * ratio])
-                table = np.stack([absent, 1.0 - absent])
+                # The original's columns with no parent present, and with parent i alone.
+                none: tuple[slice | int, ...] = (slice(None), *(0,) * len(given))
+                alone: tuple[slice | int, ...] = (
+                    slice(None),
+                    *(int(j == i) for j in range(len(given))),
+                )
+                table = np.stack([cpt[none], cpt[alone]], axis=1)
                 family: tuple[str, ...] = (given[i],)
             else:
                 table = np.zeros((2, 2, 2))
                 table[0, 0] = [1.0, ratio]  # previous absent: this parent may produce Y
-                table[1, 0] = [0.0, 1.0 - ratio]
+                table[1, 0] = [0.0, complements[i]]
                 table[1, 1] = 1.0  # previous present: Y is produced already
                 family = (previous, given[i])
             variables.append(hidden)

@@ -68,9 +68,9 @@ from bayesleg.errors import (
     UnsupportedSourceError,
 )
 from bayesleg.inference import _cases, _propagate
-from bayesleg.inference._jtree import CliqueTree, build_clique_tree
+from bayesleg.inference._jtree import CliqueTooLargeError, CliqueTree, build_clique_tree
 from bayesleg.inference._noisy_or_chains import chain_noisy_ors
-from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.inference.network import DEFAULT_MEMORY_LIMIT, DiscreteNetwork, check_table_sizes
 
 __all__ = ["Engine", "compile"]
 
@@ -83,12 +83,17 @@ _CHAIN_GAIN = 0.5
 # Working memory of one chunk of a batch, in bytes, chosen for cache reuse.
 _CHUNK_BYTES = 1 << 22
 _BYTES = 8
+# Every clique's table is held this many times at least (see Engine._check_memory),
+# so no clique may have more than memory_limit / (_COPIES * _BYTES) entries.
+_COPIES = 5
 # Cases whose total or any message scale falls below this are recomputed in
 # extended precision: they are within a few hundred orders of underflow.
 _THRESHOLD = 1e-250
 
 
-def compile(source: Any, *, memory_limit: int = 1 << 30, noisy_or: bool | None = None) -> Engine:
+def compile(
+    source: Any, *, memory_limit: int = DEFAULT_MEMORY_LIMIT, noisy_or: bool | None = None
+) -> Engine:
     """Compile a network into an inference engine.
 
     Parameters
@@ -117,7 +122,12 @@ def compile(source: Any, *, memory_limit: int = 1 << 30, noisy_or: bool | None =
         If ``source`` is none of the above.
     NetworkTooLargeError
         If the compiled tables would exceed ``memory_limit``; the message
-        names the largest clique and its size.
+        names the largest clique and its size.  A file's declared tables are
+        checked against ``memory_limit`` before they are read, a network's
+        tables before they are copied, and each clique as triangulation forms
+        it, so a network too large is refused before the work it would take.
+    ModelFileError
+        If ``source`` is a file that cannot be read or is not a valid network.
 
     Examples
     --------
@@ -132,10 +142,10 @@ def compile(source: Any, *, memory_limit: int = 1 << 30, noisy_or: bool | None =
     >>> engine.posteriors([{"wet": "yes"}], targets=["rain"])["rain"].round(3)
     array([[0.308, 0.692]])
     """
-    return Engine(_as_network(source), memory_limit=memory_limit, noisy_or=noisy_or)
+    return Engine(_as_network(source, memory_limit), memory_limit=memory_limit, noisy_or=noisy_or)
 
 
-def _as_network(source: Any) -> DiscreteNetwork:
+def _as_network(source: Any, memory_limit: int) -> DiscreteNetwork:
     if isinstance(source, DiscreteNetwork):
         return source
     inner = getattr(source, "discrete_network", None)
@@ -144,11 +154,11 @@ def _as_network(source: Any) -> DiscreteNetwork:
     if type(source).__module__.startswith("pgmpy"):
         from bayesleg.inference.formats import from_pgmpy
 
-        return from_pgmpy(source)
+        return from_pgmpy(source, memory_limit=memory_limit)
     if isinstance(source, str | os.PathLike):
         from bayesleg.inference.formats import read_network
 
-        return read_network(source)
+        return read_network(source, memory_limit=memory_limit)
     raise UnsupportedSourceError(
         f"cannot compile a {type(source).__name__}; expected a DiscreteNetwork, a bayesleg "
         "Model, a pgmpy DiscreteBayesianNetwork or the path of a .bif, .xmlbif, .xdsl or "
@@ -170,12 +180,14 @@ def _normalised(network: DiscreteNetwork) -> DiscreteNetwork:
     )
 
 
-def _tree(network: DiscreteNetwork) -> CliqueTree:
+def _tree(network: DiscreteNetwork, memory_limit: int) -> CliqueTree:
+    """Return the network's clique tree; raise CliqueTooLargeError if no clique can fit."""
     position = {name: i for i, name in enumerate(network.variables)}
     return build_clique_tree(
         [network.cardinality(name) for name in network.variables],
         [[position[p] for p in network.parents[name]] for name in network.variables],
         merge_size=_MERGE_SIZE,
+        max_entries=memory_limit // (_COPIES * _BYTES),
     )
 
 
@@ -185,19 +197,54 @@ def _entries(network: DiscreteNetwork, tree: CliqueTree) -> int:
 
 
 def _structure(
-    network: DiscreteNetwork, noisy_or: bool | None
+    network: DiscreteNetwork, noisy_or: bool | None, memory_limit: int
 ) -> tuple[DiscreteNetwork, CliqueTree]:
-    """Choose between the network and its noisy-OR chains; return it and its clique tree."""
+    """Choose between the network and its noisy-OR chains; return it and its clique tree.
+
+    Raises
+    ------
+    NetworkTooLargeError
+        If neither has a clique tree whose cliques could fit in ``memory_limit``.
+    """
     chained = chain_noisy_ors(network) if noisy_or is not False else None
-    if chained is None:
-        return network, _tree(network)
-    chain_tree = _tree(chained[0])
-    if noisy_or:
+    if chained is None or noisy_or:
+        candidate = network if chained is None else chained[0]
+        try:
+            return candidate, _tree(candidate, memory_limit)
+        except CliqueTooLargeError as error:
+            raise _too_large(candidate, error, memory_limit) from None
+    try:
+        chain_tree = _tree(chained[0], memory_limit)
+    except CliqueTooLargeError:
+        chain_tree = None
+    try:
+        plain_tree = _tree(network, memory_limit)
+    except CliqueTooLargeError as error:
+        if chain_tree is None:
+            raise _too_large(network, error, memory_limit) from None
         return chained[0], chain_tree
-    plain_tree = _tree(network)
-    if _entries(chained[0], chain_tree) < _CHAIN_GAIN * _entries(network, plain_tree):
+    if chain_tree is not None and _entries(chained[0], chain_tree) < _CHAIN_GAIN * _entries(
+        network, plain_tree
+    ):
         return chained[0], chain_tree
     return network, plain_tree
+
+
+def _too_large(
+    network: DiscreteNetwork, error: CliqueTooLargeError, memory_limit: int
+) -> NetworkTooLargeError:
+    names = [network.variables[v] for v in sorted(error.variables)]
+    return NetworkTooLargeError(
+        f"the network cannot be compiled within the memory_limit of {memory_limit} bytes: "
+        f"every elimination order tried forms a clique of at least {error.size} variables "
+        f"({_shown(names)}) and {error.entries} entries, which needs at least "
+        f"{_COPIES * _BYTES * error.entries} bytes"
+    )
+
+
+def _shown(names: Sequence[str]) -> str:
+    """Return the first six names, and how many more there are."""
+    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
 class Engine:
@@ -221,7 +268,7 @@ class Engine:
         self,
         network: DiscreteNetwork,
         *,
-        memory_limit: int = 1 << 30,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
         noisy_or: bool | None = None,
     ) -> None:
         self.variables: tuple[str, ...] = tuple(network.variables)
@@ -232,7 +279,9 @@ class Engine:
             name: {state: i for i, state in enumerate(network.states[name])}
             for name in self.variables
         }
-        internal, tree = _structure(_normalised(network), noisy_or)
+        # The tables are copied below: refuse them first if they alone are too large.
+        check_table_sizes({name: cpt.size for name, cpt in network.cpts.items()}, memory_limit)
+        internal, tree = _structure(_normalised(network), noisy_or, memory_limit)
         #: Internal variables: the network's, plus any hidden chain variables.
         self._names = internal.variables
         position = {name: i for i, name in enumerate(internal.variables)}
@@ -241,7 +290,7 @@ class Engine:
         self.cliques: tuple[tuple[str, ...], ...] = tuple(
             tuple(self._names[v] for v in clique) for clique in tree.cliques
         )
-        self._check_memory(tree, memory_limit)
+        self._check_memory(tree, memory_limit, sum(cpt.size for cpt in internal.cpts.values()))
         families = [
             (v, *(position[p] for p in internal.parents[name]))
             for v, name in enumerate(internal.variables)
@@ -261,7 +310,7 @@ class Engine:
 
     # -- compile -----------------------------------------------------------------
 
-    def _check_memory(self, tree: Any, memory_limit: int) -> None:
+    def _check_memory(self, tree: Any, memory_limit: int, cpt_entries: int) -> None:
         cards = self._cards
         size = [math.prod(cards[v] for v in clique) for clique in tree.cliques]
         separator = [
@@ -269,18 +318,18 @@ class Engine:
             for clique, k in zip(tree.cliques, tree.separator_size, strict=True)
         ]
         self.clique_sizes: tuple[int, ...] = tuple(size)
-        # Compiled: tables, and the prior run's collected tables, beliefs and
-        # messages.  Per case: collected tables and beliefs, messages, evidence.
-        static = _BYTES * (3 * sum(size) + 3 * sum(separator))
+        # Compiled: the CPTs, the tables, and the prior run's collected tables,
+        # beliefs and messages.  Per case: collected tables and beliefs,
+        # messages, evidence.
+        static = _BYTES * (cpt_entries + 3 * sum(size) + 3 * sum(separator))
         per_case = _BYTES * (2 * sum(size) + 4 * sum(separator) + 2 * sum(cards))
         if static + per_case > memory_limit:
             largest = max(range(len(size)), key=size.__getitem__)
             names = self.cliques[largest]
-            shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
             raise NetworkTooLargeError(
                 f"the compiled network needs {static + per_case} bytes, over the memory_limit "
                 f"of {memory_limit} bytes; its largest clique has {len(names)} variables "
-                f"({shown}) and {size[largest]} entries ({_BYTES * size[largest]} bytes)"
+                f"({_shown(names)}) and {size[largest]} entries ({_BYTES * size[largest]} bytes)"
             )
         self._memory_limit = memory_limit
         room = max(memory_limit - static, per_case)

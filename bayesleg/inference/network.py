@@ -22,11 +22,64 @@ from types import MappingProxyType
 
 import numpy as np
 
-from bayesleg.errors import BayeslegError
+from bayesleg.errors import BayeslegError, NetworkTooLargeError
 
-__all__ = ["DiscreteNetwork"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "DiscreteNetwork", "check_table_sizes"]
 
+#: Bytes a network's tables, and its compiled engine, may take unless told otherwise: 1 GiB.
+DEFAULT_MEMORY_LIMIT = 1 << 30
 _TOLERANCE = 1e-9
+# Bytes of one table entry (float64).
+_ENTRY_BYTES = 8
+
+
+def check_table_sizes(
+    entries: Mapping[str, int],
+    memory_limit: int,
+    *,
+    source: object = None,
+    limit: str | None = None,
+) -> None:
+    """Refuse tables whose entries would take more than ``memory_limit`` bytes in all.
+
+    Called with the sizes a file declares, before any table is allocated.
+
+    Parameters
+    ----------
+    entries : mapping of str to int
+        Each variable's number of table entries.
+    memory_limit : int
+        Bytes the tables may take together.
+    source : object, optional
+        Where the tables come from, to start the message with.
+    limit : str, optional
+        How the message names the limit; by default "the memory_limit of N bytes".
+
+    Raises
+    ------
+    NetworkTooLargeError
+        If they would take more; the message names the largest table.
+
+    Examples
+    --------
+    >>> from bayesleg.errors import NetworkTooLargeError
+    >>> check_table_sizes({"a": 2, "b": 4}, 1024)  # 48 bytes
+    >>> try:
+    ...     check_table_sizes({"a": 2, "b": 2**40}, 1024)
+    ... except NetworkTooLargeError as error:
+    ...     print(str(error).split(";")[1])
+     the largest is that of 'b', 1099511627776 entries (8796093022208 bytes)
+    """
+    total = _ENTRY_BYTES * sum(entries.values())
+    if total <= memory_limit:
+        return
+    largest = max(entries, key=entries.__getitem__)
+    where = f"{source}: " if source is not None else ""
+    bound = limit or f"the memory_limit of {memory_limit} bytes"
+    raise NetworkTooLargeError(
+        f"{where}the tables need {total} bytes, over {bound}; the largest is that of "
+        f"{largest!r}, {entries[largest]} entries ({_ENTRY_BYTES * entries[largest]} bytes)"
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +119,10 @@ class DiscreteNetwork:
                     raise BayeslegError(
                         f"parent {parent!r} of {name!r} is unknown or not before it in the order"
                     )
+            if len(set(self.parents[name])) < len(self.parents[name]):
+                raise BayeslegError(f"{name!r} lists a parent twice: {self.parents[name]}")
+            if not self.states[name]:
+                raise BayeslegError(f"variable {name!r} has no states; expected at least one")
             seen.add(name)
             shape = (len(self.states[name]), *(len(self.states[p]) for p in self.parents[name]))
             table = np.array(self.cpts[name], dtype=np.float64)

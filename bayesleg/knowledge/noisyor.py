@@ -6,10 +6,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.inference.network import DEFAULT_MEMORY_LIMIT, DiscreteNetwork, check_table_sizes
 from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec
 
-__all__ = ["discrete_network", "node_table", "noisy_or_table"]
+__all__ = ["MAX_TABLE_BYTES", "discrete_network", "node_table", "noisy_or_table"]
+
+#: Most bytes a model's tables may take in all: 128 MiB, an eighth of the engine's
+#: default memory limit, since loading and compiling hold a few copies of each.
+MAX_TABLE_BYTES = DEFAULT_MEMORY_LIMIT // 8
 
 
 def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -18,6 +22,10 @@ def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.nda
     ``weights[i]`` is the probability that parent ``i`` on its own produces
     the child, apart from the leak (Díez's parameterisation), so that
     ``P(absent | x) = (1 - leak) * prod_{i: x_i present} (1 - weights[i])``.
+
+    Both rows come from the log of that product, a sum of ``log1p(-w)``:
+    ``P(absent) = exp(s)`` and ``P(present) = -expm1(s)``, so a tiny leak or
+    weight keeps its value instead of vanishing in ``1 - (1 - p)``.
 
     Parameters
     ----------
@@ -36,13 +44,21 @@ def noisy_or_table(leak: float, weights: Sequence[float] | np.ndarray) -> np.nda
     --------
     >>> noisy_or_table(0.1, [0.5]).round(3).tolist()
     [[0.9, 0.45], [0.1, 0.55]]
+    >>> float(noisy_or_table(1e-17, [0.0])[1, 0])
+    1e-17
     """
-    absent = np.full((2,) * len(weights), 1.0 - leak)
-    for axis, weight in enumerate(weights):
-        factor = np.ones(2)
-        factor[1] = 1.0 - weight
-        absent = absent * factor.reshape((1,) * axis + (2,) + (1,) * (len(weights) - axis - 1))
-    return np.stack([absent, 1.0 - absent])
+    k = len(weights)
+    with np.errstate(divide="ignore"):  # a probability of 1 has log1p(-1) = -inf
+        log_absent = np.full((2,) * k, np.log1p(-leak))
+        for axis, weight in enumerate(weights):
+            step = np.array([0.0, np.log1p(-weight)])
+            log_absent += step.reshape((1,) * axis + (2,) + (1,) * (k - axis - 1))
+    table = np.empty((2, *log_absent.shape))
+    absent, present = table[0, ...], table[1, ...]  # views, also when there are no parents
+    np.exp(log_absent, out=absent)
+    np.expm1(log_absent, out=present)
+    np.negative(present, out=present)
+    return table
 
 
 def node_table(node: NodeSpec, numbers: Sequence[float] | None = None) -> np.ndarray:
@@ -82,18 +98,25 @@ def node_table(node: NodeSpec, numbers: Sequence[float] | None = None) -> np.nda
     parents = node.parent_ids
     axis = {parent: i for i, parent in enumerate(parents)}
     shape = (2,) * len(parents)
-    absent = np.full(shape, 1.0 - values[0])
-    terms = node.terms
-    for (members, _), weight in zip(terms, values[1 : 1 + len(terms)], strict=True):
-        active = np.ones(shape, dtype=bool)
-        for member in members:
-            active &= _indicator(shape, axis[member], 1)
-        absent = absent * np.where(active, 1.0 - weight, 1.0)
-    present = 1.0 - absent
-    for inhibitor, q in zip(node.inhibitors, values[1 + len(terms) :], strict=True):
-        state = STATES.index(inhibitor.when)
-        present = present * np.where(_indicator(shape, axis[inhibitor.factor], state), 1.0 - q, 1.0)
-    return np.stack([1.0 - present, present])
+    # In logs, with P(present) from expm1, so that a tiny leak or weight keeps
+    # its value instead of rounding away in 1 - (1 - p).
+    with np.errstate(divide="ignore"):  # a probability of 1 has log1p(-1) = -inf
+        log_absent = np.full(shape, np.log1p(-values[0]))
+        terms = node.terms
+        for (members, _), weight in zip(terms, values[1 : 1 + len(terms)], strict=True):
+            active = np.ones(shape, dtype=bool)
+            for member in members:
+                active &= _indicator(shape, axis[member], 1)
+            log_absent = log_absent + np.where(active, np.log1p(-weight), 0.0)
+        log_kept = np.zeros(shape)  # log P(no active preventer blocks it)
+        for inhibitor, q in zip(node.inhibitors, values[1 + len(terms) :], strict=True):
+            state = STATES.index(inhibitor.when)
+            on = _indicator(shape, axis[inhibitor.factor], state)
+            log_kept = log_kept + np.where(on, np.log1p(-q), 0.0)
+    produced = -np.expm1(log_absent)
+    present = produced * np.exp(log_kept)
+    absent = np.exp(log_absent) + produced * -np.expm1(log_kept)
+    return np.stack([absent, present])
 
 
 def _indicator(shape: tuple[int, ...], axis: int, state: int) -> np.ndarray:
@@ -106,7 +129,20 @@ def _indicator(shape: tuple[int, ...], axis: int, state: int) -> np.ndarray:
 
 
 def discrete_network(spec: ModelSpec) -> DiscreteNetwork:
-    """Return the model file's network: each factor's prior, each other node's table."""
+    """Return the model file's network: each factor's prior, each other node's table.
+
+    Raises
+    ------
+    NetworkTooLargeError
+        If the tables would take more than :data:`MAX_TABLE_BYTES` (checked
+        before any is built).
+    """
+    check_table_sizes(
+        {node.id: 2 ** (len(node.parent_ids) + 1) for node in spec.nodes},
+        MAX_TABLE_BYTES,
+        source=spec.path,
+        limit=f"the {MAX_TABLE_BYTES} bytes a model's tables may take",
+    )
     return DiscreteNetwork(
         variables=tuple(node.id for node in spec.nodes),
         states={node.id: STATES for node in spec.nodes},

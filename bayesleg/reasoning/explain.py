@@ -202,8 +202,9 @@ def explain(
     for name, value in (("max_exact", max_exact), ("permutations", permutations)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidArgumentError(f"{name} must be a positive whole number, got {value!r}")
-    if isinstance(lowering, bool) or not isinstance(lowering, int) or lowering < 0:
-        raise InvalidArgumentError(f"lowering must be a whole number >= 0, got {lowering!r}")
+    for name, value in (("lowering", lowering), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidArgumentError(f"{name} must be a whole number >= 0, got {value!r}")
     states = normalise_evidence(evidence, [node.id for node in model.nodes])
     items = list(states)
     m = len(items)

@@ -65,13 +65,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.errors import ImpossibleEvidenceError, InvalidEvidenceError
+from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, InvalidEvidenceError
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.knowledge.evidence import normalise_evidence
 from bayesleg.knowledge.modelfile import ANCHORS, STATES, ModelSpec, Parameter
 from bayesleg.knowledge.noisyor import node_table
-from bayesleg.research.simulate import check_count
+from bayesleg.research.simulate import MAX_VALUES, check_count, check_seed
 
 if TYPE_CHECKING:
     from bayesleg.model import Model
@@ -90,6 +90,8 @@ __all__ = [
 INTERVAL = (5.0, 95.0)
 
 _SCALE = sorted(ANCHORS.values())
+# Arrays of samples x numbers held at once while drawing the numbers.
+_DRAW_COPIES = 8
 
 
 @dataclass(frozen=True)
@@ -327,7 +329,9 @@ def sensitivity(
     UnknownNodeError, InvalidStateError, InvalidEvidenceError
         If a case's evidence is bad.
     InvalidArgumentError
-        If ``samples`` is not a whole number >= 0.
+        If ``samples`` is not a whole number >= 0, or so many that the draws
+        would exceed :data:`bayesleg.research.simulate.MAX_VALUES` values; or
+        if ``seed`` is not a whole number >= 0 or None.
     ImpossibleEvidenceError
         If a case's evidence has probability zero, at the hand-set values or
         at an end of some number's range (the message names the number).
@@ -342,8 +346,16 @@ def sensitivity(
     ('peripheral_neuropathy', True, True)
     """
     samples = check_count(samples, "samples", minimum=0)
+    seed = check_seed(seed, generator=False)
     ids, evidence = _cases(model, evidence_or_cases)
     ranges = parameter_ranges(model.spec)
+    # Drawing takes a few arrays of samples x numbers; the results, samples x cases x conditions.
+    most = MAX_VALUES // (_DRAW_COPIES * len(ranges) + len(evidence) * len(model.conditions))
+    if samples > most:
+        raise InvalidArgumentError(
+            f"samples must be at most {most} for this model and {len(evidence)} case(s), "
+            f"to stay within {MAX_VALUES} values of working memory, got {samples}"
+        )
     nominal = np.array([r.p for r in ranges])
     analysis = _Analysis(model.spec, evidence, nominal)
     # Only numbers of the variables kept after pruning barren symptoms matter.

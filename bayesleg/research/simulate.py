@@ -49,7 +49,11 @@ if TYPE_CHECKING:
 
     from bayesleg.model import Model
 
-__all__ = ["check_count", "sample_states", "simulate"]
+__all__ = ["MAX_VALUES", "check_count", "check_seed", "sample_states", "simulate"]
+
+#: Most node values one call of :func:`simulate` draws (cases times nodes): each
+#: takes 8 bytes while drawing, so a call stays within 1 GiB of working memory.
+MAX_VALUES = 1 << 27
 
 
 def check_count(value: Any, what: str, *, minimum: int) -> int:
@@ -63,6 +67,24 @@ def check_count(value: Any, what: str, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise InvalidArgumentError(f"{what} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_seed(seed: Any, *, generator: bool = True) -> Any:
+    """Return ``seed`` if it is None or a whole number >= 0 (or, if allowed, a numpy Generator).
+
+    Raises
+    ------
+    InvalidArgumentError
+        Otherwise, naming the value given.
+    """
+    if seed is None or (generator and isinstance(seed, np.random.Generator)):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        also = ", a numpy Generator" if generator else ""
+        raise InvalidArgumentError(
+            f"the seed must be a whole number >= 0{also} or None, got {seed!r}"
+        )
+    return int(seed)
 
 
 def simulate(
@@ -95,7 +117,9 @@ def simulate(
     Raises
     ------
     InvalidArgumentError
-        If ``n`` is not a whole number >= 0.
+        If ``n`` is not a whole number >= 0, or would draw more than
+        :data:`MAX_VALUES` node values (cases times nodes) in all; or if
+        ``seed`` is not a whole number >= 0, a Generator or None.
     UnknownNodeError, InvalidStateError, InvalidEvidenceError
         If the evidence is bad, as for :meth:`Model.diagnose`.
     ImpossibleEvidenceError
@@ -112,7 +136,15 @@ def simulate(
     import pandas
 
     n = check_count(n, "the number of cases", minimum=0)
+    seed = check_seed(seed)
     network = model.discrete_network
+    most = MAX_VALUES // len(network.variables)
+    if n > most:
+        raise InvalidArgumentError(
+            f"the number of cases must be at most {most} for a model of "
+            f"{len(network.variables)} nodes ({MAX_VALUES} node values in one call), got {n}; "
+            "draw a larger cohort in several calls with different seeds"
+        )
     normalised = normalise_evidence(evidence or {}, network.variables)
     codes = {node: STATES.index(state) for node, state in normalised.items()}
     states = sample_states(network, n, np.random.default_rng(seed), codes)
