@@ -118,7 +118,7 @@ def assess_triage(
             node = by_id[condition]
             with_findings = f" with {', '.join(specific)}" if specific else ""
             text = (
-                f"{node.label}: {probability:.2f} reaches the threshold "
+                f"{node.label}: triage score {probability:.2f} reaches the threshold "
                 f"{threshold:.2f}{with_findings} for {node.care}"
             )
             reasons.append(TriageReason("condition", condition, str(node.care), text))
