@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from bayesleg.knowledge.modelfile import (
     ANCHORS,
     CUES,
+    PREVALENCE_CUES,
+    PREVENTER_CUES,
     ModelSpec,
     NodeSpec,
     Parameter,
@@ -57,8 +59,6 @@ PASSAGE_KINDS: Mapping[str, str] = {
     "red_flag": "help-seeking passage: when to seek care",
 }
 # The cues that set base rates, and those that set preventers (models/PROTOCOL.md).
-_PREVALENCE_CUES = frozenset({"most_common", "common"})
-_PREVENTER_CUES = frozenset({"prevents", "prevents_hedged"})
 _CARE = {
     "self_care": "manage it yourself: rest, fluids, food, stretching",
     "see_doctor": "see a clinician, a GP or a specialist",
@@ -80,7 +80,7 @@ def passage_kind(parameter: Parameter) -> str:
     """
     if parameter.cue is None:
         return "uncued"
-    if parameter.cue in _PREVALENCE_CUES:
+    if parameter.cue in PREVALENCE_CUES:
         return "prevalence"
     return "unworded" if CUES[parameter.cue] is None else "causal"
 
@@ -260,11 +260,11 @@ def _protocol() -> Iterator[_Block]:
 
 
 def _cue_role(cue: str) -> str:
-    if cue in _PREVALENCE_CUES:
+    if cue in PREVALENCE_CUES:
         return "a base rate (a prior or a leak)"
     if CUES[cue] is None:
         return "nothing: a judgement or a design choice"
-    if cue in _PREVENTER_CUES:
+    if cue in PREVENTER_CUES:
         return "a preventer"
     return "a causal weight"
 

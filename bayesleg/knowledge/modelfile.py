@@ -40,6 +40,8 @@ __all__ = [
     "CUES",
     "KINDS",
     "MAX_PARENTS",
+    "PREVALENCE_CUES",
+    "PREVENTER_CUES",
     "STATES",
     "Advice",
     "Inhibitor",
@@ -84,6 +86,10 @@ CUES: Mapping[str, str | None] = {
     "judgement": None,
     "design": None,
 }
+#: The cues of prevalence passages, which set base rates (condition leaks) only.
+PREVALENCE_CUES: frozenset[str] = frozenset({"most_common", "common"})
+#: The cues of preventive passages, which set preventers only.
+PREVENTER_CUES: frozenset[str] = frozenset({"prevents", "prevents_hedged"})
 #: Care levels, least to most.
 CARE_LEVELS: tuple[str, ...] = ("self_care", "see_doctor", "urgent")
 #: Node kinds, in the order they appear in a model file.

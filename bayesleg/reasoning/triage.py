@@ -100,13 +100,13 @@ def assess_triage(
             reasons.append(TriageReason("red_flag", flag.id, flag.level, text))
     by_id = {node.id: node for node in spec.nodes}
     if any(state == "present" and by_id[n].kind == "symptom" for n, state in evidence.items()):
-        guarded = posteriors if scores is None else scores
+        judged = posteriors if scores is None else scores
         raised = []
         for condition in posteriors:
             node = by_id[condition]
             if node.care == "self_care":
                 continue
-            likely = guarded[condition]
+            likely = judged[condition]
             threshold = spec.condition_threshold.p
             specific = [f for f in node.findings if evidence.get(f) == "present"]
             if specific and spec.finding_threshold is not None:
