@@ -16,6 +16,7 @@ Examples
 from bayesleg._version import __version__
 from bayesleg.errors import (
     BayeslegError,
+    FhirResourceError,
     ImpossibleEvidenceError,
     InvalidArgumentError,
     InvalidEvidenceError,
@@ -46,6 +47,7 @@ __all__ = [
     "DiscreteNetwork",
     "Engine",
     "Explanation",
+    "FhirResourceError",
     "ImpossibleEvidenceError",
     "Interview",
     "InvalidArgumentError",

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BayeslegError",
+    "FhirResourceError",
     "ImpossibleEvidenceError",
     "InvalidArgumentError",
     "InvalidEvidenceError",
@@ -170,6 +171,20 @@ class ModelFileError(BayeslegError, ValueError):
 
 class InvalidRequestError(BayeslegError, ValueError):
     """A request that breaks the contract: not JSON, not an object, a missing or unknown field."""
+
+
+class FhirResourceError(BayeslegError, ValueError):
+    """A FHIR resource that cannot be read as evidence.
+
+    The message names the resource (its type, id or place in a Bundle), the
+    code or value at fault and what was expected.  ``resource`` holds that
+    name; ``code`` the code at fault, or None.
+    """
+
+    def __init__(self, resource: str, message: str, *, code: str | None = None) -> None:
+        self.resource = resource
+        self.code = code
+        super().__init__(f"{resource}: {message}")
 
 
 class VignetteFileError(BayeslegError, ValueError):

@@ -19,6 +19,7 @@ PUBLIC = [
     "DiscreteNetwork",
     "Engine",
     "Explanation",
+    "FhirResourceError",
     "ImpossibleEvidenceError",
     "Interview",
     "InvalidArgumentError",

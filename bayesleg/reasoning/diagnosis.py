@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +133,38 @@ class Diagnosis:
         from bayesleg.research.plots import plot_diagnosis
 
         return plot_diagnosis(self, ax, top=top)
+
+    def to_fhir(
+        self,
+        *,
+        subject: Mapping[str, Any] | None = None,
+        basis: Sequence[Mapping[str, Any]] = (),
+        conditions: int = 0,
+    ) -> dict[str, Any]:
+        """Return the diagnosis as a FHIR R4 ``RiskAssessment`` (JSON), or a Bundle.
+
+        One ``prediction`` per condition (``probabilityDecimal`` the
+        posterior, ``relativeRisk`` the likelihood ratio), the triage level
+        and the advice with its sources; see
+        :func:`bayesleg.fhir.riskassessment.risk_assessment`, which it calls.
+
+        Parameters
+        ----------
+        subject : dict, optional
+            The ``Reference`` to the patient.
+        basis : sequence of dict, optional
+            ``Reference``s to the observations the evidence came from.
+        conditions : int, default 0
+            With N > 0, a Bundle that adds a ``Condition`` marked
+            ``differential`` for each of the first N causes.
+
+        Returns
+        -------
+        dict
+        """
+        from bayesleg.fhir.riskassessment import risk_assessment
+
+        return risk_assessment(self, subject=subject, basis=basis, conditions=conditions)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the diagnosis as a JSON-serialisable dict.

@@ -15,6 +15,19 @@ route                         answer
 ``GET /openapi.json``         the OpenAPI 3.1 document of all of these
 ============================  ==============================================
 
+and, in HL7's shapes (``docs/guide/fhir.md``; not in the OpenAPI document):
+
+* ``POST /fhir/RiskAssessment/$evaluate``: a FHIR R4 ``RiskAssessment``
+  (``application/fhir+json``) for a ``Bundle`` of Observations or a
+  ``QuestionnaireResponse`` (:func:`bayesleg.fhir.evaluate`);
+* ``GET /fhir/Questionnaire``: the ``Questionnaire`` of the vocabulary;
+* ``GET /cds-services``: CDS Hooks discovery (:mod:`bayesleg.fhir.cds`);
+* ``POST /cds-services/{id}``: CDS Hooks cards for a ``patient-view`` request.
+
+Their errors have the statuses listed below, with a FHIR ``OperationOutcome`` as the
+body; a hook request without the prefetched observations gets a 412, as CDS
+Hooks says.
+
 Every bad input gets a 4xx whose body is an error object
 (``bayesleg schema error``) carrying the typed error's message:
 
@@ -43,7 +56,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bayesleg.errors import BayeslegError
+from bayesleg import fhir
+from bayesleg.errors import BayeslegError, quoted
+from bayesleg.fhir import cds
+from bayesleg.fhir.outcome import operation_outcome
 from bayesleg.model import Model, load
 from bayesleg.serving import contract, schemas
 from bayesleg.serving.limits import (
@@ -60,7 +76,13 @@ class _Fault(Exception):
     """A request answered with an error object and a 4xx status."""
 
     def __init__(
-        self, status: int, error: BayeslegError, payload: Any = None, *, close: bool = False
+        self,
+        status: int,
+        error: BayeslegError,
+        payload: Any = None,
+        *,
+        close: bool = False,
+        fhir: bool = False,
     ) -> None:
         super().__init__(str(error))
         self.status = status
@@ -69,15 +91,35 @@ class _Fault(Exception):
         # Whether the body is left unread: then the connection closes, so that what is
         # left of the body is never read as the next request.
         self.close = close
+        # Whether the answer is an OperationOutcome (the FHIR and CDS Hooks routes).
+        self.fhir = fhir
 
 
 def _json(message: Any, status: int = 200) -> Response:
     return Response(contract.dumps(message), status_code=status, media_type="application/json")
 
 
+_FHIR_JSON = frozenset({"application/fhir+json", "application/json"})
+_FHIR_PATHS = ("/fhir/", "/cds-services")
+
+
+def _fhir_json(resource: Any, status: int = 200) -> Response:
+    return Response(
+        contract.dumps(resource), status_code=status, media_type="application/fhir+json"
+    )
+
+
+def _outcome(status: int, error: BayeslegError) -> Response:
+    outcome = operation_outcome(status, str(error), error_type=type(error).__name__)
+    return _fhir_json(outcome, status)
+
+
 async def _on_fault(request: Request, fault: Exception) -> Response:
     assert isinstance(fault, _Fault)
-    response = _json(contract.error_object(fault.error, payload=fault.payload), fault.status)
+    if fault.fhir:
+        response = _outcome(fault.status, fault.error)
+    else:
+        response = _json(contract.error_object(fault.error, payload=fault.payload), fault.status)
     if fault.close:
         response.headers["connection"] = "close"
     return response
@@ -91,15 +133,21 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
         message = f"{request.method} is not allowed on {request.url.path!r}"
     else:
         message = str(error.detail)
-    body = contract.error_object(contract.InvalidRequestError(message))
-    response = _json(body, error.status_code)
+    if request.url.path.startswith(_FHIR_PATHS):
+        response = _outcome(error.status_code, contract.InvalidRequestError(message))
+    else:
+        response = _json(
+            contract.error_object(contract.InvalidRequestError(message)), error.status_code
+        )
     response.headers.update(error.headers or {})  # such as the Allow of a 405
     if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
         response.headers["connection"] = "close"  # the body is unread
     return response
 
 
-def _is_json(content_type: str) -> bool:
+def _is_json(
+    content_type: str, media_types: frozenset[str] = frozenset({"application/json"})
+) -> bool:
     """Whether the content type is application/json in UTF-8, the only one the docs promise.
 
     Other ``+json`` types (``application/merge-patch+json``) mean another
@@ -110,17 +158,23 @@ def _is_json(content_type: str) -> bool:
         key.strip().lower(): value.strip().strip('"').lower()
         for key, _, value in (part.partition("=") for part in parameters.split(";"))
     }.get("charset", "utf-8")
-    return media_type.strip().lower() == "application/json" and charset in {"utf-8", "utf8"}
+    return media_type.strip().lower() in media_types and charset in {"utf-8", "utf8"}
 
 
-async def _read_json(request: Request, max_body_bytes: int, body_timeout: float) -> Any:
+async def _read_json(
+    request: Request,
+    max_body_bytes: int,
+    body_timeout: float,
+    media_types: frozenset[str] = frozenset({"application/json"}),
+) -> Any:
     """Return the request's body parsed as JSON, within the size limit and the time limit."""
     content_type = request.headers.get("content-type", "")
-    if not _is_json(content_type):
+    if not _is_json(content_type, media_types):
+        expected = " or ".join(sorted(media_types))
         raise _Fault(
             415,
             contract.InvalidRequestError(
-                f"the content type must be application/json (UTF-8), got {content_type!r}"
+                f"the content type must be {expected} (UTF-8), got {content_type!r}"
             ),
             close=True,
         )
@@ -211,6 +265,8 @@ def create_app(
     model = load() if model is None else model
     health = {"status": "ok", "model": {"id": model.id, "version": model.version}}
     description = contract.model_description(model)
+    questionnaire = fhir.questionnaire(model)
+    discovery = cds.discovery(model)
     openapi = openapi_document(
         model, max_body_bytes=max_body_bytes, max_batch=max_batch, max_cost=max_cost
     )
@@ -259,6 +315,45 @@ def create_app(
     async def openapi_json(request: Request) -> Response:
         return _json(openapi)
 
+    async def read_fhir_json(request: Request, media_types: frozenset[str]) -> Any:
+        try:
+            return await _read_json(request, max_body_bytes, body_timeout, media_types)
+        except _Fault as fault:
+            raise _Fault(fault.status, fault.error, close=fault.close, fhir=True) from None
+
+    async def fhir_evaluate(request: Request) -> Response:
+        payload = await read_fhir_json(request, _FHIR_JSON)
+        try:
+            return _fhir_json(fhir.evaluate(payload, model=model))
+        except BayeslegError as error:
+            raise _Fault(422, error, fhir=True) from None
+
+    async def fhir_questionnaire(request: Request) -> Response:
+        return _fhir_json(questionnaire)
+
+    async def cds_discovery(request: Request) -> Response:
+        return _json(discovery)
+
+    async def cds_service(request: Request) -> Response:
+        service = request.path_params["service"]
+        if service != cds.SERVICE_ID:
+            message = f"no CDS service {quoted(service)}; GET /cds-services lists them"
+            raise _Fault(404, contract.InvalidRequestError(message), close=True, fhir=True)
+        payload = await read_fhir_json(request, frozenset({"application/json"}))
+        try:
+            observations = cds.prefetched(payload)
+        except BayeslegError as error:
+            raise _Fault(400, error, fhir=True) from None
+        if observations is None:
+            message = (
+                f"the prefetch {cds.PREFETCH_KEY!r} is missing, and this service fetches nothing"
+            )
+            raise _Fault(412, contract.InvalidRequestError(message), fhir=True)
+        try:
+            return _json(cds.cards(model, payload))
+        except BayeslegError as error:
+            raise _Fault(422, error, fhir=True) from None
+
     app = Starlette(
         routes=[
             Route("/v1/diagnose", diagnose, methods=["POST"]),
@@ -267,6 +362,10 @@ def create_app(
             Route("/v1/model", describe, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            Route("/fhir/RiskAssessment/$evaluate", fhir_evaluate, methods=["POST"]),
+            Route("/fhir/Questionnaire", fhir_questionnaire, methods=["GET"]),
+            Route("/cds-services", cds_discovery, methods=["GET"]),
+            Route("/cds-services/{service}", cds_service, methods=["POST"]),
         ],
         exception_handlers={_Fault: _on_fault, HTTPException: _on_http_error},
     )
