@@ -38,6 +38,7 @@ COMMANDS: tuple[str, ...] = (
     "card",
     "schema",
     "serve",
+    "fhir",
     "evaluate",
     "sensitivity",
     "simulate",

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bayesleg.fhir.codes import LOCAL_SYSTEM, vocabulary
+from bayesleg.fhir.codes import LOCAL_SYSTEM, shipped_model, vocabulary
 from bayesleg.fhir.evidence import FhirCase, evidence_from, read_case
 from bayesleg.fhir.questionnaire import questionnaire
 from bayesleg.fhir.riskassessment import risk_assessment
-from bayesleg.model import Model, load
+from bayesleg.model import Model
 
 __all__ = [
     "LOCAL_SYSTEM",
@@ -83,7 +83,7 @@ def evaluate(
     >>> evaluate(bundle)["basis"]
     [{'reference': 'urn:uuid:5b3c4a0e-0d47-4b8a-9d1e-2f3c4b5a6d7e'}]
     """
-    model = load() if model is None else model
+    model = shipped_model() if model is None else model
     case = read_case(resource, model=model)
     diagnosis = model.diagnose(case.evidence, ranking=ranking)
     return diagnosis.to_fhir(subject=case.subject, basis=case.basis, conditions=conditions)

@@ -30,6 +30,7 @@ __all__ = [
     "code_file",
     "node_codes",
     "parse_code_file",
+    "shipped_model",
     "vocabulary",
 ]
 
@@ -189,6 +190,17 @@ def code_file() -> CodeFile:
     """
     text = (resources.files("bayesleg.fhir") / _FILE).read_text(encoding="utf-8")
     return parse_code_file(tomllib.loads(text))
+
+
+@functools.cache
+def shipped_model() -> Model:
+    """Return the shipped model, loaded once: the default of the FHIR functions.
+
+    A model is immutable, so one instance serves every call (and thread).
+    """
+    from bayesleg.model import load
+
+    return load()
 
 
 def node_codes(model_id: str, node_id: str, label: str) -> tuple[Code, ...]:

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bayesleg.errors import FhirResourceError, close_matches, quoted
-from bayesleg.fhir.codes import LOCAL_SYSTEM, Vocabulary, vocabulary
-from bayesleg.model import Model, load
+from bayesleg.fhir.codes import LOCAL_SYSTEM, Vocabulary, shipped_model, vocabulary
+from bayesleg.model import Model
 
 __all__ = ["FhirCase", "evidence_from", "read_case"]
 
@@ -343,7 +343,7 @@ def read_case(resource: Any, *, model: Model | None = None) -> FhirCase:
     FhirResourceError
         As the module docstring lists.
     """
-    model = load() if model is None else model
+    model = shipped_model() if model is None else model
     reader = _Reader(vocabulary(model), tuple(node.id for node in model.nodes))
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise FhirResourceError(

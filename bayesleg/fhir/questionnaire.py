@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bayesleg.fhir.codes import vocabulary
-from bayesleg.model import Model, load
+from bayesleg.fhir.codes import shipped_model, vocabulary
+from bayesleg.model import Model
 
 __all__ = ["YES_NO_SYSTEM", "YES_NO_VALUE_SET", "questionnaire", "questionnaire_url"]
 
@@ -62,7 +62,7 @@ def questionnaire(model: Model | None = None) -> dict[str, Any]:
     >>> form["item"][1]["item"][0]["linkId"], form["item"][1]["item"][0]["answerValueSet"]
     ('weakness', 'http://terminology.hl7.org/ValueSet/v2-0136')
     """
-    model = load() if model is None else model
+    model = shipped_model() if model is None else model
     codes = vocabulary(model)
     groups = []
     for kind, link, title in _GROUPS:
