@@ -289,6 +289,18 @@ def test_any_evidence_round_trips_through_observations_and_the_questionnaire(evi
     assert_same_diagnosis(fhir.evaluate(response), diagnosis)
 
 
+def test_subjects_are_the_same_when_their_references_are():
+    same = bundle(
+        observation("cramps", boolean(True)),
+        observation(
+            "pain", boolean(True), subject={"reference": "Patient/example", "display": "A"}
+        ),
+    )
+    case = fhir.read_case(same)
+    assert case.evidence == {"cramps": True, "pain": True}
+    assert case.subject == {"reference": "Patient/example"}
+
+
 def test_a_single_observation_is_read_too():
     assert fhir.evidence_from(observation("G25.81", boolean(True), system=ICD)) == {
         "restless_legs_syndrome": True
@@ -354,6 +366,19 @@ def test_a_single_observation_is_read_too():
                 observation("pain", boolean(True), subject={"reference": "Patient/other"}),
             ),
             r"its subject 'Patient/other' is not that of Observation \(Bundle entry 0\) \('Patient/example'\); expected one subject",
+        ),
+        (
+            observation(
+                "cramps",
+                boolean(True),
+                code={
+                    "coding": [
+                        {"system": LOCAL_SYSTEM, "code": "cramps"},
+                        {"system": ICD, "code": "R20.2"},
+                    ]
+                },
+            ),
+            r"its codings \('cramps' of .*, 'R20.2' of .*\) name several nodes: \['cramps', 'tingling'\]",
         ),
         (
             {"resourceType": "Patient", "id": "p"},

@@ -84,10 +84,6 @@ class Vocabulary:
     by_code: Mapping[tuple[str, str], str]
     answers: Mapping[tuple[str, str], str]
 
-    def codeable_concept(self, node_id: str, label: str) -> dict[str, Any]:
-        """Return the FHIR ``CodeableConcept`` of a node."""
-        return {"coding": [code.coding() for code in self.codes[node_id]], "text": label}
-
 
 def _fail(message: str, node: str | None = None, field: str | None = None) -> ModelFileError:
     return ModelFileError(_FILE, message, node=node, field=field)

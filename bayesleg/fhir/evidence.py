@@ -94,14 +94,15 @@ class _Reader:
             raise self.fail(
                 where, f"expected subject to be a Reference object, got {_kind(subject)}"
             )
-        if self.subject is not None and self.subject[0] != subject:
+        if self.subject is not None and _same(self.subject[0]) != _same(subject):
             raise self.fail(
                 where,
                 f"its subject {quoted(subject.get('reference'))} is not that of "
                 f"{self.subject[1]} ({quoted(self.subject[0].get('reference'))}); "
                 "expected one subject for one assessment",
             )
-        self.subject = (subject, where)
+        if self.subject is None:
+            self.subject = (subject, where)
 
     def refer(self, resource: Mapping[str, Any], full_url: Any) -> None:
         if isinstance(full_url, str) and full_url:
@@ -112,14 +113,10 @@ class _Reader:
     def node(self, code: Any, where: str) -> str:
         """Return the node id an Observation's ``code`` names."""
         codings = _codings(code, where, "code")
-        matched = {
-            self.vocabulary.by_code[key]
-            for key in map(_key, codings)
-            if key is not None and key in self.vocabulary.by_code
-        }
+        matched = _looked_up(codings, self.vocabulary.by_code)
         if len(matched) == 1:
             return matched.pop()
-        given = ", ".join(f"{quoted(c.get('code'))} of {quoted(c.get('system'))}" for c in codings)
+        given = _described(codings)
         if len(matched) > 1:
             raise self.fail(where, f"its codings ({given}) name several nodes: {sorted(matched)}")
         locals_ = [c.get("code") for c in codings if c.get("system") == LOCAL_SYSTEM]
@@ -137,14 +134,10 @@ class _Reader:
 
     def coded_state(self, concept: Any, where: str, what: str) -> str:
         codings = _codings(concept, where, what)
-        states = {
-            self.vocabulary.answers[key]
-            for key in map(_key, codings)
-            if key is not None and key in self.vocabulary.answers
-        }
+        states = _looked_up(codings, self.vocabulary.answers)
         if len(states) == 1:
             return states.pop()
-        given = ", ".join(f"{quoted(c.get('code'))} of {quoted(c.get('system'))}" for c in codings)
+        given = _described(codings)
         problem = "both present and absent" if states else "no present/absent code"
         raise self.fail(
             where, f"{what} ({given or 'no coding'}) has {problem}; expected {_VALUE_EXPECTED}"
@@ -293,6 +286,21 @@ def _key(coding: Mapping[str, Any]) -> tuple[str, str] | None:
     """Return a Coding's ``(system, code)``, or None unless both are strings."""
     system, code = coding.get("system"), coding.get("code")
     return (system, code) if isinstance(system, str) and isinstance(code, str) else None
+
+
+def _looked_up(codings: list[Mapping[str, Any]], table: Mapping[tuple[str, str], str]) -> set[str]:
+    """Return what ``table`` maps the codings' ``(system, code)`` pairs to."""
+    return {table[key] for key in map(_key, codings) if key is not None and key in table}
+
+
+def _described(codings: list[Mapping[str, Any]]) -> str:
+    return ", ".join(f"{quoted(c.get('code'))} of {quoted(c.get('system'))}" for c in codings)
+
+
+def _same(subject: Mapping[str, Any]) -> Any:
+    """What makes two subject References the same: the reference, where there is one."""
+    reference = subject.get("reference")
+    return reference if isinstance(reference, str) else subject
 
 
 def _state(present: bool) -> str:
