@@ -175,7 +175,11 @@ def test_evaluate_errors_are_an_operation_outcome_with_a_4xx(client, body, heade
 
 def test_other_methods_and_routes_under_fhir_are_operation_outcomes(client):
     assert_outcome(client.get(EVALUATE), 405, "GET is not allowed")
-    assert_outcome(client.get("/fhir/Patient/1"), 404, "no route '/fhir/Patient/1'")
+    assert_outcome(
+        client.get("/fhir/Patient/1"),
+        404,
+        "no route '/fhir/Patient/1'; the FHIR routes are POST /fhir/RiskAssessment/$evaluate",
+    )
 
 
 def test_impossible_observations_are_a_422():

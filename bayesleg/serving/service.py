@@ -101,6 +101,10 @@ def _json(message: Any, status: int = 200) -> Response:
 
 _FHIR_JSON = frozenset({"application/fhir+json", "application/json"})
 _FHIR_PATHS = ("/fhir/", "/cds-services")
+_FHIR_ROUTES = (
+    "the FHIR routes are POST /fhir/RiskAssessment/$evaluate and GET /fhir/Questionnaire, "
+    "the CDS Hooks ones GET /cds-services and POST /cds-services/{id}"
+)
 
 
 def _fhir_json(resource: Any, status: int = 200) -> Response:
@@ -134,6 +138,8 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
     else:
         message = str(error.detail)
     if request.url.path.startswith(_FHIR_PATHS):
+        if error.status_code == 404:
+            message = f"no route {request.url.path!r}; {_FHIR_ROUTES}"
         response = _outcome(error.status_code, contract.InvalidRequestError(message))
     else:
         response = _json(
