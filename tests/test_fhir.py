@@ -8,6 +8,8 @@ level, R4B and STU3 below it, and no R4 package of its own).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -479,3 +481,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     code, _, err = run_cli(capsys, ["fhir", "evaluate", str(path)])
     assert code == 2
     assert err.startswith("bayesleg: error: ") and "not valid JSON" in err
+
+
+def test_bayesleg_fhir_needs_no_fhir_library_and_import_bayesleg_loads_none_of_it():
+    script = (
+        "import sys, bayesleg\n"
+        "assert 'bayesleg.fhir' not in sys.modules\n"
+        "from bayesleg import fhir\n"
+        "fhir.evaluate({'resourceType': 'Bundle'})\n"
+        "fhir.questionnaire()\n"
+        "assert not [m for m in sys.modules if m == 'fhir' or m.startswith('fhir.')], 'fhir.resources'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
