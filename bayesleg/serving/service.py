@@ -10,6 +10,7 @@ route                         answer
 ``POST /v1/diagnose``         ``bayesleg schema diagnosis-response``
 ``POST /v1/diagnose/batch``   ``bayesleg schema batch-response``
 ``POST /v1/next-questions``   ``bayesleg schema next-questions-response``
+``POST /v1/explain``          ``bayesleg schema explain-response``
 ``GET /v1/model``             ``bayesleg schema model``
 ``GET /healthz``              ``bayesleg schema health``
 ``GET /openapi.json``         the OpenAPI 3.1 document of all of these
@@ -250,6 +251,10 @@ def create_app(
         payload = await read_json(request)
         return await _answer(lambda p: contract.next_questions(model, p), payload, in_thread=True)
 
+    async def explain(request: Request) -> Response:
+        payload = await read_json(request)
+        return await _answer(lambda p: contract.explain(model, p), payload, in_thread=True)
+
     async def describe(request: Request) -> Response:
         return _json(description)
 
@@ -264,6 +269,7 @@ def create_app(
             Route("/v1/diagnose", diagnose, methods=["POST"]),
             Route("/v1/diagnose/batch", diagnose_batch, methods=["POST"]),
             Route("/v1/next-questions", next_questions, methods=["POST"]),
+            Route("/v1/explain", explain, methods=["POST"]),
             Route("/v1/model", describe, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -317,6 +323,7 @@ def openapi_document(
         "enum": [node.id for node in model.nodes]
     }
     components["batch-request"]["properties"]["cases"]["maxItems"] = max_batch
+    components["explain-request"]["properties"]["cause"] = {"enum": list(model.conditions)}
 
     def ref(name: str) -> dict[str, Any]:
         return {"content": {"application/json": {"schema": {"$ref": place(name)}}}}
@@ -366,6 +373,13 @@ def openapi_document(
                     "Rank the unobserved findings by how well they would separate the causes",
                     "next-questions-response",
                     "next-questions-request",
+                )
+            },
+            "/v1/explain": {
+                "post": operation(
+                    "Split one cause's log posterior odds among the observed items",
+                    "explain-response",
+                    "explain-request",
                 )
             },
             "/v1/model": {"get": operation("The model's vocabulary", "model")},
