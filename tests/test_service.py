@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -107,6 +108,60 @@ def test_explain_answers_as_the_contract(client, model):
     assert body["id"] == 7
     expected = model.explain(request["evidence"], "peripheral_neuropathy").to_dict()
     assert {k: body[k] for k in expected} == expected
+
+
+def test_the_explorer_page_and_its_files(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<script src="/static/app.js" defer></script>' in page.text
+    for path, media_type in [
+        ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/style.css", "text/css; charset=utf-8"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == media_type
+        assert response.headers["x-content-type-options"] == "nosniff"
+    for response in (page, client.get("/static/app.js")):
+        policy = dict(
+            part.strip().split(" ", 1)
+            for part in response.headers["content-security-policy"].split(";")
+        )
+        assert policy["default-src"] == "'none'"
+        for directive in ("script-src", "style-src", "img-src", "connect-src"):
+            assert policy[directive] == "'self'", directive
+        assert policy["frame-ancestors"] == "'none'"
+    # Only the files shipped: anything else under /static/ is the service's 404.
+    for path in ["/static/", "/static/index.html", "/static/../service.py", "/static/app.js/"]:
+        assert_error(client.get(path), 404, "InvalidRequestError", "no route")
+    assert_error(
+        client.post("/", content=b"{}", headers=JSON),
+        405,
+        "InvalidRequestError",
+        "POST is not allowed",
+    )
+
+
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+
+
+def test_the_explorer_page_calls_only_this_service():
+    """The files name no other origin: every URL in them is a path on this service."""
+    from importlib import resources
+
+    static = resources.files("bayesleg.serving") / "static"
+    names = sorted(item.name for item in static.iterdir())
+    assert names == ["app.js", "favicon.svg", "index.html", "style.css"]
+    for name in names:
+        text = (static / name).read_text("utf-8")
+        # The SVG namespace is a name, never fetched.
+        urls = set(re.findall(r"""(?:https?:)?//[^\s"'`)<>]+""", text)) - {SVG_NAMESPACE}
+        assert urls == set(), (name, urls)
+    script = (static / "app.js").read_text("utf-8")
+    called = set(re.findall(r'call\("(/[^"]+)"', script))
+    assert called == {"/v1/model", "/v1/diagnose", "/v1/next-questions", "/v1/explain"}
 
 
 def test_model_and_health(client, model):

@@ -14,7 +14,12 @@ route                         answer
 ``GET /v1/model``             ``bayesleg schema model``
 ``GET /healthz``              ``bayesleg schema health``
 ``GET /openapi.json``         the OpenAPI 3.1 document of all of these
+``GET /``                     the explorer, a page that calls the routes above
 ============================  ==============================================
+
+The explorer (``/``, with ``/static/app.js`` and ``/static/style.css``) is
+plain HTML, CSS and JavaScript shipped in ``bayesleg/serving/static``; its
+Content-Security-Policy lets it load and call nothing but this service.
 
 Every bad input gets a 4xx whose body is an error object
 (``bayesleg schema error``) carrying the typed error's message:
@@ -47,6 +52,7 @@ from starlette.routing import Route
 from bayesleg.errors import BayeslegError
 from bayesleg.model import Model, load
 from bayesleg.serving import contract, schemas
+from bayesleg.serving.explorer import explorer_routes
 from bayesleg.serving.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BATCH,
@@ -273,6 +279,7 @@ def create_app(
             Route("/v1/model", describe, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            *explorer_routes(),
         ],
         exception_handlers={_Fault: _on_fault, HTTPException: _on_http_error},
     )
