@@ -48,7 +48,7 @@ MODEL = bayesleg.load()
 def _chromium() -> str | None:
     named = os.environ.get("BAYESLEG_CHROMIUM")
     if named:
-        return named
+        return named if Path(named).is_file() else None
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
@@ -106,7 +106,9 @@ def browser(tmp_path_factory):
         _unavailable("the playwright package is not installed (pip install '.[test]')")
     executable = _chromium()
     if executable is None:
-        _unavailable("no Chromium is installed (apt-get install chromium)")
+        _unavailable(
+            "no Chromium is installed (apt-get install chromium, or name one in BAYESLEG_CHROMIUM)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -417,6 +419,10 @@ def test_the_page_fits_a_phone(page, server, artifacts):
         f"See a doctor · {top['label']} {100 * top['posterior']:.1f}%"
     )
     page.screenshot(path=str(artifacts / "explorer-phone.png"))
+    # A passage shown on focus stays on the screen too.
+    page.locator("#differential li.cause:first-child .sourced").focus()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"with a passage shown the page is {width} px wide"
     bar.click()
     page.wait_for_function("() => document.activeElement.id === 'results' && window.scrollY > 1000")
     assert checked_answers(page) == {"tingling": True, "weakness": True, "diabetes": True}

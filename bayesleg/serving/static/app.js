@@ -401,7 +401,10 @@ function renderExplanation(explanation) {
     el("strong", { text: explanation.label }), ": ",
     sourced(el("span", { text: `${percent(explanation.baseline)} with nothing observed` }),
       ownPassages(explanation.cause, ["leak"]), "Base rate"),
-    ` → ${percent(explanation.posterior)} with your answers.`,
+    " → ",
+    sourced(el("span", { text: `${percent(explanation.posterior)} with your answers` }),
+      causePassages(explanation.cause, explanation.evidence), "Base rate and links to your answers"),
+    ".",
   );
   const shares = el("ul", { class: "shares" });
   const largest = Math.max(1e-9, ...explanation.contributions.map((c) => Math.abs(c.log_likelihood_ratio)));
@@ -430,8 +433,14 @@ function renderExplanation(explanation) {
   }
   if (explanation.would_lower.length) {
     parts.push(el("p", { class: "note", text: "Would lower it most, if answered:" }));
-    parts.push(el("ul", { class: "lowering" }, ...explanation.would_lower.map((f) =>
-      el("li", { text: `${f.label}: ${answerWord(f.state)} → ${percent(f.posterior)}` }))));
+    parts.push(el("ul", { class: "lowering" }, ...explanation.would_lower.map((f) => {
+      const passages = linkPassages(f.id, explanation.cause);
+      if (passages.length === 0) {
+        passages.push({ what: "No direct link in the model: it moves this cause through the causes it shares with it." });
+      }
+      return el("li", {}, sourced(el("span", { text: `${f.label}: ${answerWord(f.state)} → ${percent(f.posterior)}` }),
+        passages, "Link in the model"));
+    })));
   }
   box.replaceChildren(...parts);
   box.dataset.cause = explanation.cause;
@@ -525,6 +534,7 @@ async function start() {
     `Model ${state.model.model.id}, version ${state.model.model.version}.`;
   buildForm(state.model);
   restoreFromFragment();
+  document.getElementById("answers").addEventListener("submit", (event) => event.preventDefault());
   document.getElementById("answers").addEventListener("change", () => {
     state.notice = "";
     update();
