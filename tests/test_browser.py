@@ -137,6 +137,7 @@ def page(browser, server):
     tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda error: problems.append(str(error)))
     start = len(browser.requests)
+    tab.console_errors = problems  # a test that provokes an error takes it out
     yield tab
     tab.close()
     made = browser.requests[start:]
@@ -427,3 +428,20 @@ def test_the_page_fits_a_phone(page, server, artifacts):
     page.wait_for_function("() => document.activeElement.id === 'results' && window.scrollY > 1000")
     assert checked_answers(page) == {"tingling": True, "weakness": True, "diabetes": True}
     page.screenshot(path=str(artifacts / "explorer-phone-results.png"))
+
+
+def test_a_failed_call_is_shown_as_an_alert(page, server):
+    open_explorer(page, server)
+    wait_ready(page, {})
+    page.route("**/v1/next-questions", lambda route: route.fulfill(status=503, body="Busy"))
+    answer(page, "cramps", "yes")
+    alert = page.locator("#error[role=alert]")
+    alert.wait_for(state="visible", timeout=15_000)
+    assert alert.inner_text() == "/v1/next-questions: 503 Service Unavailable"
+    page.unroute("**/v1/next-questions")
+    answer(page, "numbness", "no")  # the next answer succeeds and clears it
+    wait_ready(page, {"cramps": True, "numbness": False})
+    assert not alert.is_visible()
+    expected = "Failed to load resource: the server responded with a status of 503"
+    assert len(page.console_errors) == 1 and page.console_errors[0].startswith(expected)
+    page.console_errors.clear()

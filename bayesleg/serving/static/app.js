@@ -36,9 +36,10 @@ async function call(path, body) {
     body: JSON.stringify(body),
   };
   const response = await fetch(path, options);
-  const answer = await response.json();
-  if (!response.ok) {
-    const message = answer && answer.error ? answer.error.message : response.statusText;
+  // Every answer of the service is JSON; a proxy or an overloaded server may say otherwise.
+  const answer = await response.json().catch(() => null);
+  if (!response.ok || answer === null) {
+    const message = answer && answer.error ? answer.error.message : `${response.status} ${response.statusText}`;
     throw new Error(`${path}: ${message}`);
   }
   return answer;
