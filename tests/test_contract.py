@@ -322,6 +322,100 @@ def test_model_description_matches_the_schema_and_the_vocabulary(model):
         contract.diagnose(model, {"evidence": {"cramps": value}})
 
 
+def test_model_description_gives_every_number_with_its_passage(model, tiny):
+    description = contract.model_description(tiny)
+    assert_valid("model", description)
+    nodes = {node["id"]: node for node in description["nodes"]}
+    # tiny.toml, by hand: f's prior; c's leak and its weight from f; s's leak and weights.
+    assert [(p["field"], p["p"]) for p in nodes["f"]["parameters"]] == [("prior", 0.25)]
+    assert [(p["field"], p["p"]) for p in nodes["c"]["parameters"]] == [
+        ("leak", 0.15),
+        ("parents.f", 0.5),
+    ]
+    assert [(p["field"], p["p"]) for p in nodes["s"]["parameters"]] == [
+        ("leak", 0.0),
+        ("parents.c", 0.75),
+        ("parents.d", 0.6),
+    ]
+    assert nodes["s"]["parameters"][2] == {
+        "field": "parents.d",
+        "p": 0.6,
+        "verbal": "fifty-fifty",
+        "source": {"file": "002_a843bfb1dd3f4472.txt", "quote": "can cause similar symptoms"},
+        "note": "between fifty-fifty and expected",
+    }
+    assert (nodes["c"]["care"], nodes["c"]["findings"]) == ("self_care", [])
+    assert "care" not in nodes["s"]
+    assert description["red_flags"] == [
+        {
+            "id": "s_with_f",
+            "label": "S with F",
+            "level": "see_doctor",
+            "source": {
+                "file": "002_a843bfb1dd3f4472.txt",
+                "quote": "Interferes with daily activities or workout performance.",
+            },
+        }
+    ]
+    assert description["thresholds"]["condition"]["p"] == 0.2
+    assert description["thresholds"]["finding"] is None
+    # The shipped model: every hand-set number is there, each with a passage from its texts.
+    shipped = contract.model_description(model)
+    assert_valid("model", shipped)
+    count = sum(len(node["parameters"]) for node in shipped["nodes"])
+    assert count == sum(len(node.parameters()) for node in model.spec.nodes)
+    assert all(p["source"]["quote"] for node in shipped["nodes"] for p in node["parameters"])
+    assert shipped["thresholds"]["finding"]["p"] == model.spec.finding_threshold.p
+
+
+def test_explain_splits_the_log_odds_as_worked_by_hand(tiny):
+    # tiny.toml: P(c) = 0.25 * (1 - 0.85 * 0.5) + 0.75 * 0.15 = 0.25625, and
+    # P(s | c) = 0.25 * 0.9 + 0.75 * 0.75 = 0.7875, P(s | not c) = 0.25 * 0.6 = 0.15; one
+    # observed item's share is its log likelihood ratio, ln(0.7875 / 0.15) = ln 5.25.
+    response = contract.explain(tiny, {"evidence": {"s": "yes"}, "cause": "c", "id": "e"})
+    assert_valid("explain-response", response)
+    assert response["schema"] == "bayesleg.explanation/1" and response["id"] == "e"
+    assert response["evidence"] == {"s": "present"}
+    assert response["baseline"] == pytest.approx(0.25625, abs=1e-12)
+    posterior = 0.25625 * 0.7875 / (0.25625 * 0.7875 + 0.74375 * 0.15)
+    assert response["posterior"] == pytest.approx(posterior, abs=1e-12)
+    [share] = response["contributions"]
+    assert share == {
+        "id": "s",
+        "log_likelihood_ratio": pytest.approx(math.log(5.25), abs=1e-12),
+        "state": "present",
+        "label": "Symptom S",
+    }
+    assert response["warnings"] == []
+
+
+def test_explain_answers_as_the_model_and_keeps_the_sum(model):
+    evidence = {
+        "cramps": True,
+        "hot_environment": "yes",
+        "electrolyte_drinks": False,
+        "fasted": None,
+    }
+    response = contract.explain(model, {"evidence": evidence, "cause": "electrolyte_imbalance"})
+    assert_valid("explain-response", response)
+    expected = model.explain(evidence, "electrolyte_imbalance").to_dict()
+    assert {key: response[key] for key in expected} == expected
+    total = sum(c["log_likelihood_ratio"] for c in response["contributions"])
+    assert total == pytest.approx(response["log_posterior_odds"] - response["log_baseline_odds"])
+    diagnosed = {c["id"]: c for c in contract.diagnose(model, {"evidence": evidence})["ranked"]}
+    assert response["posterior"] == pytest.approx(diagnosed["electrolyte_imbalance"]["posterior"])
+    assert [w["code"] for w in response["warnings"]] == ["null_evidence"]
+    for payload, words in [
+        ({"evidence": {}}, 'needs "cause"'),
+        ({"evidence": {}, "cause": None}, '"cause" must be a condition id'),
+        ({"evidence": {}, "cause": "x", "schema": contract.DIAGNOSIS}, "unsupported schema"),
+    ]:
+        with pytest.raises(contract.InvalidRequestError, match=words):
+            contract.explain(model, payload)
+    with pytest.raises(UnknownNodeError, match="did you mean 'dehydration'"):
+        contract.explain(model, {"evidence": {}, "cause": "dehydraton"})
+
+
 def test_next_questions_match_the_schema(model):
     evidence = {"weakness": True, "long_session": True}
     response = contract.next_questions(model, {"evidence": evidence, "k": 3, "id": 9})

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -94,6 +95,75 @@ def test_next_questions_answers_as_the_contract(client, model):
     assert len(response.json()["questions"]) == 2
 
 
+def test_explain_answers_as_the_contract(client, model):
+    request = {
+        "evidence": {"tingling": True, "starts_in_feet": True},
+        "cause": "peripheral_neuropathy",
+    }
+    response = client.post("/v1/explain", json=request | {"id": 7})
+    assert response.status_code == 200
+    assert response.json() == contract.explain(model, request | {"id": 7})
+    assert_valid("explain-response", response.json())
+    body = response.json()
+    assert body["id"] == 7
+    expected = model.explain(request["evidence"], "peripheral_neuropathy").to_dict()
+    assert {k: body[k] for k in expected} == expected
+
+
+def test_the_explorer_page_and_its_files(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<script src="/static/app.js" defer></script>' in page.text
+    for path, media_type in [
+        ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/style.css", "text/css; charset=utf-8"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == media_type
+        assert response.headers["x-content-type-options"] == "nosniff"
+    for response in (page, client.get("/static/app.js")):
+        policy = dict(
+            part.strip().split(" ", 1)
+            for part in response.headers["content-security-policy"].split(";")
+        )
+        assert policy["default-src"] == "'none'"
+        for directive in ("script-src", "style-src", "img-src", "connect-src"):
+            assert policy[directive] == "'self'", directive
+        assert policy["frame-ancestors"] == "'none'"
+    # Only the files shipped: anything else under /static/ is the service's 404.
+    for path in ["/static/", "/static/index.html", "/static/../service.py", "/static/app.js/"]:
+        assert_error(client.get(path), 404, "InvalidRequestError", "no route")
+    assert_error(
+        client.post("/", content=b"{}", headers=JSON),
+        405,
+        "InvalidRequestError",
+        "POST is not allowed",
+    )
+
+
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+
+
+def test_the_explorer_page_calls_only_this_service():
+    """The files name no other origin: every URL in them is a path on this service."""
+    from importlib import resources
+
+    static = resources.files("bayesleg.serving") / "static"
+    names = sorted(item.name for item in static.iterdir())
+    assert names == ["app.js", "favicon.svg", "index.html", "style.css"]
+    for name in names:
+        text = (static / name).read_text("utf-8")
+        # The SVG namespace is a name, never fetched.
+        urls = set(re.findall(r"""(?:https?:)?//[^\s"'`)<>]+""", text)) - {SVG_NAMESPACE}
+        assert urls == set(), (name, urls)
+    script = (static / "app.js").read_text("utf-8")
+    called = set(re.findall(r'call\("(/[^"]+)"', script))
+    assert called == {"/v1/model", "/v1/diagnose", "/v1/next-questions", "/v1/explain"}
+
+
 def test_model_and_health(client, model):
     described = client.get("/v1/model")
     assert described.status_code == 200
@@ -128,6 +198,14 @@ BAD = [
     ("post", "/v1/diagnose/batch", b'{"cases": {}}', JSON, 422, "InvalidRequestError", 'needs "cases"'),
     ("post", "/v1/diagnose/batch", json.dumps({"cases": [{}] * (MAX_BATCH + 1)}).encode(), JSON, 413, "InvalidRequestError", f"at most {MAX_BATCH}"),
     ("post", "/v1/next-questions", b'{"evidence": {}, "k": "5"}', JSON, 422, "InvalidRequestError", '"k" must be'),
+    ("post", "/v1/explain", b'{"evidence": {}}', JSON, 422, "InvalidRequestError", 'needs "cause"'),
+    ("post", "/v1/explain", b'{"cause": "dehydration"}', JSON, 422, "InvalidRequestError", 'needs "evidence"'),
+    ("post", "/v1/explain", b'{"evidence": {}, "cause": ["dehydration"]}', JSON, 422, "InvalidRequestError", '"cause" must be a condition id (a string), got an array'),
+    ("post", "/v1/explain", b'{"evidence": {}, "cause": "dehydraton"}', JSON, 422, "UnknownNodeError", "did you mean 'dehydration'"),
+    ("post", "/v1/explain", b'{"evidence": {}, "cause": "cramps"}', JSON, 422, "UnknownNodeError", "unknown condition 'cramps'"),
+    ("post", "/v1/explain", b'{"evidence": {"cramp": true}, "cause": "dehydration"}', JSON, 422, "UnknownNodeError", "did you mean 'cramps'"),
+    ("post", "/v1/explain", b'{"evidence": {}, "cause": "dehydration", "k": 3}', JSON, 422, "InvalidRequestError", "unknown field 'k'"),
+    ("get", "/v1/explain", None, {}, 405, "InvalidRequestError", "GET is not allowed"),
     ("get", "/v1/diagnose", None, {}, 405, "InvalidRequestError", "GET is not allowed"),
     ("post", "/v1/model", b"{}", JSON, 405, "InvalidRequestError", "POST is not allowed"),
     ("get", "/v2/diagnose", None, {}, 404, "InvalidRequestError", "no route '/v2/diagnose'"),
@@ -341,6 +419,7 @@ def test_openapi_document_describes_the_routes_and_validates_answers(client, mod
         ("/v1/diagnose", "post"),
         ("/v1/diagnose/batch", "post"),
         ("/v1/next-questions", "post"),
+        ("/v1/explain", "post"),
         ("/v1/model", "get"),
         ("/healthz", "get"),
         ("/openapi.json", "get"),
@@ -359,6 +438,10 @@ def test_openapi_document_describes_the_routes_and_validates_answers(client, mod
     # Narrowed to the model served: an id it lacks and an oversized batch are out of contract.
     assert not component("diagnosis-request").is_valid({"evidence": {"fever": True}})
     assert not component("batch-request").is_valid({"cases": [request] * (MAX_BATCH + 1)})
+    assert not component("explain-request").is_valid(request | {"cause": "weakness"})
+    explained = client.post("/v1/explain", json=request | {"cause": "dehydration"}).json()
+    component("explain-request").validate(request | {"cause": "dehydration"})
+    component("explain-response").validate(explained)
     component("batch-request").validate({"cases": [request] * MAX_BATCH})
 
 
@@ -457,11 +540,12 @@ def test_serve_warns_when_bound_beyond_loopback():
 # Fuzzing: no input yields a 5xx or a crash
 # --------------------------------------------------------------------------
 
-POSTS = ["/v1/diagnose", "/v1/diagnose/batch", "/v1/next-questions"]
+POSTS = ["/v1/diagnose", "/v1/diagnose/batch", "/v1/next-questions", "/v1/explain"]
 ANSWERS = {
     "/v1/diagnose": "diagnosis-response",
     "/v1/diagnose/batch": "batch-response",
     "/v1/next-questions": "next-questions-response",
+    "/v1/explain": "explain-response",
 }
 VOCABULARY = [n.id for n in bayesleg.load().nodes]
 
@@ -490,7 +574,11 @@ requests = st.fixed_dictionaries(
         "k": st.integers(-2, 60) | json_values,
         "id": unicode_text(max_size=5) | st.integers() | json_values,
         "ranking": st.sampled_from(RANKINGS) | json_values,
-        "schema": st.sampled_from([contract.DIAGNOSIS, contract.NEXT_QUESTIONS]) | json_values,
+        "cause": st.sampled_from(["dehydration", "myopathy", "cramps"]) | json_values,
+        "schema": st.sampled_from(
+            [contract.DIAGNOSIS, contract.NEXT_QUESTIONS, contract.EXPLANATION]
+        )
+        | json_values,
     },
 )
 bodies = st.one_of(

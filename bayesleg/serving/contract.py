@@ -16,6 +16,8 @@ name                         what it describes
 ``batch-response``           ``"schema": "bayesleg.diagnosis-batch/1"``
 ``next-questions-request``   a case so far, and ``k``
 ``next-questions-response``  ``"schema": "bayesleg.next-questions/1"``
+``explain-request``          a case so far, and the ``cause`` to explain
+``explain-response``         ``"schema": "bayesleg.explanation/1"``
 ``model``                    the vocabulary, ``"schema": "bayesleg.model/1"``
 ``health``                   the service's health check
 ``error``                    ``"schema": "bayesleg.error/1"``
@@ -45,7 +47,7 @@ from bayesleg.errors import (
     quoted,
 )
 from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
-from bayesleg.knowledge.modelfile import CARE_LEVELS
+from bayesleg.knowledge.modelfile import CARE_LEVELS, NodeSpec, Parameter, Source
 from bayesleg.model import Model
 from bayesleg.reasoning.counterfactual import RANKINGS
 from bayesleg.reasoning.diagnosis import Diagnosis
@@ -58,6 +60,7 @@ __all__ = [
     "DEFAULT_MAX_COST",
     "DIAGNOSIS",
     "ERROR",
+    "EXPLANATION",
     "MODEL",
     "NEXT_QUESTIONS",
     "InvalidRequestError",
@@ -66,6 +69,7 @@ __all__ = [
     "diagnose_batch",
     "dumps",
     "error_object",
+    "explain",
     "model_description",
     "next_questions",
     "parse_json",
@@ -76,6 +80,7 @@ __all__ = [
 DIAGNOSIS = "bayesleg.diagnosis/1"
 BATCH = "bayesleg.diagnosis-batch/1"
 NEXT_QUESTIONS = "bayesleg.next-questions/1"
+EXPLANATION = "bayesleg.explanation/1"
 MODEL = "bayesleg.model/1"
 ERROR = "bayesleg.error/1"
 
@@ -152,6 +157,7 @@ class _Request:
     top: int | None = None
     ranking: str = "posterior"
     k: int = _DEFAULT_QUESTIONS
+    cause: str = ""
 
 
 def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], Any]]) -> _Request:
@@ -266,6 +272,12 @@ def _is_integer(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _cause(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise InvalidRequestError(f'"cause" must be a condition id (a string), got {_json_kind(value)}')
 
 
 def _ranking(value: Any) -> str:
@@ -514,6 +526,51 @@ def next_questions(model: Model, payload: Any) -> dict[str, Any]:
     }
 
 
+def explain(model: Model, payload: Any) -> dict[str, Any]:
+    """Answer one explain request: how much each observed item moved one cause.
+
+    Parameters
+    ----------
+    model : Model
+        The model that answers.
+    payload : JSON value
+        A request as the ``explain-request`` schema describes.
+
+    Returns
+    -------
+    dict
+        A response as the ``explain-response`` schema describes: the fields of
+        :meth:`Model.explain`'s explanation, with the model and the evidence.
+
+    Raises
+    ------
+    InvalidRequestError
+        If the request breaks the contract (``cause`` missing or not a string).
+    UnknownNodeError
+        If ``cause`` is not a condition of the model, or the evidence names an unknown node.
+    InvalidStateError, InvalidEvidenceError, ImpossibleEvidenceError
+        If its evidence is bad.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> response = explain(bayesleg.load(), {"evidence": {"cramps": True}, "cause": "dehydration"})
+    >>> response["schema"], [c["id"] for c in response["contributions"]]
+    ('bayesleg.explanation/1', ['cramps'])
+    """
+    request = _read_request(payload, EXPLANATION, {"cause": _cause})
+    if "cause" not in payload:
+        raise InvalidRequestError('a request needs "cause", the id of a condition to explain')
+    evidence, warnings = _observe(model, request.evidence)
+    explanation = model.explain(evidence, request.cause)
+    return (
+        _envelope(EXPLANATION, request)
+        | {"model": {"id": model.id, "version": model.version}, "evidence": dict(evidence)}
+        | explanation.to_dict()
+        | {"warnings": warnings}
+    )
+
+
 def model_description(model: Model) -> dict[str, Any]:
     """Describe the model's vocabulary, as the ``model`` schema says.
 
@@ -523,17 +580,52 @@ def model_description(model: Model) -> dict[str, Any]:
     >>> model_description(bayesleg.load())["model"]["id"]
     'leg_symptoms'
     """
+    spec = model.spec
+    specs = {node.id: node for node in spec.nodes}
+    finding = spec.finding_threshold
     return {
         "schema": MODEL,
-        "model": {"id": model.id, "version": model.version, "title": model.spec.title},
+        "model": {"id": model.id, "version": model.version, "title": spec.title},
         "nodes": [
             {"id": node.id, "kind": node.kind, "label": node.label, "states": list(node.states)}
+            | _node_sources(specs[node.id])
             for node in model.nodes
         ],
         "evidence_values": [*EVIDENCE_VALUES, None],
         "rankings": list(RANKINGS),
         "triage_levels": list(CARE_LEVELS),
+        "red_flags": [
+            {"id": f.id, "label": f.label, "level": f.level, "source": _source(f.source)}
+            for f in spec.red_flags
+        ],
+        "thresholds": {
+            "condition": _parameter("condition_threshold", spec.condition_threshold),
+            "finding": None if finding is None else _parameter("finding_threshold", finding),
+        },
     }
+
+
+def _node_sources(node: NodeSpec) -> dict[str, Any]:
+    """A node's description, hand-set numbers with their passages, and triage settings."""
+    result: dict[str, Any] = {} if node.description is None else {"description": node.description}
+    result["parameters"] = [_parameter(field, value) for field, value in node.parameters()]
+    if node.kind == "condition":
+        result |= {"care": node.care, "findings": list(node.findings)}
+    return result
+
+
+def _parameter(field: str, parameter: Parameter) -> dict[str, Any]:
+    result: dict[str, Any] = {"field": field, "p": parameter.p, "verbal": parameter.verbal}
+    if parameter.cue is not None:
+        result["cue"] = parameter.cue
+    result["source"] = _source(parameter.source)
+    if parameter.note is not None:
+        result["note"] = parameter.note
+    return result
+
+
+def _source(source: Source) -> dict[str, str]:
+    return {"file": source.file, "quote": source.quote}
 
 
 def error_object(

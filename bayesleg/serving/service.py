@@ -10,9 +10,11 @@ route                         answer
 ``POST /v1/diagnose``         ``bayesleg schema diagnosis-response``
 ``POST /v1/diagnose/batch``   ``bayesleg schema batch-response``
 ``POST /v1/next-questions``   ``bayesleg schema next-questions-response``
+``POST /v1/explain``          ``bayesleg schema explain-response``
 ``GET /v1/model``             ``bayesleg schema model``
 ``GET /healthz``              ``bayesleg schema health``
 ``GET /openapi.json``         the OpenAPI 3.1 document of all of these
+``GET /``                     the explorer, a page that calls the routes above
 ============================  ==============================================
 
 and, in HL7's shapes (``docs/guide/fhir.md``; not in the OpenAPI document):
@@ -27,6 +29,10 @@ and, in HL7's shapes (``docs/guide/fhir.md``; not in the OpenAPI document):
 Their errors have the statuses listed below, with a FHIR ``OperationOutcome`` as the
 body; a hook request without the prefetched observations gets a 412, as CDS
 Hooks says.
+
+The explorer (``/``, with ``/static/app.js`` and ``/static/style.css``) is
+plain HTML, CSS and JavaScript shipped in ``bayesleg/serving/static``; its
+Content-Security-Policy lets it load and call nothing but this service.
 
 Every bad input gets a 4xx whose body is an error object
 (``bayesleg schema error``) carrying the typed error's message:
@@ -62,6 +68,7 @@ from bayesleg.fhir import cds
 from bayesleg.fhir.outcome import operation_outcome
 from bayesleg.model import Model, load
 from bayesleg.serving import contract, schemas
+from bayesleg.serving.explorer import explorer_routes
 from bayesleg.serving.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BATCH,
@@ -312,6 +319,10 @@ def create_app(
         payload = await read_json(request)
         return await _answer(lambda p: contract.next_questions(model, p), payload, in_thread=True)
 
+    async def explain(request: Request) -> Response:
+        payload = await read_json(request)
+        return await _answer(lambda p: contract.explain(model, p), payload, in_thread=True)
+
     async def describe(request: Request) -> Response:
         return _json(description)
 
@@ -365,6 +376,7 @@ def create_app(
             Route("/v1/diagnose", diagnose, methods=["POST"]),
             Route("/v1/diagnose/batch", diagnose_batch, methods=["POST"]),
             Route("/v1/next-questions", next_questions, methods=["POST"]),
+            Route("/v1/explain", explain, methods=["POST"]),
             Route("/v1/model", describe, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -372,6 +384,7 @@ def create_app(
             Route("/fhir/Questionnaire", fhir_questionnaire, methods=["GET"]),
             Route("/cds-services", cds_discovery, methods=["GET"]),
             Route("/cds-services/{service}", cds_service, methods=["POST"]),
+            *explorer_routes(),
         ],
         exception_handlers={_Fault: _on_fault, HTTPException: _on_http_error},
     )
@@ -422,6 +435,7 @@ def openapi_document(
         "enum": [node.id for node in model.nodes]
     }
     components["batch-request"]["properties"]["cases"]["maxItems"] = max_batch
+    components["explain-request"]["properties"]["cause"] = {"enum": list(model.conditions)}
 
     def ref(name: str) -> dict[str, Any]:
         return {"content": {"application/json": {"schema": {"$ref": place(name)}}}}
@@ -471,6 +485,13 @@ def openapi_document(
                     "Rank the unobserved findings by how well they would separate the causes",
                     "next-questions-response",
                     "next-questions-request",
+                )
+            },
+            "/v1/explain": {
+                "post": operation(
+                    "Split one cause's log posterior odds among the observed items",
+                    "explain-response",
+                    "explain-request",
                 )
             },
             "/v1/model": {"get": operation("The model's vocabulary", "model")},

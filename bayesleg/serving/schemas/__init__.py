@@ -27,6 +27,8 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "batch-response",
     "next-questions-request",
     "next-questions-response",
+    "explain-request",
+    "explain-response",
     "model",
     "health",
     "error",
