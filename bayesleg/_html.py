@@ -30,7 +30,6 @@ __all__ = [
     "items",
     "number",
     "paragraph",
-    "quote",
     "spans_svg",
     "table",
     "text_table",
@@ -367,9 +366,14 @@ def table(
     *,
     marked: Sequence[bool] = (),
     caption: str = "",
+    wrap: bool = False,
 ) -> str:
-    """Return an HTML table of text cells; rows marked true are shaded and of class ``marked``."""
-    cell = "padding:2px 8px;text-align:left;border-bottom:1px solid #ddd;white-space:nowrap"
+    """Return an HTML table of text cells; rows marked true are shaded and of class ``marked``.
+
+    Cells hold their text on one line (the table scrolls) unless ``wrap``.
+    """
+    cell = "padding:2px 8px;text-align:left;vertical-align:top;border-bottom:1px solid #ddd"
+    cell += "" if wrap else ";white-space:nowrap"
     head = "".join(_element("th", escape(h), style=cell) for h in headers)
     body = []
     for index, row in enumerate(rows):
@@ -423,15 +427,6 @@ def paragraph(text: str, *, class_: str = "") -> str:
     """Return a paragraph of text."""
     attributes = {"class_": class_} if class_ else {}
     return _element("p", escape(text), style="margin:4px 0", **attributes)
-
-
-def quote(text: str, source: str) -> str:
-    """Return a quoted passage and the file it is from."""
-    return _element(
-        "blockquote",
-        escape(text) + _element("footer", escape(source), style="color:#666"),
-        style="margin:2px 0 6px 16px;border-left:3px solid #ccc;padding-left:8px",
-    )
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

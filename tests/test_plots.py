@@ -291,3 +291,16 @@ def test_bad_output_path_is_one_line(tmp_path):
     assert (
         result.stderr.startswith("bayesleg: error: cannot write") and result.stderr.count("\n") == 1
     )
+
+
+def test_the_picture_in_the_docs_matches_the_model(tmp_path):
+    # Made by `bayesleg graph -o docs/network.svg --force cramps hot_environment`; rerun it
+    # when this fails.
+    committed = Path(__file__).resolve().parent.parent / "docs" / "network.svg"
+    figure = new_figure(14, 10)
+    plot_network(
+        bayesleg.load(), figure.add_subplot(), evidence={"cramps": True, "hot_environment": True}
+    )
+    save_figure(figure, tmp_path / "network.svg")
+    fresh = svg_nodes(tmp_path / "network.svg")
+    assert list(svg_nodes(committed).items()) == list(fresh.items())

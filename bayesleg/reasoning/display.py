@@ -73,9 +73,23 @@ def diagnosis_html(diagnosis: Diagnosis, *, top: int = DRAWN) -> str:
     parts.append(_html.paragraph(f"Triage: {level.replace('_', ' ')}", class_="triage"))
     reasons = [reason.text for reason in diagnosis.triage.reasons]
     parts.append(_html.items(reasons or ["no rule raised the level"], class_="reasons"))
-    for advice in diagnosis.advice:
-        parts.append(_html.paragraph(f"{advice.label} ({advice.care}): {advice.text}"))
-        parts.append(_html.quote(advice.source.quote, advice.source.file))
+    if diagnosis.advice:
+        parts.append(
+            _html.table(
+                ["cause", "care", "advice", "from the source text"],
+                [
+                    [
+                        a.label,
+                        a.care.replace("_", " "),
+                        a.text,
+                        f"{a.source.file}: {a.source.quote}",
+                    ]
+                    for a in diagnosis.advice
+                ],
+                wrap=True,
+                caption="Advice",
+            )
+        )
     parts.append(
         _html.paragraph(
             f"Ranked by {diagnosis.ranking}; model {diagnosis.model_id} "

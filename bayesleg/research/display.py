@@ -16,6 +16,7 @@ self-contained (see :mod:`bayesleg._html`), the text a short summary.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bayesleg import _html
@@ -100,7 +101,7 @@ def model_html(model: Model) -> str:
         parameter.source.file for node in spec.nodes for _, parameter in node.parameters()
     )
     parts = [
-        _html.paragraph(f"Model {spec.id}, version {spec.version}, from {spec.path}."),
+        _html.paragraph(f"Model {spec.id}, version {spec.version}, from {Path(spec.path).name}."),
         _html.table(["", "count"], [[name, str(count)] for name, count in _counts(model)]),
         picture,
         _html.table(
