@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CARE_COLOURS",
+    "KIND_COLOURS",
     "WIDTH",
     "Column",
     "Segment",
@@ -42,8 +43,9 @@ _LABEL = 230
 _NOTE = 110
 _FONT = "font-family:sans-serif;font-size:12px"
 _MARKED = "background:#fde2e2"
-#: Colours of the care levels, least to most urgent.
+#: Colours of the care levels, least to most urgent, and of the other kinds of node.
 CARE_COLOURS = {"self_care": "#cdebc5", "see_doctor": "#fbd7a8", "urgent": "#f4a6a6"}
+KIND_COLOURS = {"factor": "#cfe3f7", "symptom": "#e6e6e6"}
 
 
 def escape(value: object) -> str:

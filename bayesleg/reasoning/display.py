@@ -47,7 +47,16 @@ def _evidence(evidence: dict[str, str]) -> str:
 
 
 def diagnosis_html(diagnosis: Diagnosis, *, top: int = DRAWN) -> str:
-    """Return a diagnosis as HTML: bars of the first ``top`` causes, triage, advice."""
+    """Return a diagnosis as HTML: bars of the first ``top`` causes, triage, advice.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> case = {"diabetes": True, "starts_in_feet": True, "numbness": True}
+    >>> html = diagnosis_html(bayesleg.load().diagnose(case))
+    >>> html.count('class="bar posterior"'), 'data-level="see_doctor"' in html
+    (10, True)
+    """
     causes = diagnosis.ranked[:top]
     rows = [
         (
@@ -133,7 +142,15 @@ def _waterfall(explanation: Explanation) -> list[SpanRow]:
 
 
 def explanation_html(explanation: Explanation) -> str:
-    """Return an explanation as HTML: a waterfall of the contributions, then what would lower it."""
+    """Return an explanation as HTML: a waterfall of the contributions, then what would lower it.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> explanation = bayesleg.load().explain({"diabetes": True}, "peripheral_neuropathy")
+    >>> 'class="bar supports" data-row="diabetes"' in explanation_html(explanation)
+    True
+    """
     chart = _html.spans_svg(
         _waterfall(explanation),
         title=f"Contributions to the log odds of {explanation.label}",
@@ -174,7 +191,14 @@ def explanation_text(explanation: Explanation) -> str:
 
 
 def questions_html(questions: tuple[Question, ...]) -> str:
-    """Return questions as HTML: bars of expected gain, then what each answer would do."""
+    """Return questions as HTML: bars of expected gain, then what each answer would do.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> questions_html(bayesleg.load().next_questions({"cramps": True}, k=3)).count("<tr")
+    4
+    """
     if not questions:
         return _html.block("Next questions", _html.paragraph("Nothing is left to ask."))
     most = max(question.expected_gain for question in questions) or 1.0

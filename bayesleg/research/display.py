@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bayesleg import _html
-from bayesleg._html import CARE_COLOURS, Column, Segment, SpanRow, number
+from bayesleg._html import CARE_COLOURS, KIND_COLOURS, Column, Segment, SpanRow, number
 from bayesleg.research.layout import LAYERS, layer_edges, layered_order
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ __all__ = [
 BARS = 12
 INTERVALS = 8
 CASES = 3
-_KIND_COLOURS = {"factor": "#cfe3f7", "symptom": "#e6e6e6"}
 _EDGE_COLOURS = {"cause": "#5b6b7b", "prevents": "#c0392b"}
 _LOW, _HIGH, _RATE = "#4a90d9", "#e07b39", "#2b6cb0"
 
@@ -60,7 +59,15 @@ def _counts(model: Model) -> list[tuple[str, int]]:
 
 
 def model_html(model: Model) -> str:
-    """Return a model as HTML: counts, version, sources and the network in three columns."""
+    """Return a model as HTML: counts, version, sources and the network in three columns.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> model = bayesleg.load()
+    >>> model_html(model).count('<g class="node"') == len(model.nodes)
+    True
+    """
     spec = model.spec
     layers = layered_order(spec)
     by_id = {node.id: node for node in spec.nodes}
@@ -73,7 +80,7 @@ def model_html(model: Model) -> str:
                     by_id[node].label,
                     CARE_COLOURS[str(by_id[node].care)]
                     if kind == "condition"
-                    else _KIND_COLOURS[kind],
+                    else KIND_COLOURS[kind],
                 )
                 for node in layers[kind]
             ),
@@ -135,7 +142,15 @@ def _mark(hit: bool | None) -> str:
 
 
 def evaluation_html(evaluation: Evaluation) -> str:
-    """Return an evaluation as HTML: the rates as bars, then every case, misses shaded."""
+    """Return an evaluation as HTML: the rates as bars, then every case, misses shaded.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> cases = [{"id": "a miss", "evidence": {"cramps": True}, "top1": "sciatica"}]
+    >>> 'class="marked"' in evaluation_html(bayesleg.evaluate(bayesleg.load(), cases))
+    True
+    """
     rates = []
     for scores in evaluation.scores:
         rates.append((f"{scores.ranking} top-1", scores.top1))
@@ -280,11 +295,15 @@ def case_sensitivity_text(case: CaseSensitivity) -> str:
     )
 
 
+def _cases(count: int) -> str:
+    return f"{count} case" if count == 1 else f"{count} cases"
+
+
 def sensitivity_html(result: Sensitivity) -> str:
     """Return a sensitivity analysis as HTML: the first cases in full, then every case."""
     parts = [
         _html.paragraph(
-            f"{len(result.cases)} cases, {len(result.parameters)} numbers varied, "
+            f"{_cases(len(result.cases))}, {len(result.parameters)} numbers varied, "
             f"{result.samples} Monte Carlo draws (seed {result.seed}); model "
             f"{result.model_id} version {result.model_version}."
         )
@@ -321,7 +340,7 @@ def sensitivity_text(result: Sensitivity) -> str:
     ]
     return "\n".join(
         [
-            f"<Sensitivity of {len(result.cases)} cases to {len(result.parameters)} numbers, "
+            f"<Sensitivity of {_cases(len(result.cases))} to {len(result.parameters)} numbers, "
             f"{result.samples} draws (seed {result.seed})>",
             _html.text_table(["case", "top", "posterior", "first in"], rows),
         ]

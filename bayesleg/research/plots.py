@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayesleg._html import CARE_COLOURS as _CARE_COLOURS
+from bayesleg._html import KIND_COLOURS as _KIND_COLOURS
 from bayesleg.errors import InvalidArgumentError
 from bayesleg.research.layout import LAYERS as _LAYERS
 from bayesleg.research.layout import layered_order
@@ -37,8 +39,6 @@ __all__ = [
     "save_figure",
 ]
 
-_KIND_COLOURS = {"factor": "#cfe3f7", "symptom": "#e6e6e6"}
-_CARE_COLOURS = {"self_care": "#cdebc5", "see_doctor": "#fbd7a8", "urgent": "#f4a6a6"}
 # Observed evidence and the edges out of it; the top cause.
 _LIT, _TOP = "#1f2d3d", "#e0a800"
 # Node labels wrap at this many characters, over two lines at most.
