@@ -282,3 +282,29 @@ def test_numbers_never_show_as_nan():
 
 def test_text_table_aligns_columns():
     assert text_table(["a", "bb"], [["ccc", "d"]]).splitlines() == ["a    bb", "ccc  d"]
+
+
+def test_a_counterfactual_ranking_shows_its_scores(shipped):
+    diagnosis = shipped.diagnose({"cramps": True}, ranking="expected_disablement")
+    lines = repr(diagnosis).splitlines()
+    assert lines[2].split() == ["cause", "prior", "posterior", "LR", "score"]
+    assert [line.split()[-1] for line in lines[3:8]] == [
+        f"{c.score:.3f}" for c in diagnosis.ranked[:5]
+    ]
+    root = parse(diagnosis._repr_html_())
+    # The bars follow the ranking, each with its score written after it.
+    assert [key for key, _ in bars(root, "posterior")] == [c.id for c in diagnosis.ranked[:10]]
+    notes = [text_of(t) for t in root.iter("text") if text_of(t).startswith("score ")]
+    assert notes == [f"score {c.score:.3f}" for c in diagnosis.ranked[:10]]
+
+
+def test_the_text_of_an_evaluation_lists_ten_misses_at_most(tiny):
+    cases = [{"id": f"m{i:02}", "evidence": {"f": True, "s": True}, "top1": "d"} for i in range(12)]
+    lines = repr(bayesleg.evaluate(tiny, cases)).splitlines()
+    assert lines[-11:] == [f"miss: m{i:02}: posterior top-1 miss" for i in range(10)] + [
+        "... 2 more cases missed"
+    ]
+    rows = table_rows(
+        parse(bayesleg.evaluate(tiny, cases)._repr_html_()), caption="Every case; misses shaded"
+    )
+    assert [cls for _, cls in rows] == ["marked"] * 12

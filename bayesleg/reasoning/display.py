@@ -63,7 +63,9 @@ def diagnosis_html(diagnosis: Diagnosis, *, top: int = DRAWN) -> str:
             cause.label,
             cause.id,
             (cause.prior, cause.posterior),
-            f"{number(cause.posterior)}  LR {number(cause.likelihood_ratio, 2)}",
+            f"{number(cause.posterior)}  LR {number(cause.likelihood_ratio, 2)}"
+            if diagnosis.ranking == "posterior"
+            else f"score {number(cause.score)}",
         )
         for cause in causes
     ]
@@ -110,15 +112,20 @@ def diagnosis_html(diagnosis: Diagnosis, *, top: int = DRAWN) -> str:
 
 def diagnosis_text(diagnosis: Diagnosis) -> str:
     """Return a diagnosis as a few lines of text: the first causes and the triage."""
+    headers = ["cause", "prior", "posterior", "LR"]
     rows = [
         [cause.id, number(cause.prior), number(cause.posterior), number(cause.likelihood_ratio, 2)]
         for cause in diagnosis.ranked[:LISTED]
     ]
+    if diagnosis.ranking != "posterior":  # then the order is the score's
+        headers.append("score")
+        for row, cause in zip(rows, diagnosis.ranked, strict=False):
+            row.append(number(cause.score))
     lines = [
         f"<Diagnosis by {diagnosis.ranking}: triage {diagnosis.triage.level}; "
         f"model {diagnosis.model_id} version {diagnosis.model_version}>",
         f"evidence: {_evidence(dict(diagnosis.evidence))}",
-        _html.text_table(["cause", "prior", "posterior", "LR"], rows),
+        _html.text_table(headers, rows),
     ]
     if len(diagnosis.ranked) > LISTED:
         lines.append(f"... {len(diagnosis.ranked) - LISTED} more causes")

@@ -43,6 +43,8 @@ __all__ = [
 BARS = 12
 INTERVALS = 8
 CASES = 3
+#: How many missed cases the text of an evaluation lists.
+LISTED = 10
 _EDGE_COLOURS = {"cause": "#5b6b7b", "prevents": "#c0392b"}
 _LOW, _HIGH, _RATE = "#4a90d9", "#e07b39", "#2b6cb0"
 
@@ -213,9 +215,10 @@ def evaluation_text(evaluation: Evaluation) -> str:
         f"exact triage {number(evaluation.exact_triage)}, Brier {number(evaluation.brier)}>",
         _html.text_table(["ranking", "top-1", "top-3", "mean rank"], rows),
     ]
-    lines += [
-        f"miss: {case.id}: {', '.join(_misses(case))}" for case in evaluation.cases if _misses(case)
-    ]
+    missed = [case for case in evaluation.cases if _misses(case)]
+    lines += [f"miss: {case.id}: {', '.join(_misses(case))}" for case in missed[:LISTED]]
+    if len(missed) > LISTED:
+        lines.append(f"... {len(missed) - LISTED} more cases missed")
     return "\n".join(lines)
 
 
