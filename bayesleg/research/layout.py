@@ -20,7 +20,8 @@ usual heuristics (Sugiyama, Tagawa and Toda 1981) do well:
 Edges within a column (a condition causing another) are drawn as arcs and
 not counted.  Each step is kept only when it lowers the count, so the result
 never crosses more edges than file order.  On the shipped model, 856 crossings
-in file order become about 335, in well under a second.
+in file order become 335 (graphviz's ``dot``, given the same three ranks,
+leaves 378), in about a second; the result is kept for each model file.
 """
 
 from __future__ import annotations
