@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pgmpy.models import DiscreteBayesianNetwork
 
     from bayesleg.reasoning.explain import Explanation
-    from bayesleg.reasoning.questions import Question
+    from bayesleg.reasoning.questions import Questions
 
 __all__ = ["Model", "Node", "load"]
 
@@ -111,7 +111,15 @@ class Model:
         self._pgmpy: DiscreteBayesianNetwork | None = None
 
     def __repr__(self) -> str:
-        return f"<Model {self.id!r} version {self.version} with {len(self._nodes)} nodes>"
+        from bayesleg.research.display import model_text
+
+        return model_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show the model's counts, version, sources and network in a notebook."""
+        from bayesleg.research.display import model_html
+
+        return model_html(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A model pickles as its validated file contents and recompiles on load,
@@ -320,10 +328,12 @@ class Model:
 
     def next_questions(
         self, evidence: Mapping[str, Any], k: int = 5, *, exclude: Iterable[str] = ()
-    ) -> tuple[Question, ...]:
+    ) -> Questions:
         """Rank the unobserved symptoms and factors by expected information gain.
 
-        See :func:`bayesleg.reasoning.questions.next_questions` for the target (the
+        Returns a :class:`~bayesleg.reasoning.questions.Questions`, a tuple of
+        :class:`~bayesleg.reasoning.questions.Question` that shows as a table in
+        a notebook.  See :func:`bayesleg.reasoning.questions.next_questions` for the target (the
         summed binary entropy of the condition posteriors) and the options.
 
         Examples

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
-from pathlib import Path
 from typing import Any
 
 from bayesleg.cli._options import (
@@ -14,13 +13,15 @@ from bayesleg.cli._options import (
     add_model_option,
     check_output,
 )
+from bayesleg.cli.diagnose import parse_evidence_arguments
 from bayesleg.knowledge._files import replacing
 from bayesleg.model import load
 
 HELP = "draw the network (factors -> conditions -> symptoms) to an image"
 DESCRIPTION = (
     "Draw the network in three layers, factors -> conditions -> symptoms, to FILE "
-    "(.png, .svg or .pdf; needs matplotlib: pip install 'bayesleg[plot]')."
+    "(.png, .svg or .pdf; needs matplotlib: pip install 'bayesleg[plot]'). "
+    "Given evidence (ID or ID=yes|no), outline it and the top cause."
 )
 
 
@@ -69,7 +70,10 @@ def check_pixels(width: float, height: float, dpi: int) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the command's arguments."""
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the image to write")
+    parser.add_argument("evidence", nargs="*", metavar="ID[=yes|no]")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="the image (.png, .svg or .pdf)"
+    )
     parser.add_argument(
         "--size",
         nargs=2,
@@ -90,23 +94,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def save(figure: Any, path: str, dpi: int) -> None:
     """Save a figure whole or not at all, a bad path or format a one-line usage error."""
+    from bayesleg.research.plots import save_figure
+
     try:
         with replacing(path) as temporary:
-            figure.savefig(temporary, dpi=dpi)
+            save_figure(figure, temporary, dpi=dpi)
     except (OSError, ValueError) as error:
         raise UsageError(f"cannot write {path!r}: {error}") from error
 
 
 def check_image(path: str, *, force: bool) -> None:
-    """Fail with a one-line usage error, before any work, if ``path`` is no image file name.
+    """Fail, before any work, if ``path`` is no image file name or cannot be written.
 
-    matplotlib would otherwise append ``.png`` to a name without a suffix.
+    Raises
+    ------
+    InvalidArgumentError
+        If the name does not end in .png, .svg or .pdf.
+    UsageError
+        If the file cannot be written.
     """
-    if not Path(path).suffix:
-        raise UsageError(
-            f"cannot tell the image format of {path!r}; expected a name ending "
-            f"in .png, .svg or .pdf"
-        )
+    from bayesleg.research.plots import check_image_name
+
+    check_image_name(path)
     check_output(path, force=force)
 
 
@@ -129,11 +138,15 @@ def run(args: argparse.Namespace) -> int:
     from bayesleg.research.plots import new_figure, plot_network
 
     model = load(args.model)
+    evidence = parse_evidence_arguments(args.evidence) if args.evidence else None
     figure = new_figure(width, height, dpi=args.dpi)
-    plot_network(model, figure.add_subplot())
+    plot_network(model, figure.add_subplot(), evidence=evidence)
     save(figure, args.output, args.dpi)
     print(
         f"wrote {args.output}: {len(model.nodes)} nodes in three layers "
         f"({round(width * args.dpi)} x {round(height * args.dpi)} px)"
     )
+    if evidence is not None:
+        top = model.diagnose(evidence).top
+        print(f"outlined the evidence and the top cause, {top.id} ({top.posterior:.2f})")
     return 0

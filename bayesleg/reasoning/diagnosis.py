@@ -113,6 +113,17 @@ class Diagnosis:
         """The most probable cause."""
         return self.ranked[0]
 
+    def __repr__(self) -> str:
+        from bayesleg.reasoning.display import diagnosis_text
+
+        return diagnosis_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show the differential, triage and advice in a notebook."""
+        from bayesleg.reasoning.display import diagnosis_html
+
+        return diagnosis_html(self)
+
     def plot(self, ax: Any = None, *, top: int | None = None) -> Any:
         """Draw the differential as horizontal bars of prior and posterior.
 

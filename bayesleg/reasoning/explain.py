@@ -118,6 +118,17 @@ class Explanation:
     would_lower: tuple[Lowering, ...]
     method: str
 
+    def __repr__(self) -> str:
+        from bayesleg.reasoning.display import explanation_text
+
+        return explanation_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show the contributions as a waterfall in a notebook."""
+        from bayesleg.reasoning.display import explanation_html
+
+        return explanation_html(self)
+
     @property
     def supporting(self) -> tuple[Contribution, ...]:
         """The items that raise the cause's odds, largest first."""

@@ -45,7 +45,7 @@ from bayesleg.knowledge.evidence import normalise_evidence
 if TYPE_CHECKING:
     from bayesleg.model import Model
 
-__all__ = ["ASKABLE_KINDS", "Question", "binary_entropy", "next_questions"]
+__all__ = ["ASKABLE_KINDS", "Question", "Questions", "binary_entropy", "next_questions"]
 
 #: The kinds of node a question may be about; conditions are never asked.
 ASKABLE_KINDS: tuple[str, ...] = ("symptom", "factor")
@@ -74,6 +74,26 @@ class Question:
         return asdict(self)
 
 
+class Questions(tuple[Question, ...]):
+    """The questions of :func:`next_questions`, most informative first.
+
+    A tuple of :class:`Question` that also shows as a table in a notebook.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        from bayesleg.reasoning.display import questions_text
+
+        return questions_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show the questions' gains as bars and their answers as a table."""
+        from bayesleg.reasoning.display import questions_html
+
+        return questions_html(self)
+
+
 def binary_entropy(p: np.ndarray) -> np.ndarray:
     """Return the binary entropy of each probability, in bits (0 log 0 = 0).
 
@@ -94,7 +114,7 @@ def next_questions(
     *,
     k: int = 5,
     exclude: Iterable[str] = (),
-) -> tuple[Question, ...]:
+) -> Questions:
     """Rank the unobserved symptoms and factors by expected information gain.
 
     Parameters
@@ -110,8 +130,8 @@ def next_questions(
 
     Returns
     -------
-    tuple of Question
-        Most informative first (ties by id).  Observed nodes, excluded
+    Questions
+        A tuple of :class:`Question`, most informative first (ties by id).  Observed nodes, excluded
         nodes and conditions never appear.
 
     Raises
@@ -137,7 +157,7 @@ def next_questions(
     conditions = list(model.conditions)
     current, p_yes, if_yes, if_no = answer_rows(model.engine, states, candidates, conditions)
     if not candidates:
-        return ()
+        return Questions()
     entropy_now = binary_entropy(current).sum()
     entropy_yes = binary_entropy(if_yes).sum(axis=1)
     entropy_no = binary_entropy(if_no).sum(axis=1)
@@ -147,7 +167,7 @@ def next_questions(
     tied_current, tied_gains = np.round(current, 12), np.round(gains, 12)
     top = min(range(len(conditions)), key=lambda c: (-tied_current[c], conditions[c]))
     order = sorted(range(len(candidates)), key=lambda j: (-tied_gains[j], candidates[j]))
-    return tuple(
+    return Questions(
         Question(
             id=candidates[j],
             label=model.node(candidates[j]).label,

@@ -387,6 +387,17 @@ class Evaluation:
     model_id: str
     model_version: str
 
+    def __repr__(self) -> str:
+        from bayesleg.research.display import evaluation_text
+
+        return evaluation_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show the rates as bars and every case, misses shaded, in a notebook."""
+        from bayesleg.research.display import evaluation_html
+
+        return evaluation_html(self)
+
     def ranking(self, name: str) -> RankingScores:
         """Return the scores of one ranking method.
 

@@ -9,8 +9,17 @@ returns the axes; save with ``ax.figure.savefig(path)``.
 
 from __future__ import annotations
 
+import os
+import textwrap
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from bayesleg._html import CARE_COLOURS as _CARE_COLOURS
+from bayesleg._html import KIND_COLOURS as _KIND_COLOURS
+from bayesleg.errors import InvalidArgumentError
+from bayesleg.research.layout import LAYERS as _LAYERS
+from bayesleg.research.layout import layered_order
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -20,11 +29,20 @@ if TYPE_CHECKING:
     from bayesleg.reasoning.diagnosis import Diagnosis
     from bayesleg.research.sensitivity import CaseSensitivity
 
-__all__ = ["new_figure", "plot_diagnosis", "plot_network", "plot_tornado"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "check_image_name",
+    "new_figure",
+    "plot_diagnosis",
+    "plot_network",
+    "plot_tornado",
+    "save_figure",
+]
 
-_KIND_COLOURS = {"factor": "#cfe3f7", "symptom": "#e6e6e6"}
-_CARE_COLOURS = {"self_care": "#cdebc5", "see_doctor": "#fbd7a8", "urgent": "#f4a6a6"}
-_LAYERS = ("factor", "condition", "symptom")
+# Observed evidence and the edges out of it; the top cause.
+_LIT, _TOP = "#1f2d3d", "#e0a800"
+# Node labels wrap at this many characters, over two lines at most.
+_WRAP = 30
 # How each kind of edge is drawn: a term of one parent, a member of a joint term, a preventer.
 # ``bend`` sets parallel edges of different kinds apart.
 _EDGE_STYLES: Mapping[str, Mapping[str, Any]] = {
@@ -58,57 +76,30 @@ def _axes(ax: Axes | None, width: float, height: float) -> Axes:
     return ax if ax is not None else new_figure(width, height).add_subplot()
 
 
-def layered_order(model: Model, sweeps: int = 4) -> dict[str, list[str]]:
-    """Return the node ids of each layer, ordered to cross few edges.
-
-    Factors start in file order; then, for a few sweeps, conditions are
-    sorted by the mean position of their parents, symptoms by that of
-    theirs, and factors by that of their children (the barycentre
-    heuristic).
-    """
-    layers: dict[str, list[str]] = {kind: [] for kind in _LAYERS}
-    for node in model.nodes:
-        layers[node.kind].append(node.id)
-    parents = {node.id: list(node.parent_ids) for node in model.spec.nodes}
-    children: dict[str, list[str]] = {node.id: [] for node in model.nodes}
-    for child, ids in parents.items():
-        for parent in ids:
-            children[parent].append(child)
-
-    def position() -> dict[str, float]:
-        return {
-            node: index / max(len(ids) - 1, 1)
-            for ids in layers.values()
-            for index, node in enumerate(ids)
-        }
-
-    def barycentre(ids: list[str], neighbours: Mapping[str, list[str]]) -> list[str]:
-        where = position()
-        return sorted(
-            ids,
-            key=lambda n: (
-                sum(where[m] for m in neighbours[n]) / len(neighbours[n])
-                if neighbours[n]
-                else where[n]
-            ),
-        )
-
-    for _ in range(sweeps):
-        layers["condition"] = barycentre(layers["condition"], parents)
-        layers["symptom"] = barycentre(layers["symptom"], parents)
-        layers["factor"] = barycentre(layers["factor"], children)
-    return layers
+def _node_label(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, _WRAP, max_lines=2, placeholder="…"))
 
 
-def plot_network(model: Model, ax: Axes | None = None) -> Axes:
+def plot_network(
+    model: Model, ax: Axes | None = None, *, evidence: Mapping[str, Any] | None = None
+) -> Axes:
     """Draw the network in three layers: factors, conditions, symptoms.
 
-    Edges run left to right, their width following the number on them: grey
-    for a cause of one parent; purple, one from each parent, for a joint
-    cause (active only when all its parents are present); dashed red, ending
-    in a bar, for a preventive practice (a factor in a given state blocking
-    the condition).  Edges between conditions arc within the middle layer.
-    Conditions are coloured by care level.
+    Each node shows its label; each layer is ordered to cross few edges
+    (:func:`bayesleg.research.layout.layered_order`).  Edges run left to
+    right, their width following the number on them: grey for a cause of one
+    parent; purple, one from each parent, for a joint cause (active only when
+    all its parents are present); dashed red, ending in a bar, for a
+    preventive practice (a factor in a given state blocking the condition).
+    Edges between conditions arc within the middle layer.  Conditions are
+    coloured by care level.
+
+    Given ``evidence``, the observed nodes are outlined (thick and dark when
+    present, dashed when absent), the edges out of the present ones and
+    from the top cause into them drawn dark, and the top cause of the
+    diagnosis outlined in gold, its posterior in the title.  In an SVG, each
+    node's text carries the id ``node-ID``; an observed node's
+    ``evidence-ID``, the top cause's ``top-ID``.
 
     Parameters
     ----------
@@ -116,15 +107,24 @@ def plot_network(model: Model, ax: Axes | None = None) -> Axes:
         The model to draw.
     ax : matplotlib.axes.Axes, optional
         Where to draw; by default a new 14 x 10 inch figure.
+    evidence : mapping, optional
+        A case, as for :meth:`Model.diagnose <bayesleg.model.Model.diagnose>`.
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    UnknownNodeError, InvalidStateError, InvalidEvidenceError, ImpossibleEvidenceError
+        As :meth:`Model.diagnose <bayesleg.model.Model.diagnose>`, for bad evidence.
     """
     import networkx as nx
 
+    diagnosis = None if evidence is None else model.diagnose(evidence)
+    observed = {} if diagnosis is None else dict(diagnosis.evidence)
     ax = _axes(ax, 14, 10)
-    layers = layered_order(model)
+    layers = layered_order(model.spec)
     graph: nx.DiGraph[str] = nx.DiGraph()
     for column, kind in enumerate(_LAYERS):
         ids = layers[kind]
@@ -141,42 +141,73 @@ def plot_network(model: Model, ax: Axes | None = None) -> Axes:
             edges["prevents"].append((inhibitor.factor, node.id, inhibitor.parameter.p))
     pos = nx.get_node_attributes(graph, "pos")
     kinds = nx.get_node_attributes(graph, "kind")
+    top = None if diagnosis is None else diagnosis.top.id
+
+    def lit(parent: str, child: str) -> bool:
+        # Out of a present finding, or from the top cause into one.
+        return observed.get(parent) == "present" or (
+            parent == top and observed.get(child) == "present"
+        )
+
     for style, drawn in edges.items():
         look = _EDGE_STYLES[style]
         for within in (False, True):
-            chosen = [edge for edge in drawn if (kinds[edge[0]] == kinds[edge[1]]) == within]
-            if not chosen:
-                continue
-            nx.draw_networkx_edges(
-                graph,
-                pos,
-                edgelist=[(parent, child) for parent, child, _ in chosen],
-                ax=ax,
-                width=[0.4 + 2.5 * number for _, _, number in chosen],
-                edge_color=look["colour"],
-                style=look["linestyle"],
-                alpha=0.45,
-                arrows=True,
-                arrowstyle=look["arrowstyle"],
-                arrowsize=6,
-                connectionstyle=f"arc3,rad={look['bend'] + (0.35 if within else 0.0)}",
-                node_size=0,
-            )
+            for dark in (False, True):
+                chosen = [
+                    edge
+                    for edge in drawn
+                    if (kinds[edge[0]] == kinds[edge[1]]) == within
+                    and lit(edge[0], edge[1]) == dark
+                ]
+                if not chosen:
+                    continue
+                nx.draw_networkx_edges(
+                    graph,
+                    pos,
+                    edgelist=[(parent, child) for parent, child, _ in chosen],
+                    ax=ax,
+                    width=[0.4 + 2.5 * number for _, _, number in chosen],
+                    edge_color=_LIT if dark else look["colour"],
+                    style=look["linestyle"],
+                    alpha=0.9 if dark else (0.2 if observed else 0.45),
+                    arrows=True,
+                    arrowstyle=look["arrowstyle"],
+                    arrowsize=6,
+                    connectionstyle=f"arc3,rad={look['bend'] + (0.35 if within else 0.0)}",
+                    node_size=0,
+                )
     # Every condition has a care level; no other node has.
     care = {node.id: node.care for node in model.spec.nodes if node.care is not None}
+    labels = {node.id: node.label for node in model.nodes}
     alignment = {"factor": "right", "condition": "center", "symptom": "left"}
     for node_id, (x, y) in pos.items():
         kind = kinds[node_id]
         colour = _CARE_COLOURS[care[node_id]] if kind == "condition" else _KIND_COLOURS[kind]
+        box: dict[str, Any] = {
+            "boxstyle": "round,pad=0.3",
+            "facecolor": colour,
+            "edgecolor": "#7a7a7a",
+        }
+        gid = f"node-{node_id}"
+        if node_id in observed:
+            present = observed[node_id] == "present"
+            box.update(edgecolor=_LIT, linewidth=2.0 if present else 1.2)
+            box["linestyle"] = "solid" if present else "dashed"
+            gid = f"evidence-{node_id}"
+        if node_id == top:
+            box.update(edgecolor=_TOP, linewidth=3.0)
+            gid = f"top-{node_id}"
         ax.text(
             x,
             y,
-            node_id,
+            _node_label(labels[node_id]),
             ha=alignment[kind],
             va="center",
-            fontsize=8,
+            fontsize=7,
             zorder=3,
-            bbox={"boxstyle": "round,pad=0.3", "facecolor": colour, "edgecolor": "#7a7a7a"},
+            bbox=box,
+            gid=gid,
+            weight="bold" if node_id in observed or node_id == top else "normal",
         )
     for column, title in enumerate(("factors", "conditions", "symptoms")):
         ax.text(column, 1.06, title, ha="center", va="bottom", fontsize=11, weight="bold")
@@ -202,11 +233,63 @@ def plot_network(model: Model, ax: Axes | None = None) -> Axes:
             fontsize=8,
             color=look["colour"],
         )
-    ax.set_xlim(-0.7, 2.7)
+    ax.set_xlim(-0.75, 2.75)
     ax.set_ylim(-0.1, 1.1)
-    ax.set_title(f"{model.spec.title} ({model.id}, version {model.version})")
+    title = f"{model.spec.title} ({model.id}, version {model.version})"
+    if diagnosis is not None:
+        given = ", ".join(f"{node}={state}" for node, state in observed.items()) or "none"
+        title += (
+            f"\nevidence: {given}; top cause {diagnosis.top.label} "
+            f"(posterior {diagnosis.top.posterior:.2f}, triage {diagnosis.triage.level})"
+        )
+    ax.set_title(title)
     ax.set_axis_off()
     return ax
+
+
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_image_name(path: str | os.PathLike[str]) -> str:
+    """Return the image format a file name asks for: ``png``, ``svg`` or ``pdf``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If the name ends in no suffix or another one.
+
+    Examples
+    --------
+    >>> check_image_name("network.SVG")
+    'svg'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise InvalidArgumentError(
+            f"cannot tell the image format of {str(path)!r}; expected a name ending in "
+            f"{', '.join(IMAGE_SUFFIXES[:-1])} or {IMAGE_SUFFIXES[-1]}"
+        )
+    return suffix[1:]
+
+
+def save_figure(figure: Figure, path: str | os.PathLike[str], *, dpi: float = 100) -> None:
+    """Save a figure in the format its name's suffix asks for (PNG, SVG or PDF).
+
+    An SVG keeps its text as text (searchable, selectable, readable by a
+    screen reader), not as outlines.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If the suffix is not one of :data:`IMAGE_SUFFIXES`.
+    """
+    import matplotlib
+
+    image_format = check_image_name(path)
+    # Without a date and with fixed ids, the same figure saves to the same SVG or PDF.
+    metadata = {"Date": None} if image_format != "png" else None
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "bayesleg"}):
+        figure.savefig(path, dpi=dpi, format=image_format, metadata=metadata)
 
 
 def plot_diagnosis(diagnosis: Diagnosis, ax: Axes | None = None, *, top: int | None = None) -> Axes:

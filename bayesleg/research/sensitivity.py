@@ -197,6 +197,17 @@ class CaseSensitivity:
     stability: float
     intervals: tuple[CauseInterval, ...]
 
+    def __repr__(self) -> str:
+        from bayesleg.research.display import case_sensitivity_text
+
+        return case_sensitivity_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show a tornado and the posterior intervals in a notebook."""
+        from bayesleg.research.display import case_sensitivity_html
+
+        return case_sensitivity_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the case's analysis as a JSON-serialisable dict."""
         return {
@@ -223,6 +234,17 @@ class Sensitivity:
     seed: int | None
     model_id: str
     model_version: str
+
+    def __repr__(self) -> str:
+        from bayesleg.research.display import sensitivity_text
+
+        return sensitivity_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show each case's tornado and intervals in a notebook."""
+        from bayesleg.research.display import sensitivity_html
+
+        return sensitivity_html(self)
 
     def mean_swing(self) -> dict[str, float]:
         """Return each number's swing averaged over the cases, largest first."""
