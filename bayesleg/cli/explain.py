@@ -28,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def format_explanation(explanation: Explanation) -> str:
     """Return the explanation as readable lines."""
-    change = explanation.log_posterior_odds - explanation.log_baseline_odds
+    change = explanation.log_odds_change  # inf when the evidence makes the cause certain
     lines = [
         f"{explanation.label} ({explanation.cause})",
         f"  posterior {explanation.posterior:.3f}; with no evidence {explanation.baseline:.3f}",
@@ -58,6 +58,7 @@ def format_explanation(explanation: Explanation) -> str:
         f"Shares are {explanation.method} Shapley values over {items} observed "
         f"item{'s' if items != 1 else ''}, in natural-log odds."
     )
+    lines.extend(f"Note: {note}." for note in explanation.notes)
     return "\n".join(lines)
 
 
