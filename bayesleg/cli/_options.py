@@ -21,6 +21,7 @@ from bayesleg.knowledge._files import check_file_name
 
 __all__ = [
     "COMMANDS",
+    "STATE_WORDS",
     "UsageError",
     "add_force_option",
     "add_model_option",
@@ -112,11 +113,13 @@ def writing(path: str) -> Iterator[None]:
         raise UsageError(f"cannot write {path!r}: {error.strerror or error}") from error
 
 
+#: How the command line names each state in its messages.
+STATE_WORDS: dict[str, str] = {"present": "yes", "absent": "no"}
+
+
 def shown_evidence(evidence: Mapping[str, str]) -> str:
     """Return evidence as the command line takes it: ``ID=yes ID=no``."""
-    return " ".join(
-        f"{node}={'yes' if state == 'present' else 'no'}" for node, state in evidence.items()
-    )
+    return " ".join(f"{node}={STATE_WORDS[state]}" for node, state in evidence.items())
 
 
 # What the library says of the first case of a batch; the command line has one case.

@@ -9,7 +9,7 @@ import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 
-from bayesleg.cli._options import add_model_option, one_case, positive_int
+from bayesleg.cli._options import STATE_WORDS, add_model_option, one_case, positive_int
 from bayesleg.errors import InvalidEvidenceError, InvalidStateError
 from bayesleg.knowledge.evidence import parse_state
 from bayesleg.model import Model, load
@@ -109,11 +109,8 @@ def format_warnings(model: Model, evidence: Mapping[str, str]) -> list[str]:
 
     return [
         f"Warning: {warning['message']}"
-        for warning in evidence_warnings(model, evidence, words=_CLI_WORDS)
+        for warning in evidence_warnings(model, evidence, words=STATE_WORDS)
     ]
-
-
-_CLI_WORDS = {"present": "yes", "absent": "no"}
 
 
 def format_diagnosis(model: Model, diagnosis: Diagnosis, top: int | None = None) -> str:

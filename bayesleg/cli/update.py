@@ -24,8 +24,8 @@ DESCRIPTION = (
     "Read cases from DATA.csv (one column per node id; yes/no, also true/false, "
     "present/absent or 1/0; empty for missing), treat the model's numbers as a prior "
     "worth --strength cases each, fit leaks, weights and factor priors by EM on the "
-    "noisy-OR parameters, "
-    "and write the updated model, its provenance recorded, to -o FILE.toml."
+    "noisy-OR parameters, and write the updated model, its provenance recorded, to "
+    "-o FILE.toml."
 )
 _SHOWN = 10
 

@@ -528,6 +528,7 @@ def read_cases(path: str | os.PathLike[str]) -> pandas.DataFrame:
     name = str(path)
     records: list[list[bool | None]] = []
     lines: list[int] = []
+    read: dict[str, bool | None] = {}  # each spelling met so far, and what it says
     with open(path, encoding="utf-8-sig", newline="") as file:
         reader = csv.reader(file)
         try:
@@ -545,7 +546,13 @@ def read_cases(path: str | os.PathLike[str]) -> pandas.DataFrame:
                         f"{name!r}, line {start} (the header is line 1): {len(row)} cells, "
                         f"but the header names {len(header)} columns"
                     )
-                records.append([_cell(name, start, header, i, text) for i, text in enumerate(row)])
+                try:  # most files spell a handful of values: look each spelling up once
+                    records.append([read[text] for text in row])
+                except KeyError:
+                    for column, text in enumerate(row):
+                        if text not in read:
+                            read[text] = _cell(name, start, header, column, text)
+                    records.append([read[text] for text in row])
                 lines.append(start)
         except UnicodeDecodeError as error:
             raise InvalidArgumentError(f"{name!r} is not UTF-8 text: {error}") from None
