@@ -361,6 +361,13 @@ class Model:
             Same index; one posterior column per condition, then
             ``top_cause`` and ``triage``.  A Dask frame gives a lazy Dask
             frame, scored partition by partition (see :mod:`bayesleg.research.scale`).
+
+        Raises
+        ------
+        InvalidArgumentError
+            If a column label appears twice.
+        UnknownNodeError, InvalidStateError, ImpossibleEvidenceError
+            As :meth:`diagnose_many`, for the first bad row.
         """
         if type(frame).__module__.startswith("dask"):
             from bayesleg.research.scale import rank_dask_frame
@@ -368,6 +375,12 @@ class Model:
             return rank_dask_frame(self, frame)
         import pandas
 
+        twice = frame.columns[frame.columns.duplicated()]
+        if len(twice):  # to_dict would keep one of them silently
+            raise InvalidArgumentError(
+                f"column {twice[0]!r} appears more than once in the frame; "
+                "give each node one column"
+            )
         # Column labels pass through as they are; diagnose_many checks each is a node id.
         cases: list[dict[Any, Any]] = [
             {key: value for key, value in row.items() if not _is_missing(value)}

@@ -28,7 +28,7 @@ def test_diagnose_json_matches_the_api():
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     expected = bayesleg.load(TINY).diagnose({"f": True, "s": True, "t": False}).to_dict()
-    assert payload == json.loads(json.dumps(expected))
+    assert payload == json.loads(json.dumps(expected)) | {"warnings": []}
 
 
 def test_diagnose_table_shows_ranks_and_triage():
@@ -131,3 +131,121 @@ def test_impossible_evidence_is_one_line():
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert "probability zero" in result.stderr
+
+
+# -- one case, in yes/no words -------------------------------------------------------
+
+
+def _in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """Run the command in this process (quicker than a subprocess), as ``run`` reports it."""
+    from bayesleg.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("diagnose", "s", "c=no", "d=no"),
+        ("next", "s", "c=no", "d=no"),
+        ("explain", "c", "s", "c=no", "d=no"),
+        ("interview", "s", "c=no", "d=no"),
+        ("sensitivity", "--samples", "0", "s", "c=no", "d=no"),
+        ("simulate", "3", "-o", "never.csv", "--evidence", "s", "c=no", "d=no"),
+    ],
+    ids=lambda args: args[0],
+)
+def test_impossible_evidence_on_the_command_line_is_not_called_case_0(
+    args, capsys, tmp_path, monkeypatch
+):
+    # In tiny.toml S has no leak: present with C and D both absent, it cannot happen.
+    monkeypatch.chdir(tmp_path)
+    result = _in_process(capsys, *args, "--model", TINY)
+    assert result.returncode == 2 and result.stdout.count("Evidence") == 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "probability zero" in lines[0] and lines[0].endswith(": s=yes c=no d=no")
+    assert "case" not in lines[0] and "present" not in lines[0] and "absent" not in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("s=True", "invalid value 'True' for 's'; expected yes or no"),
+        ("s=false", "invalid value 'false' for 's'; expected yes or no"),
+        ("s=maybe", "invalid value 'maybe' for 's'; expected yes or no"),
+        ("s=", "invalid value '' for 's'; expected yes or no"),
+    ],
+)
+def test_a_bad_state_is_answered_in_the_command_line_words(token, message, capsys):
+    result = _in_process(capsys, "diagnose", token, "--model", TINY)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"bayesleg: error: {message}"]
+
+
+def test_a_finding_given_both_ways_is_named_in_yes_no_words(capsys):
+    result = _in_process(capsys, "diagnose", "s", "s=no", "--model", TINY)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "bayesleg: error: 's' is given as both yes and no; give it once"
+    ]
+
+
+def test_yes_and_no_in_any_case_and_the_state_names_are_still_read(capsys):
+    result = _in_process(
+        capsys, "diagnose", "s=YES", "t=No", "f=present", "--model", TINY, "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["evidence"] == {"f": "present", "s": "present", "t": "absent"}
+
+
+# -- the contract's warnings, in the table and in --json -----------------------------
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [(), ("c",), ("c=no", "s"), ("f", "s")],
+    ids=["nothing", "condition", "condition-and-finding", "no-warning"],
+)
+def test_diagnose_and_next_give_the_contracts_warnings(evidence, capsys):
+    import bayesleg
+    from bayesleg.serving import contract
+
+    states = dict(token.split("=") if "=" in token else (token, "yes") for token in evidence)
+    request = {"evidence": {node: state == "yes" for node, state in states.items()}}
+    model = bayesleg.load(TINY)
+    expected = contract.diagnose(model, request)["warnings"]
+    assert expected == contract.next_questions(model, request)["warnings"]
+    assert bool(expected) == (evidence != ("f", "s"))
+    for command in ("diagnose", "next"):
+        result = _in_process(capsys, command, *evidence, "--model", TINY, "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["warnings"] == expected
+        table = _in_process(capsys, command, *evidence, "--model", TINY)
+        assert table.returncode == 0, table.stderr
+        lines = table.stdout.splitlines()
+        shown = [line for line in lines if line.startswith("Warning: ")]
+        assert len(shown) == len(expected)
+        assert lines[1 : 1 + len(shown)] == shown  # right below the evidence
+        for line, warning in zip(shown, expected, strict=True):
+            if warning["code"] == "condition_as_evidence":
+                node = warning["node"]
+                assert f"({node}={states[node]})" in line and "present" not in line
+            else:
+                assert line == f"Warning: {warning['message']}"
+
+
+def test_a_condition_made_certain_has_a_null_likelihood_ratio_in_strict_json(capsys):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    result = _in_process(capsys, "diagnose", "c", "--model", TINY, "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout, parse_constant=refuse)
+    ranked = {cause["id"]: cause for cause in payload["ranked"]}
+    assert ranked["c"]["posterior"] == 1.0 and ranked["c"]["likelihood_ratio"] is None
+    assert "inf" in _in_process(capsys, "diagnose", "c", "--model", TINY).stdout.splitlines()[3]

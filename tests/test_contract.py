@@ -563,3 +563,25 @@ def test_request_checks_agree_with_the_request_schema(tiny, request):
         assert not schema_valid, error
     else:
         assert schema_valid
+
+
+def test_evidence_warnings_are_the_responses_and_speak_the_callers_words(model):
+    evidence = {"dehydration": True, "cramps": False}
+    response = contract.diagnose(model, {"evidence": evidence})
+    assert contract.evidence_warnings(model, evidence) == response["warnings"]
+    assert response["warnings"][0]["message"] == (
+        "'dehydration' is a condition given as evidence (dehydration=present), "
+        "so it is pinned rather than diagnosed"
+    )
+    words = contract.evidence_warnings(model, evidence, words={"present": "yes", "absent": "no"})
+    assert [w["code"] for w in words] == ["condition_as_evidence"]
+    assert "(dehydration=yes)" in words[0]["message"]
+
+
+def test_a_condition_given_as_evidence_answers_strict_json_with_a_null_ratio(model):
+    response = contract.diagnose(model, {"evidence": {"dehydration": True}})
+    line = contract.dumps(response)  # refuses NaN and infinities
+    ranked = {cause["id"]: cause for cause in json.loads(line)["ranked"]}
+    assert ranked["dehydration"]["posterior"] == 1.0
+    assert ranked["dehydration"]["likelihood_ratio"] is None
+    assert validator("diagnosis-response").is_valid(json.loads(line))

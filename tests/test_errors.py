@@ -1,11 +1,19 @@
-"""The error tree's helpers: did-you-mean suggestions and quoting in messages."""
+"""The error tree's helpers (did-you-mean suggestions, quoting) and input given twice."""
 
 import difflib
+from pathlib import Path
 
 import pytest
 
+import bayesleg
 from bayesleg import errors
-from bayesleg.errors import UnknownNodeError, close_matches, quoted
+from bayesleg.errors import (
+    InvalidArgumentError,
+    UnknownNodeError,
+    VignetteFileError,
+    close_matches,
+    quoted,
+)
 
 IDS = ["numbness", "weakness", "cramps", "heaviness"]
 
@@ -56,3 +64,23 @@ def test_quoted_keeps_short_values_whole():
     assert quoted(3) == "3"
     assert quoted("x" * errors.MAX_SUGGESTED_LENGTH) == repr("x" * errors.MAX_SUGGESTED_LENGTH)
     assert quoted("y" * 201) == f"{'y' * 40!r}... (201 characters)"
+
+
+# -- columns and keys given twice -----------------------------------------------------
+
+TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
+
+
+def test_a_frame_with_a_column_twice_is_refused_not_silently_thinned():
+    import pandas as pd
+
+    frame = pd.DataFrame([[True, False]], columns=["s", "s"])
+    with pytest.raises(InvalidArgumentError, match="column 's' appears more than once"):
+        bayesleg.load(TINY).rank_frame(frame)
+
+
+def test_a_vignette_giving_a_key_twice_is_refused(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"id": "a", "evidence": {"s": true, "s": false}}\n', encoding="utf-8")
+    with pytest.raises(VignetteFileError, match=r"line 1: the key 's' appears twice"):
+        bayesleg.evaluate(bayesleg.load(TINY), path)

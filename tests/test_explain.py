@@ -94,9 +94,7 @@ def _brute_shapley(worlds, evidence, cause):
     m = len(items)
 
     def value(subset):
-        p = worlds.posterior(cause, {item: evidence[item] for item in subset})
-        p = min(max(p, 1e-12), 1 - 1e-12)
-        return math.log(p / (1 - p))
+        return _log_odds(worlds, cause, {item: evidence[item] for item in subset})
 
     shares = {}
     for item in items:
@@ -105,9 +103,26 @@ def _brute_shapley(worlds, evidence, cause):
         for size in range(m):
             for subset in itertools.combinations(others, size):
                 weight = math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m)
-                total += weight * (value((*subset, item)) - value(subset))
+                total += weight * _step(value(subset), value((*subset, item)))
         shares[item] = total
     return shares
+
+
+def _log_odds(worlds, cause, evidence):
+    """log P(cause, evidence) - log P(no cause, evidence), summed over the enumerated worlds.
+
+    inf when the evidence makes the cause certain, -inf when it rules it out.
+    """
+    keep = worlds.mask(evidence)
+    present = float(worlds.weight[keep & worlds.factual[cause]].sum())
+    absent = float(worlds.weight[keep & ~worlds.factual[cause]].sum())
+    log = lambda mass: math.log(mass) if mass > 0 else -math.inf  # noqa: E731
+    return log(present) - log(absent)
+
+
+def _step(before, after):
+    """after - before, and 0 from an infinity to the same one (certain stays certain)."""
+    return 0.0 if before == after else after - before
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -123,9 +138,10 @@ def test_exact_shares_match_brute_force(tmp_path, seed):
     baseline = worlds.posterior(cause, {})
     assert explanation.posterior == pytest.approx(posterior, abs=1e-12)
     assert explanation.baseline == pytest.approx(baseline, abs=1e-12)
-    clip = lambda p: min(max(p, 1e-12), 1 - 1e-12)  # noqa: E731
+    change = _step(_log_odds(worlds, cause, {}), _log_odds(worlds, cause, evidence))
     total = sum(c.log_likelihood_ratio for c in explanation.contributions)
-    assert total == pytest.approx(logit(clip(posterior)) - logit(clip(baseline)), abs=1e-8)
+    assert total == pytest.approx(change, abs=1e-8)
+    assert explanation.log_odds_change == pytest.approx(change, abs=1e-8)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -251,3 +267,80 @@ def test_shares_sum_to_the_change_in_log_odds_on_the_shipped_model(evidence, cau
     assert explanation.posterior == pytest.approx(posterior, abs=1e-12)
     assert {c.id for c in explanation.contributions} == set(evidence)
     assert all(f.posterior < explanation.posterior for f in explanation.would_lower)
+
+
+# -- infinite log odds: a cause made certain or ruled out ---------------------------
+
+
+def _strict_json(text):
+    import json
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_cause_given_as_evidence_has_an_infinite_share_and_the_rest_stay_finite(tiny):
+    # v({}) = logit(0.25625), v(f) = logit(0.575), v(c) = v(f, c) = +inf.  f's share is
+    # half its step from nothing (the order f, c) plus 0 (c first: certain stays certain).
+    for options in ({}, {"max_exact": 1, "permutations": 2}):  # exact, and both orders sampled
+        explanation = tiny.explain({"f": True, "c": True}, "c", **options)
+        shares = {c.id: c.log_likelihood_ratio for c in explanation.contributions}
+        assert shares["c"] == math.inf
+        assert shares["f"] == pytest.approx((logit(0.575) - logit(0.25625)) / 2, abs=1e-12)
+        assert explanation.posterior == 1.0 and explanation.log_posterior_odds == math.inf
+        assert explanation.log_baseline_odds == pytest.approx(logit(0.25625), abs=1e-12)
+        assert explanation.log_odds_change == math.inf
+        assert [c.id for c in explanation.supporting] == ["c", "f"]
+
+
+def test_an_item_that_rules_the_cause_out_has_a_minus_infinite_share(tiny):
+    explanation = tiny.explain({"c": False, "f": True}, "c")
+    shares = {c.id: c.log_likelihood_ratio for c in explanation.contributions}
+    assert shares["c"] == -math.inf
+    assert shares["f"] == pytest.approx((logit(0.575) - logit(0.25625)) / 2, abs=1e-12)
+    assert explanation.log_posterior_odds == -math.inf
+    assert [c.id for c in explanation.against] == ["c"]
+
+
+def test_findings_that_together_make_a_cause_certain_share_the_infinity(tiny):
+    # S has no leak: with C absent only D explains it, so P(D | S, no C) = 1, while
+    # neither S alone nor "no C" alone makes D certain.
+    explanation = tiny.explain({"s": True, "c": False}, "d")
+    assert {c.id: c.log_likelihood_ratio for c in explanation.contributions} == {
+        "c": math.inf,
+        "s": math.inf,
+    }
+    assert explanation.log_baseline_odds == pytest.approx(logit(0.25), abs=1e-12)
+
+
+def test_infinities_are_null_in_json_with_a_note_saying_why(tiny):
+    import json
+
+    explanation = tiny.explain({"f": True, "c": True}, "c")
+    payload = _strict_json(json.dumps(explanation.to_dict(), allow_nan=False))
+    assert payload["log_posterior_odds"] is None
+    assert payload["log_baseline_odds"] == pytest.approx(logit(0.25625), abs=1e-12)
+    shares = {item["id"]: item["log_likelihood_ratio"] for item in payload["contributions"]}
+    assert shares["c"] is None and shares["f"] == pytest.approx(0.6839, abs=1e-4)
+    assert payload["notes"] == [
+        "log_posterior_odds is +infinite: given the evidence 'c' is certain (probability exactly 1)",
+        "the share of 'c' (present) is +infinite: alone or with some of the other items it makes "
+        "'c' certain, the evidence being impossible without it",
+    ]
+    finite = tiny.explain({"f": True, "s": True}, "c").to_dict()
+    assert finite["notes"] == []
+
+
+def test_cli_shows_infinite_log_odds_as_inf_and_json_as_null():
+    result = run_cli("explain", "c", "c", "f", "--model", str(TINY), cwd=TINY.parent)
+    assert result.returncode == 0, result.stderr
+    assert "log odds -1.07 -> +inf (change +inf = the sum of the shares below)" in result.stdout
+    assert "    +inf  c=present  (Condition C)" in result.stdout
+    assert "   +0.68  f=present  (Factor F)" in result.stdout
+    assert "Note: log_posterior_odds is +infinite" in result.stdout
+    result = run_cli("explain", "c", "c", "f", "--json", "--model", str(TINY), cwd=TINY.parent)
+    assert result.returncode == 0, result.stderr
+    payload = _strict_json(result.stdout)
+    assert payload["log_posterior_odds"] is None and len(payload["notes"]) == 2

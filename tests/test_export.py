@@ -332,3 +332,83 @@ def test_command_rejects_an_unknown_format_on_one_line(tmp_path):
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1
     assert "dne" in run.stderr
+
+
+# -- the suffix and the format agree; .gz is written compressed ---------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "format", "message"),
+    [
+        ("leg.uai", "bif", r"cannot write bif into '.*leg\.uai': its suffix names uai; .*leg\.bif"),
+        ("leg.bif.gz", "xdsl", r"its suffix names bif; name the file leg\.xdsl\.gz"),
+        ("leg.NET", "xmlbif", "its suffix names net"),
+    ],
+)
+def test_a_format_that_contradicts_the_suffix_is_refused(name, format, message, tmp_path):
+    with pytest.raises(InvalidArgumentError, match=message):
+        export_network(bayesleg.load(TINY), tmp_path / name, format=format)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_suffix_that_names_no_format_takes_the_format_given(tmp_path):
+    written = export_network(bayesleg.load(TINY), tmp_path / "leg.txt", format="bif")
+    assert written.format == "bif" and written.path.read_text().startswith("network tiny {")
+
+
+@pytest.mark.parametrize("format", ["bif", "xmlbif", "xdsl", "uai"])
+def test_a_gz_suffix_is_written_compressed_and_reads_back(format, tmp_path):
+    import gzip
+
+    from bayesleg.inference.formats import read_network
+
+    model = bayesleg.load(TINY)
+    path = tmp_path / f"tiny{FORMATS[format]}.gz"
+    written = export_network(model, path)
+    assert written.format == format and format_for_path(path) == format
+    assert path.read_bytes()[:2] == b"\x1f\x8b"  # the gzip magic number
+    plain = export_network(model, tmp_path / f"tiny{FORMATS[format]}")
+    if format != "xdsl":  # pgmpy's XDSL writer places the nodes at random on GeNIe's canvas
+        assert gzip.decompress(path.read_bytes()) == plain.path.read_bytes()
+    network = read_network(path)
+    if format == "uai":
+        network = written.restore(network)
+    expected = model.discrete_network
+    for variable in expected.variables:
+        # A file may list a node's parents in another order: line the axes up by name.
+        given = list(network.parents[variable])
+        axes = [0, *(1 + given.index(parent) for parent in expected.parents[variable])]
+        np.testing.assert_allclose(
+            np.transpose(np.asarray(network.cpts[variable]), axes),
+            np.asarray(expected.cpts[variable]),
+            rtol=0,
+            atol=TOLERANCE,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, plain.path.name])
+
+
+def test_the_same_network_gives_the_same_compressed_bytes(tmp_path):
+    model = bayesleg.load(TINY)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = export_network(model, tmp_path / "a" / "tiny.bif.gz").path.read_bytes()
+    second = export_network(model, tmp_path / "b" / "tiny.bif.gz").path.read_bytes()
+    assert first == second  # no time stamp, and the header names tiny.bif, not a temporary
+
+
+def test_command_refuses_a_contradicting_format_and_writes_nothing(tmp_path):
+    path = tmp_path / "leg.uai"
+    run = _bayesleg("export", "--format", "bif", "-o", str(path), "--model", str(TINY))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "cannot write bif into" in run.stderr and "its suffix names uai" in run.stderr
+    assert not path.exists() and not (tmp_path / "leg.uai.names.json").exists()
+
+
+def test_command_writes_a_gz_file(tmp_path):
+    import gzip
+
+    path = tmp_path / "tiny.bif.gz"
+    run = _bayesleg("export", "-o", str(path), "--model", str(TINY))
+    assert run.returncode == 0, run.stderr
+    assert gzip.decompress(path.read_bytes()).startswith(b"network tiny {")
+    assert "wrote " in run.stdout and "(bif, 5 variables)" in run.stdout

@@ -296,3 +296,115 @@ def test_the_command_refuses_bad_input_on_one_line(arguments, message, tmp_path)
     run = _bayesleg("update", *arguments, "-o", str(tmp_path / "x.toml"), "--model", str(TINY))
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and message in run.stderr
+
+
+# -- data with nothing observed, and how bad data are named ------------------------
+
+
+def test_rows_with_nothing_observed_are_left_out_and_not_counted():
+    # 30 of 30 observed rows say f is present; 20 rows observe nothing at all.
+    # The prior f = 0.25 is worth 100 cases: (100 * 0.25 + 30) / (100 + 30).
+    cases = pd.DataFrame({"f": [True] * 30 + [None] * 20, "s": [None] * 50})
+    result = fit(bayesleg.load(TINY), cases, strength=100)
+    assert result.cases == 30 and result.rows == 50
+    assert result.unobserved == ("s",)
+    assert result.estimates[("f", "prior")] == pytest.approx(55 / 130, abs=1e-6)
+    updated = bayesleg.load(TINY).update(cases, strength=100)
+    assert updated.spec.provenance[-1].cases == 30
+
+
+@pytest.mark.parametrize("rows", [1, 50])
+def test_data_with_no_observed_value_are_refused(rows):
+    cases = pd.DataFrame({"f": [None] * rows, "s": [float("nan")] * rows})
+    with pytest.raises(InvalidArgumentError, match=rf"{rows} rows? but not one observed value"):
+        bayesleg.load(TINY).update(cases, strength=1)
+
+
+def test_a_bad_value_is_named_with_its_row_not_a_good_value_of_its_column():
+    # As pandas reads a CSV column holding "False" and "maybe": strings both.
+    cases = pd.DataFrame({"f": ["False", "True", "maybe"]}, index=[10, 11, 12])
+    with pytest.raises(InvalidStateError, match=r"invalid value 'maybe' in column 'f', row 12;"):
+        bayesleg.load(TINY).update(cases, strength=1)
+
+
+def test_true_and_false_spelt_as_text_are_read():
+    spelt = pd.DataFrame({"f": ["True", "false", "TRUE"]})
+    assert fit(bayesleg.load(TINY), spelt, strength=0).estimates[("f", "prior")] == pytest.approx(
+        2 / 3
+    )
+
+
+def test_read_cases_checks_every_cell_and_counts_lines_as_a_spreadsheet_does(tmp_path):
+    from bayesleg.research.learn import read_cases
+
+    path = tmp_path / "cases.csv"
+    path.write_text('f,s\n yes ,NA\n\n"no",0\nTrue,\n', encoding="utf-8")
+    cases = read_cases(path)
+    assert cases.to_dict(orient="list") == {"f": [True, False, True], "s": [None, False, None]}
+    assert list(cases.index) == [2, 4, 5]  # line 3 is blank
+    path.write_text("f,s\nyes,no\n\nno,Maybe\nmaybe,yes\n", encoding="utf-8")
+    with pytest.raises(
+        InvalidStateError,
+        match=r"line 4 \(the header is line 1\), column 's': invalid value 'Maybe'; expected yes",
+    ):
+        read_cases(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("f,s,f\nyes,no,no\n", r"line 1: column 'f' appears twice \(columns 1 and 3\)"),
+        ("f,s\nyes,no\nyes,no,no\n", r"line 3 \(the header is line 1\): 3 cells, but the header"),
+        ("", "is empty; expected a header line"),
+        (b"f\n\xff\n", "is not UTF-8 text"),
+    ],
+)
+def test_read_cases_refuses_a_malformed_file(text, message, tmp_path):
+    from bayesleg.research.learn import read_cases
+
+    path = tmp_path / "cases.csv"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidArgumentError, match=message):
+        read_cases(path)
+
+
+def test_an_impossible_case_from_a_file_is_named_by_its_line(tmp_path):
+    from bayesleg.research.learn import read_cases
+
+    path = tmp_path / "cases.csv"
+    path.write_text("c,d,s\nyes,no,yes\nno,no,yes\n", encoding="utf-8")
+    with pytest.raises(ImpossibleEvidenceError, match=r"line 3 of the file \(the header is line 1"):
+        bayesleg.load(TINY).update(read_cases(path), strength=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (",\n,\n,\n", "3 rows but not one observed value"),
+        ("f,s\nyes,no\nno,maybe\n", "line 3 (the header is line 1), column 's': invalid value"),
+        ("f,f\nyes,no\n", "column 'f' appears twice"),
+    ],
+)
+def test_the_command_refuses_data_it_cannot_use_on_one_line(text, message, tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text("f,s\n" + text if text.startswith(",") else text, encoding="utf-8")
+    output = tmp_path / "x.toml"
+    run = _bayesleg("update", str(data), "--strength", "1", "-o", str(output), "--model", str(TINY))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert not output.exists()
+
+
+def test_the_command_reports_the_cases_it_used(tmp_path):
+    data = tmp_path / "cases.csv"
+    data.write_text("f,s,t\nyes,,\n,,\nno,,\n,,\n", encoding="utf-8")
+    output = tmp_path / "updated.toml"
+    run = _bayesleg("update", str(data), "--strength", "4", "-o", str(output), "--model", str(TINY))
+    assert run.returncode == 0, run.stderr
+    assert "Updated tiny from 2 cases in cases.csv" in run.stdout
+    assert "warning: 2 of 4 rows have no observed value and were left out" in run.stdout
+    assert "warning: columns 's', 't' hold no observed value" in run.stdout
+    assert bayesleg.load(output).spec.provenance[-1].cases == 2

@@ -13,18 +13,23 @@ import argparse
 import contextlib
 import math
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 
+from bayesleg.errors import ImpossibleEvidenceError
 from bayesleg.knowledge._files import check_file_name
 
 __all__ = [
     "COMMANDS",
+    "STATE_WORDS",
     "UsageError",
     "add_force_option",
     "add_model_option",
     "check_output",
+    "one_case",
     "positive_int",
     "positive_seconds",
+    "shown_evidence",
     "writing",
 ]
 
@@ -107,3 +112,33 @@ def writing(path: str) -> Iterator[None]:
         yield
     except OSError as error:
         raise UsageError(f"cannot write {path!r}: {error.strerror or error}") from error
+
+
+#: How the command line names each state in its messages.
+STATE_WORDS: dict[str, str] = {"present": "yes", "absent": "no"}
+
+
+def shown_evidence(evidence: Mapping[str, str]) -> str:
+    """Return evidence as the command line takes it: ``ID=yes ID=no``."""
+    return " ".join(f"{node}={STATE_WORDS[state]}" for node, state in evidence.items())
+
+
+# What the library says of the first case of a batch; the command line has one case.
+_CASE_ZERO = re.compile(r" (?:of|for) case 0(?=\W|$)")
+# The model's echo of the case, in its own vocabulary (present/absent).
+_ECHO = re.compile(r": \{.*\}$")
+
+
+@contextlib.contextmanager
+def one_case(evidence: Mapping[str, str]) -> Iterator[None]:
+    """Report impossible evidence of the one case given on the command line.
+
+    The library numbers the cases of a batch (``case 0``); the command line
+    has a single case, so the number goes, and the evidence is named as it
+    was typed (``ID=yes``, ``ID=no``).
+    """
+    try:
+        yield
+    except ImpossibleEvidenceError as error:
+        text = _ECHO.sub("", _CASE_ZERO.sub("", str(error)))
+        raise ImpossibleEvidenceError(f"{text}: {shown_evidence(evidence)}") from error

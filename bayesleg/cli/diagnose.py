@@ -7,10 +7,10 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-from bayesleg.cli._options import add_model_option, positive_int
-from bayesleg.errors import InvalidEvidenceError
+from bayesleg.cli._options import STATE_WORDS, add_model_option, one_case, positive_int
+from bayesleg.errors import InvalidEvidenceError, InvalidStateError
 from bayesleg.knowledge.evidence import parse_state
 from bayesleg.model import Model, load
 from bayesleg.reasoning.counterfactual import RANKINGS
@@ -56,7 +56,7 @@ def parse_evidence_arguments(tokens: Sequence[str]) -> dict[str, str]:
     Raises
     ------
     InvalidStateError
-        If a value is not yes/no/present/absent.
+        If a value is not yes or no (present and absent are read too).
     InvalidEvidenceError
         If an id is empty or given twice with different values.
     """
@@ -68,13 +68,25 @@ def parse_evidence_arguments(tokens: Sequence[str]) -> dict[str, str]:
             raise InvalidEvidenceError(
                 f"evidence {token!r} has no node id; expected ID or ID=yes|no"
             )
-        state = parse_state(node, value.strip()) if sep else "present"
+        state = _state(node, value.strip()) if sep else "present"
         if evidence.get(node, state) != state:
-            raise InvalidEvidenceError(
-                f"{node!r} is given as both {evidence[node]!r} and {state!r}; give it once"
-            )
+            raise InvalidEvidenceError(f"{node!r} is given as both yes and no; give it once")
         evidence[node] = state
     return evidence
+
+
+def _state(node: str, value: str) -> str:
+    """The state a value typed on the command line stands for: yes or no (any case).
+
+    present and absent, the states' own names, are read too; True and False,
+    which JSON and Python callers use, are not command-line words.
+    """
+    if value.lower() in _WORDS:
+        return parse_state(node, value)
+    raise InvalidStateError(f"invalid value {value!r} for {node!r}; expected yes or no")
+
+
+_WORDS = ("yes", "no", "present", "absent")
 
 
 def format_ratio(ratio: float) -> str:
@@ -84,11 +96,32 @@ def format_ratio(ratio: float) -> str:
     return f"{ratio:.3g}" if ratio < 1000 else f"{ratio:.3e}"
 
 
+def evidence_warnings(model: Model, evidence: Mapping[str, str]) -> list[dict[str, str]]:
+    """Return the warnings the JSON contract gives for this evidence (its ``warnings``)."""
+    from bayesleg.serving.contract import evidence_warnings
+
+    return evidence_warnings(model, evidence)
+
+
+def format_warnings(model: Model, evidence: Mapping[str, str]) -> list[str]:
+    """Return the contract's warnings for this evidence as lines, in yes/no words."""
+    from bayesleg.serving.contract import evidence_warnings
+
+    return [
+        f"Warning: {warning['message']}"
+        for warning in evidence_warnings(model, evidence, words=STATE_WORDS)
+    ]
+
+
 def format_diagnosis(model: Model, diagnosis: Diagnosis, top: int | None = None) -> str:
-    """Return the diagnosis as a readable table with its triage."""
+    """Return the diagnosis as a readable table with its triage.
+
+    Below the evidence come the warnings the JSON contract would give for it
+    (nothing observed, a condition given as evidence).
+    """
     ranked = diagnosis.ranked[:top] if top else diagnosis.ranked
     shown = ", ".join(f"{node}={state}" for node, state in diagnosis.evidence.items())
-    lines = [f"Evidence: {shown or '(none)'}"]
+    lines = [f"Evidence: {shown or '(none)'}", *format_warnings(model, diagnosis.evidence)]
     width = max(len(cause.label) for cause in ranked)
     scored = diagnosis.ranking != "posterior"
     if scored:
@@ -158,12 +191,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-line-bytes applies only with --jsonl")
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
-    diagnosis = model.diagnose(evidence, ranking=args.ranking)
+    with one_case(evidence):
+        diagnosis = model.diagnose(evidence, ranking=args.ranking)
     if args.json:
         payload = diagnosis.to_dict()
         if args.top:
             payload["ranked"] = payload["ranked"][: args.top]
-        print(json.dumps(payload, indent=2))
+        payload["warnings"] = evidence_warnings(model, diagnosis.evidence)
+        print(json.dumps(payload, indent=2, allow_nan=False))
     else:
         print(format_diagnosis(model, diagnosis, args.top))
     return 0

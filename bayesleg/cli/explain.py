@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bayesleg.cli._options import add_model_option
+from bayesleg.cli._options import add_model_option, one_case
 from bayesleg.cli.diagnose import parse_evidence_arguments
 from bayesleg.model import load
 from bayesleg.reasoning.explain import Explanation
@@ -28,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def format_explanation(explanation: Explanation) -> str:
     """Return the explanation as readable lines."""
-    change = explanation.log_posterior_odds - explanation.log_baseline_odds
+    change = explanation.log_odds_change  # inf when the evidence makes the cause certain
     lines = [
         f"{explanation.label} ({explanation.cause})",
         f"  posterior {explanation.posterior:.3f}; with no evidence {explanation.baseline:.3f}",
@@ -58,6 +58,7 @@ def format_explanation(explanation: Explanation) -> str:
         f"Shares are {explanation.method} Shapley values over {items} observed "
         f"item{'s' if items != 1 else ''}, in natural-log odds."
     )
+    lines.extend(f"Note: {note}." for note in explanation.notes)
     return "\n".join(lines)
 
 
@@ -65,10 +66,11 @@ def run(args: argparse.Namespace) -> int:
     """Explain the cause given the evidence on the command line."""
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
-    explanation = model.explain(evidence, args.cause)
+    with one_case(evidence):
+        explanation = model.explain(evidence, args.cause)
     if args.json:
         payload = {"model": {"id": model.id, "version": model.version}, **explanation.to_dict()}
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(payload, indent=2, allow_nan=False))
     else:
         print(format_explanation(explanation))
     return 0

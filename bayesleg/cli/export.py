@@ -7,11 +7,18 @@ from pathlib import Path
 
 from bayesleg.cli._options import add_force_option, add_model_option, check_output, writing
 from bayesleg.model import load
-from bayesleg.research.export import FORMATS, export_network, format_for_path, write_uai_names
+from bayesleg.research.export import (
+    FORMATS,
+    check_format,
+    export_network,
+    format_for_path,
+    write_uai_names,
+)
 
 HELP = "write the network as BIF, XMLBIF, XDSL, NET or UAI"
 DESCRIPTION = (
     "Write the model's network in another tool's format through pgmpy's writers. "
+    "A FILE ending in .gz is written gzip-compressed. "
     "UAI files have no names: the variable and state names go beside the file in "
     "FILE.names.json."
 )
@@ -22,7 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         choices=sorted(FORMATS),
-        help="the file format (default: from the suffix of FILE)",
+        help="the file format (default: from the suffix of FILE, before any .gz); "
+        "it must agree with that suffix",
     )
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
     add_force_option(parser, "FILE (and FILE.names.json)")
@@ -32,6 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export the network and say what was written."""
     format = args.format or format_for_path(args.output)
+    check_format(args.output, format)
     check_output(args.output, force=args.force)
     names_path = f"{args.output}.names.json"
     if format == "uai":

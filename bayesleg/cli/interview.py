@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bayesleg.cli._options import add_model_option, positive_int
+from bayesleg.cli._options import add_model_option, one_case, positive_int
 from bayesleg.cli.diagnose import format_diagnosis, parse_evidence_arguments
 from bayesleg.model import load
 from bayesleg.reasoning.diagnosis import Diagnosis
@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     """Run one interview on the terminal (or on lines of stdin) and print the summary."""
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
-    interview = Interview(model, evidence, threshold=args.threshold, min_gain=args.min_gain)
+    with one_case(evidence):
+        interview = Interview(model, evidence, threshold=args.threshold, min_gain=args.min_gain)
     interactive = sys.stdin.isatty()
     print(_NOT_A_DIAGNOSIS)
     print(f"{model.spec.title}: answer yes, no, skip or quit (y/n/s/q).")

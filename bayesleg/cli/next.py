@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from bayesleg.cli._options import add_model_option, positive_int
-from bayesleg.cli.diagnose import parse_evidence_arguments
+from bayesleg.cli._options import add_model_option, one_case, positive_int
+from bayesleg.cli.diagnose import evidence_warnings, format_warnings, parse_evidence_arguments
 from bayesleg.model import load
 
 HELP = "rank the questions worth asking next"
@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     """Print the best questions for the evidence on the command line."""
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
-    diagnosis = model.diagnose(evidence)
-    questions = model.next_questions(evidence, args.k)
+    with one_case(evidence):
+        diagnosis = model.diagnose(evidence)
+        questions = model.next_questions(evidence, args.k)
     top = diagnosis.top
     if args.json:
         payload = {
@@ -40,11 +41,14 @@ def run(args: argparse.Namespace) -> int:
             "evidence": dict(diagnosis.evidence),
             "top_cause": top.id,
             "questions": [question.to_dict() for question in questions],
+            "warnings": evidence_warnings(model, diagnosis.evidence),
         }
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(payload, indent=2, allow_nan=False))
         return 0
     shown = ", ".join(f"{node}={state}" for node, state in diagnosis.evidence.items())
     print(f"Evidence: {shown or '(none)'}")
+    for line in format_warnings(model, diagnosis.evidence):
+        print(line)
     print(f"Top cause: {top.label} ({top.id}), posterior {top.posterior:.3f}")
     if not questions:
         print("Nothing is left to ask.")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bayesleg.cli._options import add_force_option, add_model_option, positive_int
+from bayesleg.cli._options import add_force_option, add_model_option, one_case, positive_int
 from bayesleg.cli.diagnose import parse_evidence_arguments
 from bayesleg.cli.graph import check_image, require_matplotlib, save
 from bayesleg.cli.simulate import count
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         require_matplotlib()
         check_image(args.plot, force=args.force)
-    with progress_bar(args.quiet) as progress:
+    with one_case(evidence), progress_bar(args.quiet) as progress:
         result = sensitivity(
             model, evidence, samples=args.samples, seed=args.seed, progress=progress
         )

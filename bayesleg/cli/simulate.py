@@ -12,6 +12,7 @@ from bayesleg.cli._options import (
     add_force_option,
     add_model_option,
     check_output,
+    one_case,
     writing,
 )
 from bayesleg.cli.diagnose import parse_evidence_arguments
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
     start = time.perf_counter()
-    cohort = model.simulate(args.n, seed=args.seed, evidence=evidence)
+    with one_case(evidence):
+        cohort = model.simulate(args.n, seed=args.seed, evidence=evidence)
     elapsed = time.perf_counter() - start
     with writing(args.output), replacing(output) as temporary:
         if kind == "csv":

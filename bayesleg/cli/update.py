@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bayesleg.cli._options import (
     UsageError,
@@ -15,12 +16,16 @@ from bayesleg.cli._options import (
 )
 from bayesleg.model import Model, load
 
+if TYPE_CHECKING:
+    import pandas
+
 HELP = "update the model's numbers from case data (EM) into a new model file"
 DESCRIPTION = (
-    "Read cases from DATA.csv (one column per node id; True/False, yes/no, present/absent "
-    "or 1/0; empty for missing), treat the model's numbers as a prior worth --strength "
-    "cases each, fit leaks, weights and factor priors by EM on the noisy-OR parameters, "
-    "and write the updated model, its provenance recorded, to -o FILE.toml."
+    "Read cases from DATA.csv (one column per node id; yes/no, also true/false, "
+    "present/absent or 1/0; empty for missing), treat the model's numbers as a prior "
+    "worth --strength cases each, fit leaks, weights and factor priors by EM on the "
+    "noisy-OR parameters, and write the updated model, its provenance recorded, to "
+    "-o FILE.toml."
 )
 _SHOWN = 10
 
@@ -67,16 +72,35 @@ def changes(before: Model, after: Model) -> list[tuple[str, float, float]]:
     return moved
 
 
+def data_warnings(data: pandas.DataFrame, used: int) -> list[str]:
+    """Say which rows and columns of the data held no observed value."""
+    warnings = []
+    skipped = len(data) - used
+    if skipped:
+        warnings.append(
+            f"{skipped} of {len(data)} rows have no observed value and were left out "
+            "(they say nothing about any number)"
+        )
+    empty = [str(column) for column in data.columns if data[column].isna().all()]
+    if empty:
+        warnings.append(
+            f"column{'s' if len(empty) > 1 else ''} {', '.join(map(repr, empty))} "
+            "hold no observed value"
+        )
+    return warnings
+
+
 def run(args: argparse.Namespace) -> int:
     """Fit, write and summarise the update."""
-    import pandas
+    from bayesleg.research.learn import read_cases
 
     path = Path(args.data)
     check_output(args.output, force=args.force)
     try:
-        data = pandas.read_csv(path)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot read cases from {str(path)!r}: {error}") from error
+        data = read_cases(path)
+    except OSError as error:
+        reason = error.strerror or error
+        raise UsageError(f"cannot read cases from {str(path)!r}: {reason}") from error
     model = load(args.model)
     updated = model.update(
         data, strength=args.strength, max_iterations=args.max_iterations, data_name=path.name
@@ -89,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         f"Updated {model.id} from {record.cases} cases in {path.name} (strength "
         f"{record.strength:g}): {record.iterations} EM iterations, {state}."
     )
+    for warning in data_warnings(data, record.cases):
+        print(f"warning: {warning}")
     moved = changes(model, updated)
     print(f"{len(moved)} of {sum(len(n.parameters()) for n in model.spec.nodes)} numbers moved.")
     if moved:

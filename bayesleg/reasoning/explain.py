@@ -29,9 +29,16 @@ random orders (in antithetic pairs: each order and its reverse, drawn from
 ``numpy.random.default_rng(seed)``) are averaged; every order's steps still
 sum to ``v(E) - v({})``, so the estimate keeps the sum exactly.
 
-Probabilities are clipped to ``[1e-12, 1 - 1e-12]`` before taking log odds,
-so a finding that makes the cause certain or impossible contributes a large
-finite amount (at most about 55 in all) instead of an infinity.
+Log odds are ``log P(present | S) - log P(absent | S)``, both probabilities
+straight from the engine, so they stay exact near 0 and 1.  When evidence
+makes the cause certain (or rules it out) its log odds are infinite, and so
+they are reported: ``inf`` (or ``-inf``) in Python and in text, ``null`` with
+a note in :meth:`Explanation.to_dict`, never a clipped stand-in.  Possible
+evidence cannot make the cause both certain and impossible, and once a
+subset makes it certain every larger subset does too; a step from an infinite
+value to the same one is 0 (nothing is left to move).  So each share is a
+finite number, or ``inf`` for the items that, observed with some of the
+others, make the cause certain (``-inf``: rule it out).
 
 ``would_lower`` lists the unobserved symptoms and factors whose observation
 (present or absent, whichever lowers it more) would most lower the cause's
@@ -57,7 +64,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Contribution", "Explanation", "Lowering", "explain"]
 
-_CLIP = 1e-12
 # A finding that would lower the posterior by less than this does not lower it.
 _TOLERANCE = 1e-9
 
@@ -68,7 +74,9 @@ class Contribution:
 
     ``log_likelihood_ratio`` is the item's Shapley value in natural-log odds:
     positive when the item supports the cause, negative when it argues
-    against it.  ``state`` is what was observed.
+    against it; ``inf`` (``-inf``) when, observed with some of the other
+    items, it makes the cause certain (rules it out).  ``state`` is what was
+    observed.
     """
 
     id: str
@@ -77,8 +85,12 @@ class Contribution:
     label: str
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the contribution as a JSON-serialisable dict, one key per field."""
-        return asdict(self)
+        """Return the contribution as a JSON-serialisable dict, one key per field.
+
+        An infinite ``log_likelihood_ratio`` is ``null``, which JSON can hold;
+        :meth:`Explanation.to_dict` adds a note saying why.
+        """
+        return asdict(self) | {"log_likelihood_ratio": _finite_or_none(self.log_likelihood_ratio)}
 
 
 @dataclass(frozen=True)
@@ -102,10 +114,11 @@ class Explanation:
 
     ``contributions`` holds one entry per observed item, largest absolute
     value first (ties by id); they sum to ``log_posterior_odds -
-    log_baseline_odds``.  ``posterior`` is P(cause | evidence) and
-    ``baseline`` P(cause) with no evidence; the two log odds are theirs,
-    with the probabilities clipped to ``[1e-12, 1 - 1e-12]``.
-    ``method`` is ``"exact"`` or ``"sampled"`` (see the module's docstring).
+    log_baseline_odds`` (when these are finite).  ``posterior`` is
+    P(cause | evidence) and ``baseline`` P(cause) with no evidence; the two
+    log odds are theirs, ``inf`` for a certain cause and ``-inf`` for one
+    ruled out.  ``method`` is ``"exact"`` or ``"sampled"`` (see the module's
+    docstring).
     """
 
     cause: str
@@ -139,19 +152,71 @@ class Explanation:
         """The items that lower the cause's odds, largest effect first."""
         return tuple(c for c in self.contributions if c.log_likelihood_ratio < 0)
 
+    @property
+    def log_odds_change(self) -> float:
+        """``log_posterior_odds - log_baseline_odds``, the sum of the shares.
+
+        0 when both are the same infinity: a cause certain (or impossible)
+        before any evidence stays so, and nothing moved it.
+        """
+        return float(_step(self.log_baseline_odds, self.log_posterior_odds))
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Say why each infinite value is infinite; empty when all are finite."""
+        notes = []
+        for name, value, where in (
+            ("log_baseline_odds", self.log_baseline_odds, "with no evidence"),
+            ("log_posterior_odds", self.log_posterior_odds, "given the evidence"),
+        ):
+            if not math.isfinite(value):
+                status = "certain" if value > 0 else "impossible"
+                notes.append(
+                    f"{name} is {_sign(value)}infinite: {where} {self.cause!r} is {status} "
+                    f"(probability exactly {int(value > 0)})"
+                )
+        for contribution in self.contributions:
+            value = contribution.log_likelihood_ratio
+            if not math.isfinite(value):
+                if value > 0:
+                    effect = (
+                        f"makes {self.cause!r} certain, the evidence being impossible without it"
+                    )
+                else:
+                    effect = f"rules {self.cause!r} out, the evidence being impossible with it"
+                notes.append(
+                    f"the share of {contribution.id!r} ({contribution.state}) is {_sign(value)}"
+                    f"infinite: alone or with some of the other items it {effect}"
+                )
+        return tuple(notes)
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the explanation as a JSON-serialisable dict."""
+        """Return the explanation as a JSON-serialisable dict.
+
+        JSON has no infinity: an infinite log odds or share is ``null``, and
+        ``notes`` (a list of strings, empty when every value is finite) says
+        which and why.
+        """
         return {
             "cause": self.cause,
             "label": self.label,
             "posterior": self.posterior,
             "baseline": self.baseline,
-            "log_posterior_odds": self.log_posterior_odds,
-            "log_baseline_odds": self.log_baseline_odds,
+            "log_posterior_odds": _finite_or_none(self.log_posterior_odds),
+            "log_baseline_odds": _finite_or_none(self.log_baseline_odds),
             "method": self.method,
             "contributions": [c.to_dict() for c in self.contributions],
             "would_lower": [finding.to_dict() for finding in self.would_lower],
+            "notes": list(self.notes),
         }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _sign(value: float) -> str:
+    return "+" if value > 0 else "-"
 
 
 def explain(
@@ -232,14 +297,15 @@ def explain(
             prefixes[:, step + 1] = prefixes[:, step] | (np.int64(1) << orders[:, step])
         masks, position = np.unique(prefixes, return_inverse=True)
         posteriors = _posteriors(model, states, items, masks, cause)
-        steps = np.diff(_log_odds(posteriors)[position.reshape(prefixes.shape)], axis=1)
+        path = _log_odds(posteriors)[position.reshape(prefixes.shape)]
+        steps = _step(path[:, :-1], path[:, 1:])
         shapley = np.zeros(m)
         for step in range(m):
             np.add.at(shapley, orders[:, step], steps[:, step])
         shapley /= len(orders)
         method = "sampled"
     # masks is sorted and holds the empty set first and the full set last.
-    baseline, posterior = float(posteriors[0]), float(posteriors[-1])
+    baseline, posterior = float(posteriors[0, 1]), float(posteriors[-1, 1])
     contributions = sorted(
         (
             Contribution(item, float(shapley[j]), states[item], model.node(item).label)
@@ -252,8 +318,8 @@ def explain(
         label=model.node(cause).label,
         posterior=posterior,
         baseline=baseline,
-        log_posterior_odds=float(_log_odds(np.array(posterior))),
-        log_baseline_odds=float(_log_odds(np.array(baseline))),
+        log_posterior_odds=float(_log_odds(posteriors[-1:])[0]),
+        log_baseline_odds=float(_log_odds(posteriors[:1])[0]),
         contributions=tuple(contributions),
         would_lower=_would_lower(model, states, cause, lowering),
         method=method,
@@ -263,7 +329,11 @@ def explain(
 def _posteriors(
     model: Model, states: Mapping[str, str], items: list[str], masks: np.ndarray, cause: str
 ) -> np.ndarray:
-    """Return P(cause present | each subset of ``items``), subsets given as bit masks."""
+    """Return P(cause absent, present | each subset of ``items``), subsets given as bit masks.
+
+    Shape ``(len(masks), 2)``: both columns come from the engine, so neither
+    loses its digits to ``1 - p``.
+    """
     n = len(masks)
     likelihoods = {}
     for j, item in enumerate(items):
@@ -278,13 +348,23 @@ def _posteriors(
         raise ImpossibleEvidenceError(
             "the evidence has probability zero under the model"
         ) from error
-    return posteriors[cause][:, 1]
+    return np.asarray(posteriors[cause], dtype=np.float64)
 
 
-def _log_odds(p: np.ndarray) -> np.ndarray:
-    """Return log odds, with probabilities clipped to [1e-12, 1 - 1e-12]."""
-    p = np.clip(p, _CLIP, 1.0 - _CLIP)
-    return np.log(p) - np.log1p(-p)
+def _log_odds(posteriors: np.ndarray) -> np.ndarray:
+    """Return ``log P(present) - log P(absent)`` row by row: ``inf`` or ``-inf`` at 1 or 0.
+
+    Never NaN: possible evidence leaves at least one of the two above 0.
+    """
+    with np.errstate(divide="ignore"):
+        logs = np.log(posteriors)
+    return logs[:, 1] - logs[:, 0]
+
+
+def _step(before: Any, after: Any) -> Any:
+    """Return ``after - before``, and 0 where both are the same (so ``inf`` to ``inf`` is 0)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.equal(before, after), 0.0, np.subtract(after, before))[()]
 
 
 def _exact_shapley(values: np.ndarray, m: int) -> np.ndarray:
@@ -298,7 +378,8 @@ def _exact_shapley(values: np.ndarray, m: int) -> np.ndarray:
     shapley = np.zeros(m)
     for j in range(m):
         without = masks[((masks >> j) & 1) == 0]
-        shapley[j] = np.sum(weight[sizes[without]] * (values[without | (1 << j)] - values[without]))
+        steps = _step(values[without], values[without | (1 << j)])
+        shapley[j] = np.sum(weight[sizes[without]] * steps)
     return shapley
 
 

@@ -134,8 +134,8 @@ def read_vignettes(path: str | Path) -> tuple[Vignette, ...]:
     Raises
     ------
     VignetteFileError
-        If the file cannot be read, a line is not a JSON object, a field is
-        missing, unknown or of the wrong type, or an id repeats.
+        If the file cannot be read, a line is not a JSON object or gives a key
+        twice, a field is missing, unknown or of the wrong type, or an id repeats.
     """
     path = Path(path)
     try:
@@ -149,12 +149,29 @@ def read_vignettes(path: str | Path) -> tuple[Vignette, ...]:
             continue
         where = f"{path}: line {number}"
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as error:
             raise VignetteFileError(where, f"not valid JSON: {error.msg}") from None
+        except _RepeatedKey as error:
+            raise VignetteFileError(
+                where, f"the key {error.args[0]!r} appears twice in one object; give it once"
+            ) from None
         vignettes.append(_vignette(record, where))
     _check_unique(vignettes)
     return tuple(vignettes)
+
+
+class _RepeatedKey(Exception):
+    """A key given twice in one JSON object, which json.loads would resolve silently."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _RepeatedKey(key)
+        result[key] = value
+    return result
 
 
 def _check_unique(vignettes: Sequence[Vignette]) -> None:

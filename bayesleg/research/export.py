@@ -21,6 +21,11 @@ quirks handled here:
 * **BIF, XDSL**: the network gets the model's id as its name (pgmpy would write
   ``unknown`` and ``MyNetwork``).
 
+A path ending in ``.gz`` (``leg.bif.gz``) is written gzip-compressed, in the
+format the suffix before it names; :func:`bayesleg.inference.formats.read_network`
+reads such a file back.  A format given explicitly must agree with the suffix,
+so a ``.uai`` file never holds BIF.
+
 XDSL writes numbers with 16 decimals; BIF, XMLBIF and UAI write each as the
 shortest decimal that reads back as the same double; after the fix above, so
 does NET.  Reading any of them back gives the model's posteriors to 1e-15 or
@@ -30,9 +35,12 @@ pyAgrum parses BIF and NET numbers in single precision.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "Export",
+    "check_format",
     "export_network",
     "format_for_path",
     "uai_order",
@@ -123,21 +132,38 @@ class Export:
 
 
 def format_for_path(path: str | os.PathLike[str]) -> str:
-    """Return the export format a file's suffix names.
+    """Return the export format a file's suffix names, looking past a final ``.gz``.
 
     Raises
     ------
     InvalidArgumentError
         If the suffix is not one of :data:`FORMATS`.
+
+    Examples
+    --------
+    >>> format_for_path("leg.xdsl"), format_for_path("leg.BIF.gz")
+    ('xdsl', 'bif')
     """
-    suffix = Path(path).suffix.lower()
-    for name, known in FORMATS.items():
-        if suffix == known:
-            return name
-    raise InvalidArgumentError(
-        f"cannot tell the format of {str(path)!r} from its suffix; "
-        f"expected one of {', '.join(FORMATS.values())} or an explicit format"
-    )
+    named = _format_named(path)
+    if named is None:
+        raise InvalidArgumentError(
+            f"cannot tell the format of {str(path)!r} from its suffix; expected one of "
+            f"{', '.join(FORMATS.values())}, optionally followed by .gz, or an explicit format"
+        )
+    return named
+
+
+def _compressed(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() == ".gz"
+
+
+def _format_named(path: str | os.PathLike[str]) -> str | None:
+    """The format the file's suffix (before any ``.gz``) names, if any."""
+    name = Path(path)
+    if _compressed(name):
+        name = name.with_suffix("")
+    suffix = name.suffix.lower()
+    return next((format for format, known in FORMATS.items() if suffix == known), None)
 
 
 def export_network(
@@ -151,9 +177,10 @@ def export_network(
         A bayesleg model (its ``discrete_network`` is written) or a network.
     path : str or os.PathLike
         The file to write, whole or not at all (a temporary file beside
-        it, then a rename); an existing file is replaced.
+        it, then a rename); an existing file is replaced.  Ending in ``.gz``,
+        it is written gzip-compressed.
     format : {"bif", "xmlbif", "xdsl", "net", "uai"}, optional
-        By default, from the suffix of ``path``.
+        By default, from the suffix of ``path`` (before any ``.gz``).
 
     Returns
     -------
@@ -163,7 +190,8 @@ def export_network(
     Raises
     ------
     InvalidArgumentError
-        If the format is unknown, or not given and the suffix names none.
+        If the format is unknown, not given and the suffix names none, or
+        given and the suffix names another.
     UnsupportedSourceError
         If ``source`` is neither a model nor a network.
 
@@ -183,10 +211,15 @@ def export_network(
         raise InvalidArgumentError(
             f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}"
         )
+    check_format(path, format)
     path = check_file_name(path)
     pgmpy_network = _pgmpy_network(network, name)
+    writer = _WRITERS[format](pgmpy_network, name)
     with replacing(path) as temporary:
-        _WRITERS[format](pgmpy_network, name).write(str(temporary))
+        if _compressed(path):
+            _write_compressed(writer, temporary, path.with_suffix("").name)
+        else:
+            writer.write(str(temporary))
     if format == "uai":
         order = uai_order(network)
         variables = {f"var_{i}": variable for i, variable in enumerate(order)}
@@ -198,6 +231,55 @@ def export_network(
         variables=MappingProxyType(variables),
         states=MappingProxyType({v: tuple(network.states[v]) for v in network.variables}),
     )
+
+
+def check_format(path: str | os.PathLike[str], format: str) -> None:
+    """Refuse a format that contradicts the file's suffix, such as BIF into ``leg.uai``.
+
+    A suffix that names no export format (``.txt``) contradicts none.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Naming the format given and the one the suffix names.
+
+    Examples
+    --------
+    >>> check_format("leg.txt", "bif")
+    >>> check_format("leg.uai", "bif")
+    Traceback (most recent call last):
+    ...
+    bayesleg.errors.InvalidArgumentError: cannot write bif into 'leg.uai': its suffix names uai; name the file leg.bif or ask for format uai
+    """  # noqa: E501
+    named = _format_named(path)
+    if named is not None and named != format:
+        right = Path(path).with_suffix("")
+        if _compressed(path):
+            right = right.with_suffix(FORMATS[format] + ".gz")
+        else:
+            right = right.with_suffix(FORMATS[format])
+        raise InvalidArgumentError(
+            f"cannot write {format} into {str(path)!r}: its suffix names {named}; "
+            f"name the file {right.name} or ask for format {named}"
+        )
+
+
+def _write_compressed(writer: Any, temporary: Path, inner_name: str) -> None:
+    """Write ``writer``'s file, gzip-compressed, to ``temporary``.
+
+    pgmpy's writers write to a named file; that file goes to a private folder
+    and is compressed from there.  The gzip header keeps no time stamp, so the
+    same network gives the same bytes.
+    """
+    with tempfile.TemporaryDirectory(prefix="bayesleg-export-") as folder:
+        plain = Path(folder) / inner_name
+        writer.write(str(plain))
+        with (
+            open(plain, "rb") as source,
+            open(temporary, "wb") as target,
+            gzip.GzipFile(filename=inner_name, mode="wb", fileobj=target, mtime=0) as packed,
+        ):
+            shutil.copyfileobj(source, packed)
 
 
 def uai_order(network: DiscreteNetwork) -> tuple[str, ...]:

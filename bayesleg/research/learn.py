@@ -79,10 +79,12 @@ the passage that justified it.
 
 from __future__ import annotations
 
+import csv
 import datetime
 import hashlib
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -107,7 +109,7 @@ if TYPE_CHECKING:
 
     from bayesleg.model import Model
 
-__all__ = ["METHOD", "Fit", "data_sha256", "fit", "update"]
+__all__ = ["METHOD", "Fit", "data_sha256", "fit", "read_cases", "update"]
 
 #: The ``method`` recorded in the provenance of an updated model.
 METHOD = "em-noisy-or"
@@ -121,6 +123,26 @@ _CHUNK = 4096
 # Updated numbers are written with this many significant digits: far finer
 # than any estimate from data can be, and readable in the model file.
 _DIGITS = 6
+# What a cell of case data may say, in any case: the state's code (1 present, 0 absent).
+_CELL_VALUES = {
+    "yes": 1,
+    "no": 0,
+    "true": 1,
+    "false": 0,
+    "present": 1,
+    "absent": 0,
+    "1": 1,
+    "0": 0,
+    "1.0": 1,
+    "0.0": 0,
+}
+# Cells that mean "not observed", in any case; pandas' read_csv reads these as missing too.
+_MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>", "#n/a"})
+_EXPECTED_CELL = (
+    "expected yes or no (or true/false, present/absent, 1/0), or an empty cell for missing"
+)
+# The index name :func:`read_cases` gives its frame: row labels are line numbers of the file.
+_LINE = "line"
 
 
 @dataclass(frozen=True)
@@ -157,9 +179,15 @@ class Fit:
     converged : bool
         Whether the last iteration moved no number by more than the tolerance.
     cases : int
-        Rows of data.
+        Cases the fit used: the rows with at least one observed value.  A
+        row with every value missing says nothing about any number (its
+        likelihood is 1 whatever the numbers), so it is left out.
     data_sha256 : str
-        See :func:`data_sha256`.
+        See :func:`data_sha256`; it covers every row given.
+    rows : int
+        Rows of data given, used or not.
+    unobserved : tuple of str
+        The columns with no observed value in any row.
     """
 
     estimates: Mapping[tuple[str, str], float]
@@ -168,6 +196,8 @@ class Fit:
     converged: bool
     cases: int
     data_sha256: str
+    rows: int
+    unobserved: tuple[str, ...] = ()
 
 
 def update(
@@ -184,7 +214,8 @@ def update(
     The old values are a prior worth ``strength`` cases each; see the module
     docstring for the method.  The new model's provenance records the update
     (date, method, the old model's version, the data's hash, the number of
-    cases, the strength, the iterations); every number that changed keeps its
+    cases used, the strength, the iterations); rows with every value missing
+    say nothing and are not counted among the cases.  Every number that changed keeps its
     ``source`` and ``verbal`` anchor and gains a note saying so.  Write it with
     :meth:`Model.save`.
 
@@ -194,8 +225,9 @@ def update(
         The model to update; it is not changed.
     data : pandas.DataFrame
         One case per row, one column per observed node id.  Values: True or
-        False, "present" or "absent", "yes" or "no" (any case), 1 or 0; None,
-        NaN or NA for missing.
+        False, "present" or "absent", "yes" or "no", "true" or "false" (any
+        case), 1 or 0; None, NaN or NA for missing.  :func:`read_cases` reads
+        a CSV file into such a frame.
     strength : float
         How many cases each old value is worth; 0 for maximum likelihood.
     max_iterations : int, default 1000
@@ -219,10 +251,10 @@ def update(
     UnknownNodeError
         If a column is not a node id.
     InvalidStateError
-        If a value is not one of those above.
+        If a value is not one of those above (naming its row and column).
     InvalidArgumentError
-        If the data have no rows or ``strength``, ``max_iterations`` or
-        ``tolerance`` is out of range.
+        If the data have no rows, a column repeats, not one cell is observed,
+        or ``strength``, ``max_iterations`` or ``tolerance`` is out of range.
     ImpossibleEvidenceError
         If a case has probability zero under the model (naming its row), which
         EM cannot repair: a number set to 0 or 1 never moves.
@@ -269,7 +301,19 @@ def fit(
     spec = model.spec
     columns, codes = _encode(data, tuple(node.id for node in spec.nodes))
     digest = data_sha256(columns, codes)
-    patterns, first_row, counts = np.unique(codes, axis=0, return_index=True, return_counts=True)
+    used = np.flatnonzero((codes >= 0).any(axis=1))
+    if used.size == 0:
+        raise InvalidArgumentError(
+            f"the data have {len(codes)} row{'s' if len(codes) != 1 else ''} but not one "
+            "observed value (every cell is missing), so there is nothing to update from"
+        )
+    unobserved = tuple(
+        column for column, values in zip(columns, codes.T, strict=True) if not (values >= 0).any()
+    )
+    patterns, first_used, counts = np.unique(
+        codes[used], axis=0, return_index=True, return_counts=True
+    )
+    first_row = used[first_used]
     counts = counts.astype(np.float64)
     likelihoods = {}
     for column, name in enumerate(columns):
@@ -334,8 +378,10 @@ def fit(
         log_posterior=tuple(trace),
         iterations=iterations,
         converged=converged,
-        cases=int(codes.shape[0]),
+        cases=int(used.size),
         data_sha256=digest,
+        rows=int(codes.shape[0]),
+        unobserved=unobserved,
     )
 
 
@@ -397,21 +443,149 @@ def _encode(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], np.nda
     for position, column in enumerate(columns):
         series = data.iloc[:, position]
         found, uniques = pandas.factorize(series, use_na_sentinel=True)
-        states = np.array([_code(column, value) for value in uniques] + [-1], dtype=np.int8)
-        codes[:, position] = states[found]  # found == -1 picks the trailing -1
+        states = []
+        for unique, value in enumerate(uniques):
+            code = _code(value)
+            if code is None:
+                row = int(np.flatnonzero(found == unique)[0])
+                raise InvalidStateError(
+                    f"invalid value {value!r} in column {column!r}, {_row_name(data, row)}; "
+                    "expected True, False, 'present', 'absent', 'yes', 'no', 'true', 'false', "
+                    "1, 0, or a missing value"
+                )
+            states.append(code)
+        codes[:, position] = np.array([*states, -1], dtype=np.int8)[found]  # -1 picks the last
     return columns, codes
 
 
-def _code(column: str, value: Any) -> int:
+def _code(value: Any) -> int | None:
+    """Return 1 (present) or 0 (absent) for a value of case data, None if it is neither."""
     if isinstance(value, bool | np.bool_):
         return int(bool(value))
     if isinstance(value, str) and value.lower() in EVIDENCE_VALUES:
         return STATES.index(EVIDENCE_VALUES[value.lower()])
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return int(value.lower() == "true")
     if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
         return int(value)
+    return None
+
+
+def _row_name(data: Any, position: int) -> str:
+    """Name the row at ``position`` as the caller knows it: its index label, or its line."""
+    label = data.index[position]
+    if isinstance(label, np.generic):  # a numpy scalar's repr would say np.int64(12)
+        label = label.item()
+    if data.index.name == _LINE:
+        return f"line {label} of the file (the header is line 1)"
+    return f"row {label!r}"
+
+
+def read_cases(path: str | os.PathLike[str]) -> pandas.DataFrame:
+    """Read case data from a CSV file, checking every cell, for :func:`update`.
+
+    The first line names the columns (node ids); each further line is one
+    case.  A cell says yes or no (also true/false, present/absent, 1/0, in
+    any case); an empty cell, or NA, N/A, NaN, null or None, is missing.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV file, UTF-8 (a leading byte-order mark is allowed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per column of the file, values True, False or None; the
+        index holds each case's line number in the file, counting the header
+        as line 1 as a spreadsheet does, so errors about a case name its line.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    InvalidArgumentError
+        If the file is not UTF-8 CSV, has no header, names a column twice, or
+        a line has more or fewer cells than the header (naming the line).
+    InvalidStateError
+        If a cell says something else, naming its line, its column and the
+        cell as written.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder, "cases.csv")
+    ...     _ = path.write_text("f,s\\nyes,\\nNo,TRUE\\n")
+    ...     cases = read_cases(path)
+    >>> cases.to_dict(orient="list")
+    {'f': [True, False], 's': [None, True]}
+    >>> list(cases.index)
+    [2, 3]
+    """
+    import pandas
+
+    name = str(path)
+    records: list[list[bool | None]] = []
+    lines: list[int] = []
+    read: dict[str, bool | None] = {}  # each spelling met so far, and what it says
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        reader = csv.reader(file)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise InvalidArgumentError(f"{name!r} is empty; expected a header line of node ids")
+            _check_header(name, header)
+            line = reader.line_num
+            for row in reader:
+                line, start = reader.line_num, line + 1
+                if not row:  # a blank line
+                    continue
+                if len(row) != len(header):
+                    raise InvalidArgumentError(
+                        f"{name!r}, line {start} (the header is line 1): {len(row)} cells, "
+                        f"but the header names {len(header)} columns"
+                    )
+                try:  # most files spell a handful of values: look each spelling up once
+                    records.append([read[text] for text in row])
+                except KeyError:
+                    for column, text in enumerate(row):
+                        if text not in read:
+                            read[text] = _cell(name, start, header, column, text)
+                    records.append([read[text] for text in row])
+                lines.append(start)
+        except UnicodeDecodeError as error:
+            raise InvalidArgumentError(f"{name!r} is not UTF-8 text: {error}") from None
+        except csv.Error as error:
+            raise InvalidArgumentError(
+                f"{name!r}, line {reader.line_num}: not valid CSV: {error}"
+            ) from None
+    frame = pandas.DataFrame(
+        records, columns=header, index=pandas.Index(lines, name=_LINE), dtype=object
+    )
+    return frame
+
+
+def _check_header(name: str, header: Sequence[str]) -> None:
+    seen: dict[str, int] = {}
+    for number, column in enumerate(header, start=1):
+        if column in seen:
+            raise InvalidArgumentError(
+                f"{name!r}, line 1: column {column!r} appears twice (columns {seen[column]} "
+                f"and {number}); give each node one column"
+            )
+        seen[column] = number
+
+
+def _cell(name: str, line: int, header: Sequence[str], column: int, text: str) -> bool | None:
+    word = text.strip().lower()
+    if word in _MISSING_CELLS:
+        return None
+    if word in _CELL_VALUES:
+        return bool(_CELL_VALUES[word])
     raise InvalidStateError(
-        f"invalid value {value!r} in column {column!r}; expected True, False, 'present', "
-        "'absent', 'yes', 'no', 1, 0, or a missing value"
+        f"{name!r}, line {line} (the header is line 1), column {header[column]!r}: "
+        f"invalid value {text!r}; {_EXPECTED_CELL}"
     )
 
 
@@ -533,7 +707,7 @@ def _impossible(
 ) -> ImpossibleEvidenceError:
     where = ""
     if error.case is not None:
-        where = f" (row {data.index[first_row[error.case]]!r})"
+        where = f" ({_row_name(data, int(first_row[error.case]))})"
     return ImpossibleEvidenceError(
         f"a case{where} has probability zero under the model; EM cannot update from it, "
         "because a number set to 0 or 1 never moves"

@@ -69,6 +69,7 @@ __all__ = [
     "diagnose_batch",
     "dumps",
     "error_object",
+    "evidence_warnings",
     "explain",
     "model_description",
     "next_questions",
@@ -298,6 +299,48 @@ def _json_kind(value: Any) -> str:
 def _observe(model: Model, evidence: Any) -> tuple[dict[str, str], list[dict[str, str]]]:
     """Check the evidence against the model; return it normalised, and the warnings it draws."""
     normalised = normalise_evidence(evidence, [node.id for node in model.nodes])
+    return normalised, _warnings(model, evidence, normalised, {})
+
+
+def evidence_warnings(
+    model: Model, evidence: Mapping[str, Any], *, words: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
+    """Return the warnings a request with this evidence draws, as the ``Warning`` schema says.
+
+    For callers other than the contract's own routes, such as the command
+    line, so every route warns alike.
+
+    Parameters
+    ----------
+    model : Model
+        The model the evidence is for.
+    evidence : mapping
+        As a request's ``"evidence"``.
+    words : mapping of str to str, optional
+        How the messages name each state (``{"present": "yes", "absent": "no"}``
+        on the command line); by default the state's own name.
+
+    Raises
+    ------
+    UnknownNodeError, InvalidStateError, InvalidEvidenceError
+        If the evidence is bad, as :meth:`Model.diagnose`.
+
+    Examples
+    --------
+    >>> import bayesleg
+    >>> [w["code"] for w in evidence_warnings(bayesleg.load(), {})]
+    ['no_evidence']
+    """
+    normalised = normalise_evidence(evidence, [node.id for node in model.nodes])
+    return _warnings(model, evidence, normalised, words or {})
+
+
+def _warnings(
+    model: Model,
+    evidence: Mapping[str, Any],
+    normalised: Mapping[str, str],
+    words: Mapping[str, str],
+) -> list[dict[str, str]]:
     warnings = [
         _warning("null_evidence", node, f"{node!r} is null, so it is treated as unobserved")
         for node, value in evidence.items()
@@ -308,7 +351,8 @@ def _observe(model: Model, evidence: Any) -> tuple[dict[str, str], list[dict[str
         _warning(
             "condition_as_evidence",
             node,
-            f"{node!r} is a condition given as evidence: it is pinned {state}, not diagnosed",
+            f"{node!r} is a condition given as evidence ({node}={words.get(state, state)}), "
+            "so it is pinned rather than diagnosed",
         )
         for node, state in normalised.items()
         if node in conditions
@@ -320,7 +364,7 @@ def _observe(model: Model, evidence: Any) -> tuple[dict[str, str], list[dict[str
                 "message": "nothing is observed, so the ranking is the model's prior",
             }
         )
-    return normalised, warnings
+    return warnings
 
 
 def _warning(code: str, node: str, message: str) -> dict[str, str]:

@@ -74,6 +74,8 @@ function ratio(lr) {
 
 // A share of log odds to two decimals, signed unless it rounds to zero.
 function signed(x) {
+  // JSON has no infinity: the service sends null, and the explanation's notes say why.
+  if (x === null || x === undefined || !Number.isFinite(x)) return "infinite";
   const shown = Math.abs(x).toFixed(2);
   if (shown === "0.00") return shown;
   return `${x > 0 ? "+" : "−"}${shown}`;
@@ -408,11 +410,13 @@ function renderExplanation(explanation) {
     ".",
   );
   const shares = el("ul", { class: "shares" });
-  const largest = Math.max(1e-9, ...explanation.contributions.map((c) => Math.abs(c.log_likelihood_ratio)));
+  const finite = explanation.contributions.filter((c) => c.log_likelihood_ratio !== null);
+  const largest = Math.max(1e-9, ...finite.map((c) => Math.abs(c.log_likelihood_ratio)));
   for (const c of explanation.contributions) {
     const row = el("li", { class: c.log_likelihood_ratio >= 0 ? "for" : "against", "data-id": c.id });
     const bar = el("span", { class: "share-bar" });
-    bar.style.width = `${(50 * Math.abs(c.log_likelihood_ratio)) / largest}%`;
+    const size = c.log_likelihood_ratio === null ? largest : Math.abs(c.log_likelihood_ratio);
+    bar.style.width = `${(50 * size) / largest}%`;
     const passages = linkPassages(c.id, explanation.cause);
     if (passages.length === 0) {
       passages.push({ what: "No direct link in the model: it moves this cause through the causes it shares with it." });
@@ -427,8 +431,9 @@ function renderExplanation(explanation) {
   const parts = [summary];
   if (explanation.contributions.length) {
     parts.push(el("p", { class: "note", text:
-      `Each answer's share of the change in log odds (${signed(explanation.log_posterior_odds - explanation.log_baseline_odds)} in all; ${explanation.method} Shapley values):` }));
+      `Each answer's share of the change in log odds (${explanation.log_posterior_odds === null || explanation.log_baseline_odds === null ? "infinite" : signed(explanation.log_posterior_odds - explanation.log_baseline_odds)} in all; ${explanation.method} Shapley values):` }));
     parts.push(shares);
+    for (const note of explanation.notes || []) parts.push(el("p", { class: "note", text: note }));
   } else {
     parts.push(el("p", { class: "note", text: "Nothing is answered yet: this is the base rate." }));
   }
