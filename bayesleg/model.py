@@ -312,7 +312,7 @@ class Model:
         --------
         >>> explanation = load().explain({"fasted": True, "heaviness": True}, "glycogen_depletion")
         >>> [c.id for c in explanation.supporting]
-        ['fasted', 'heaviness']
+        ['heaviness', 'fasted']
         """
         from bayesleg.reasoning.explain import explain
 
@@ -424,7 +424,7 @@ class Model:
         Examples
         --------
         >>> load().simulate(3, seed=0).shape
-        (3, 56)
+        (3, 61)
         """
         from bayesleg.research.simulate import simulate
 
