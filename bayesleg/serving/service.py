@@ -28,6 +28,12 @@ Every bad input gets a 4xx whose body is an error object
 * 422: the JSON breaks the contract (a string with a lone surrogate, which
   no UTF-8 answer could echo, included), or its evidence is bad (unknown
   node, bad value, impossible evidence).
+
+The event loop only reads requests and writes answers; the work of each
+request (parsing, diagnosis, encoding) runs in one thread, so ``/healthz``
+is answered at once however busy the service is.  Under ``bayesleg serve``,
+a worker over its concurrency limit answers a 503 error object with
+``Retry-After`` (:mod:`bayesleg.serving.server`).
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -73,6 +79,14 @@ class _Fault(Exception):
 
 def _json(message: Any, status: int = 200) -> Response:
     return Response(contract.dumps(message), status_code=status, media_type="application/json")
+
+
+def _encode(message: Any) -> bytes:
+    return contract.dumps(message).encode("utf-8")
+
+
+def _encoded(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 async def _on_fault(request: Request, fault: Exception) -> Response:
@@ -113,8 +127,8 @@ def _is_json(content_type: str) -> bool:
     return media_type.strip().lower() == "application/json" and charset in {"utf-8", "utf8"}
 
 
-async def _read_json(request: Request, max_body_bytes: int, body_timeout: float) -> Any:
-    """Return the request's body parsed as JSON, within the size limit and the time limit."""
+async def _read_body(request: Request, max_body_bytes: int, body_timeout: float) -> bytes:
+    """Return the request's JSON body, unparsed, within the size limit and the time limit."""
     content_type = request.headers.get("content-type", "")
     if not _is_json(content_type):
         raise _Fault(
@@ -146,24 +160,23 @@ async def _read_json(request: Request, max_body_bytes: int, body_timeout: float)
     except TimeoutError:
         message = f"the request body did not arrive within {body_timeout:g} seconds"
         raise _Fault(408, contract.InvalidRequestError(message), close=True) from None
-    try:
-        return contract.parse_json(b"".join(chunks))
-    except contract.InvalidRequestError as error:
-        raise _Fault(400, error) from None
+    return b"".join(chunks)
 
 
-async def _answer(
-    handle: Callable[[Any], dict[str, Any]], payload: Any, *, in_thread: bool
-) -> Response:
-    """Run a contract handler; its typed errors become a 422.
+def _answer(handle: Callable[[Any], dict[str, Any]], body: bytes) -> Response:
+    """Parse ``body``, run a contract handler on it and encode the answer; typed errors are a 422.
 
-    Work bounded by one case (a few milliseconds) runs on the event loop,
-    which is faster than a hop to a thread; work that grows with the request
-    (a batch, next questions) runs in a worker thread so the loop keeps
-    answering meanwhile.  The model is immutable, so threads may share it.
+    All the work that a request's size decides is here, so that it can run in
+    a worker thread as a whole: parsing a 1 MiB body, or encoding the
+    megabytes of a batch's answer, takes tens of milliseconds that the event
+    loop, which answers ``/healthz`` among others, must not spend.
     """
     try:
-        answer = await run_in_threadpool(handle, payload) if in_thread else handle(payload)
+        payload = contract.parse_json(body)
+    except contract.InvalidRequestError as error:
+        raise _Fault(400, error) from None
+    try:
+        answer = handle(payload)
     except BayeslegError as error:
         raise _Fault(422, error, payload) from None
     return _json(answer)
@@ -209,21 +222,33 @@ def create_app(
     200
     """
     model = load() if model is None else model
-    health = {"status": "ok", "model": {"id": model.id, "version": model.version}}
-    description = contract.model_description(model)
-    openapi = openapi_document(
-        model, max_body_bytes=max_body_bytes, max_batch=max_batch, max_cost=max_cost
+    # The answers of the GET routes never change, so each is encoded once.
+    health = _encode({"status": "ok", "model": {"id": model.id, "version": model.version}})
+    description = _encode(contract.model_description(model))
+    openapi = _encode(
+        openapi_document(
+            model, max_body_bytes=max_body_bytes, max_batch=max_batch, max_cost=max_cost
+        )
     )
 
-    async def read_json(request: Request) -> Any:
-        return await _read_json(request, max_body_bytes, body_timeout)
+    # The event loop only reads and writes: every request's work (parsing, diagnosis,
+    # encoding) runs in one thread a worker process, so /healthz and the reading of
+    # other requests never wait behind it.  The work is Python and holds the
+    # interpreter lock, so more threads would add no speed, only take the lock from
+    # the event loop more often.  Requests waiting for the thread hold no more than
+    # their body.
+    worker_thread = anyio.CapacityLimiter(1)
 
-    async def diagnose(request: Request) -> Response:
-        payload = await read_json(request)
-        return await _answer(lambda p: contract.diagnose(model, p), payload, in_thread=False)
+    async def in_thread(handle: Callable[[Any], dict[str, Any]], body: bytes) -> Response:
+        return await anyio.to_thread.run_sync(_answer, handle, body, limiter=worker_thread)
 
-    async def diagnose_batch(request: Request) -> Response:
-        payload = await read_json(request)
+    async def read_body(request: Request) -> bytes:
+        return await _read_body(request, max_body_bytes, body_timeout)
+
+    def diagnose_one(payload: Any) -> dict[str, Any]:
+        return contract.diagnose(model, payload)
+
+    def diagnose_many(payload: Any) -> dict[str, Any]:
         try:
             cases = contract.read_batch(payload)
         except contract.InvalidRequestError as error:
@@ -244,20 +269,28 @@ def create_app(
                     f"at most {max_cost} are accepted, so split it"
                 ),
             )
-        return await _answer(lambda c: contract.diagnose_batch(model, c), cases, in_thread=True)
+        return contract.diagnose_batch(model, cases)
+
+    def rank_questions(payload: Any) -> dict[str, Any]:
+        return contract.next_questions(model, payload)
+
+    async def diagnose(request: Request) -> Response:
+        return await in_thread(diagnose_one, await read_body(request))
+
+    async def diagnose_batch(request: Request) -> Response:
+        return await in_thread(diagnose_many, await read_body(request))
 
     async def next_questions(request: Request) -> Response:
-        payload = await read_json(request)
-        return await _answer(lambda p: contract.next_questions(model, p), payload, in_thread=True)
+        return await in_thread(rank_questions, await read_body(request))
 
     async def describe(request: Request) -> Response:
-        return _json(description)
+        return _encoded(description)
 
     async def healthz(request: Request) -> Response:
-        return _json(health)
+        return _encoded(health)
 
     async def openapi_json(request: Request) -> Response:
-        return _json(openapi)
+        return _encoded(openapi)
 
     app = Starlette(
         routes=[
@@ -281,6 +314,7 @@ _ERRORS = {
     "413": "The body, or the batch, is over the service's limit.",
     "415": "The content type is not application/json.",
     "422": "The request breaks the contract, or its evidence is bad.",
+    "503": "The worker holds its limit of connections and requests; retry after Retry-After.",
 }
 
 
