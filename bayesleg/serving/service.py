@@ -38,11 +38,12 @@ a worker over its concurrency limit answers a 503 error object with
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -232,15 +233,19 @@ def create_app(
     )
 
     # The event loop only reads and writes: every request's work (parsing, diagnosis,
-    # encoding) runs in one thread a worker process, so /healthz and the reading of
-    # other requests never wait behind it.  The work is Python and holds the
-    # interpreter lock, so more threads would add no speed, only take the lock from
-    # the event loop more often.  Requests waiting for the thread hold no more than
-    # their body.
-    worker_thread = anyio.CapacityLimiter(1)
+    # encoding) runs in one thread a worker process, in the order the requests came,
+    # so /healthz and the reading of other requests never wait behind it.  The work
+    # is Python and holds the interpreter lock, so more threads would add no speed,
+    # only take the lock from the event loop more often.  The thread takes the next
+    # request's work as soon as it is done with one, without waiting for the loop;
+    # the requests waiting hold their bodies, no more, and the server's concurrency
+    # limit bounds how many wait.  Work still waiting when its client goes away is
+    # dropped.  The thread ends when the application is let go.
+    worker_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bayesleg-work")
 
     async def in_thread(handle: Callable[[Any], dict[str, Any]], body: bytes) -> Response:
-        return await anyio.to_thread.run_sync(_answer, handle, body, limiter=worker_thread)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(worker_thread, _answer, handle, body)
 
     async def read_body(request: Request) -> bytes:
         return await _read_body(request, max_body_bytes, body_timeout)
