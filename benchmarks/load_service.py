@@ -15,7 +15,8 @@ that many requests going for ``--seconds`` and waits for the last answers:
 Meanwhile a separate process probes ``GET /healthz`` every 50 ms, each time on
 a new connection as a load balancer does, and the table gives its p50 and p99
 for each row: under a batch row, that is ``/healthz`` while the service is
-saturated with large batches.
+saturated with large batches.  A first row, ``none (idle)``, probes it for as
+long with no load at all: the floor the machine itself sets.
 
 The load comes from this process with httpx's ``AsyncClient`` (HTTP/1.1,
 keep-alive, one connection per request in flight), in a different process
@@ -332,7 +333,11 @@ def run_workers(
             if not receiver.poll(60):
                 raise SystemExit("the /healthz prober did not start within 60 s")
             receiver.recv()
-            spans = []
+            # The baseline: /healthz with nothing else to do, on this machine as it is.
+            start = time.monotonic()
+            time.sleep(args.seconds)
+            rows.append({"workers": workers, "kind": "idle", "concurrency": 0})
+            spans = [(start, time.monotonic())]
             for kind in KINDS:
                 size = args.batch_size if kind == "batch" else 1
                 for concurrency in args.concurrency:
@@ -367,6 +372,10 @@ HEADER = (
 
 
 def format_row(row: dict[str, Any], *, with_health: bool = True) -> str:
+    if row["kind"] == "idle":
+        health = row["healthz"]
+        cells = [row["workers"], "none (idle)", 0, *[""] * 8, health["p50_ms"], health["p99_ms"]]
+        return "| " + " | ".join(str(cell) for cell in cells) + " |"
     kind = "diagnose" if row["kind"] == "diagnose" else f"batch of {row['cases_per_request']}"
     cells = [
         row["workers"],
@@ -436,11 +445,15 @@ def main() -> int:
             "platform": platform.platform(),
         },
     }
+    idle_health = max(
+        (row["healthz"]["p99_ms"] or 0 for row in rows if row["kind"] == "idle"), default=0
+    )
     worst_health = max(
         (row["healthz"]["p99_ms"] or 0 for row in rows if row["kind"] == "batch"), default=0
     )
-    server_errors = sum(row["5xx"] for row in rows)
-    failures = sum(row["malformed"] + row["no_answer"] for row in rows)
+    loaded = [row for row in rows if row["kind"] != "idle"]
+    server_errors = sum(row["5xx"] for row in loaded)
+    failures = sum(row["malformed"] + row["no_answer"] for row in loaded)
     health_failures = sum(row["healthz"]["not_200"] for row in rows)
     table = [
         "# `bayesleg serve` under load (loopback)",
@@ -458,8 +471,10 @@ def main() -> int:
         "",
         f"5xx: {server_errors}. Malformed or unanswered: {failures}. `/healthz` probes not"
         f" answered 200: {health_failures}; their p99 under the batch rows at most"
-        f" {worst_health} ms. The 4xx are the requests that name an unknown node on purpose"
-        " (one in twenty); in a batch such a case is an error in its place, and the batch a 200.",
+        f" {worst_health} ms, and with no load at all (the rows `none (idle)`, the same"
+        f" probes on the machine as it was) at most {idle_health} ms. The 4xx are the"
+        " requests that name an unknown node on purpose (one in twenty); in a batch such a"
+        " case is an error in its place, and the batch a 200.",
         "",
     ]
     print("\n".join(table))

@@ -26,8 +26,11 @@ def test_the_quick_load_benchmark_gets_no_5xx_and_healthz_always_answers(tmp_pat
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads((tmp_path / "load_service.json").read_text())
     rows = {(row["workers"], row["kind"], row["concurrency"]): row for row in result["rows"]}
-    assert set(rows) == {(1, kind, n) for kind in ("diagnose", "batch") for n in (1, 8)}
-    for row in rows.values():
+    assert set(rows) == {(1, "idle", 0)} | {
+        (1, kind, n) for kind in ("diagnose", "batch") for n in (1, 8)
+    }
+    assert rows[1, "idle", 0]["healthz"]["not_200"] == 0
+    for row in (row for row in rows.values() if row["kind"] != "idle"):
         assert row["5xx"] == 0
         assert row["malformed"] == row["no_answer"] == 0
         assert row["2xx"] > 0
