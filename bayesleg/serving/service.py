@@ -239,8 +239,7 @@ def create_app(
     # only take the lock from the event loop more often.  The thread takes the next
     # request's work as soon as it is done with one, without waiting for the loop;
     # the requests waiting hold their bodies, no more, and the server's concurrency
-    # limit bounds how many wait.  Work still waiting when its client goes away is
-    # dropped.  The thread ends when the application is let go.
+    # limit bounds how many wait.  The thread ends when the application is let go.
     worker_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bayesleg-work")
 
     async def in_thread(handle: Callable[[Any], dict[str, Any]], body: bytes) -> Response:
