@@ -19,11 +19,12 @@ saturated with large batches.  A first row, ``none (idle)``, probes it for as
 long with no load at all: the floor the machine itself sets.
 
 The load comes from this process with httpx's ``AsyncClient`` (HTTP/1.1,
-keep-alive, one connection per request in flight), in a different process
-from the server's; the prober is a third.  All of them share the machine's
-cores, so on a small machine the figures are the whole system's, the client
-included (its CPU share is in the JSON).  Every answer's body is checked to be
-a diagnosis or a batch (2xx) or an error object (4xx).
+keep-alive, one client with one connection for each request in flight), in a
+different process from the server's; the prober is a third.  All of them
+share the machine's cores, so on a small machine the figures are the whole
+system's, the client included (the CPU each used is in the JSON).  Every
+answer's body is checked to be a diagnosis or a batch (2xx) or an error
+object (4xx).
 
 The server runs with ``--max-concurrency 256``, above the most requests in
 flight, so that the rows measure queueing; at the default of 100, a worker
