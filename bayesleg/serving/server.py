@@ -229,21 +229,21 @@ class _HeadGuard(asyncio.Protocol):
 
 
 #: Seconds a client refused for the concurrency limit is asked to wait (``Retry-After``).
-RETRY_AFTER_SECONDS = 1
+_RETRY_AFTER_SECONDS = 1
 
 
 async def _busy(send: Any, limit: int) -> None:
     """Answer a 503 error object with ``Retry-After``, and close the connection."""
     message = (
         f"the service is busy: this worker holds its limit of {limit} connections and "
-        f"requests; retry after {RETRY_AFTER_SECONDS} second"
+        f"requests; retry after {_RETRY_AFTER_SECONDS} second"
     )
     content = contract.dumps(contract.error_object(contract.InvalidRequestError(message)))
     body = content.encode("utf-8")
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode("ascii")),
-        (b"retry-after", str(RETRY_AFTER_SECONDS).encode("ascii")),
+        (b"retry-after", str(_RETRY_AFTER_SECONDS).encode("ascii")),
         (b"connection", b"close"),
     ]
     await send({"type": "http.response.start", "status": 503, "headers": headers})
