@@ -1,55 +1,95 @@
-"""Load-test the HTTP service on loopback: throughput, p50/p99 latency, and the count of 5xx.
+"""Load-test ``bayesleg serve`` on loopback with one and two workers: throughput, latency, statuses.
 
-Starts ``bayesleg serve`` itself on 127.0.0.1 on a free port, sends a bounded
-number of requests (10,000 by default, at most 32 in flight, stopping early
-after ``--max-seconds``), stops the server, and prints the table to stdout.
-Only with ``--output DIR`` is it also written, to ``DIR/load_service.md`` with
-the raw numbers in ``DIR/load_service.json`` (``--output benchmarks/results``
-refreshes the committed results).  Traffic goes to loopback only.
+For each number of workers (1 and 2 by default) the benchmark starts a real
+``bayesleg serve --workers N`` on a free loopback port, warms it up, and then,
+for each number of requests in flight (1, 8, 32 and 128 by default), keeps
+that many requests going for ``--seconds`` and waits for the last answers:
 
-Requests are ``POST /v1/diagnose`` with random evidence from a seeded RNG
-(0 to 8 findings over the whole vocabulary); one in twenty names an unknown
-node, to check that bad input is answered with a 4xx under load too.  Every
-answer's body is checked to be a diagnosis (200) or an error object (4xx).
+* **diagnose**: ``POST /v1/diagnose``, one case of 0 to 8 random findings over
+  the whole vocabulary (a seeded RNG); one request in twenty names an unknown
+  node on purpose, so the 4xx count is those;
+* **batch**: ``POST /v1/diagnose/batch`` of ``--batch-size`` such cases (100 by
+  default), which saturates the workers: each batch is hundreds of
+  milliseconds of work, and the requests in flight queue for it.
 
-The client is a minimal keep-alive HTTP/1.1 client on asyncio streams, one
-connection per worker, with the request bodies encoded beforehand: a
-general-purpose client such as httpx spends more CPU per request than the
-server does, and on a small machine it would measure itself.
+Meanwhile a separate process probes ``GET /healthz`` every 50 ms, each time on
+a new connection as a load balancer does, and the table gives its p50 and p99
+for each row: under a batch row, that is ``/healthz`` while the service is
+saturated with large batches.  A first row, ``none (idle)``, probes it for as
+long with no load at all: the floor the machine itself sets.
 
-Needs the server extra (``pip install '.[server]'``).  Run from the
-repository root::
+The load comes from this process with httpx's ``AsyncClient`` (HTTP/1.1,
+keep-alive, one client with one connection for each request in flight), in a
+different process from the server's; the prober is a third.  All of them
+share the machine's cores, so on a small machine the figures are the whole
+system's, the client included (the CPU each used is in the JSON).  Every
+answer's body is checked to be a diagnosis or a batch (2xx) or an error
+object (4xx).
+
+The server runs with ``--max-concurrency 256``, above the most requests in
+flight, so that the rows measure queueing; at the default of 100, a worker
+holding more answers the excess with a 503 and ``Retry-After`` at once (see
+docs/reliability.md).
+
+Needs the server extra and httpx (``pip install '.[server]' httpx``; the
+test extra has both).  Run from the repository root::
 
     python benchmarks/load_service.py
-    python benchmarks/load_service.py --requests 2000 --concurrency 8
+    python benchmarks/load_service.py --quick          # seconds: a smoke test
     python benchmarks/load_service.py --output benchmarks/results
 
-Exit code 1 if any request got a 5xx, a malformed answer, or no answer.
+The table goes to stdout; only with ``--output DIR`` is it also written, to
+``DIR/load_service.md``, with the raw numbers in ``DIR/load_service.json``.
+Exit code 1 if any request got a 5xx, a malformed answer or no answer, or any
+``/healthz`` probe was not a 200.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import datetime
 import json
+import math
+import multiprocessing
 import os
 import platform
 import random
+import shlex
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 from _output import add_output_option, write_results
 
 import bayesleg
 
 HOST = "127.0.0.1"
+#: The server's --max-concurrency: above the most requests in flight, so rows measure queueing.
+MAX_CONCURRENCY = 256
+#: Seconds between two /healthz probes.
+PROBE_INTERVAL = 0.05
+KINDS = ("diagnose", "batch")
+PATHS = {"diagnose": "/v1/diagnose", "batch": "/v1/diagnose/batch"}
+ANSWERS = {
+    "diagnose": b'{"schema":"bayesleg.diagnosis/1"',
+    "batch": b'{"schema":"bayesleg.diagnosis-batch/1"',
+}
+ERROR = b'{"schema":"bayesleg.error/1"'
+
+
+# --------------------------------------------------------------------------
+# The server and the /healthz prober
+# --------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -58,23 +98,31 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, model: str | None) -> subprocess.Popen:
-    command = [sys.executable, "-m", "bayesleg", "serve", "--host", HOST]
-    command += ["--port", str(port), "--log-level", "warning"]
-    if model:
-        command += ["--model", model]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
+def server_command(port: int, workers: int, model: str | None) -> list[str]:
+    command = ["bayesleg", "serve", "--host", HOST, "--port", str(port)]
+    command += ["--workers", str(workers), "--max-concurrency", str(MAX_CONCURRENCY)]
+    command += ["--log-level", "warning"]
+    return command + (["--model", model] if model else [])
+
+
+def start_server(command: list[str], log: Any) -> subprocess.Popen:
+    """Start the server (``bayesleg`` run as ``python -m bayesleg``); wait for /healthz."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", *command], stdout=subprocess.DEVNULL, stderr=log
+    )
+    port = command[command.index("--port") + 1]
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"the server exited: {server.stderr.read()}")
+            log.seek(0)
+            raise SystemExit(f"the server exited:\n{log.read().decode(errors='replace')}")
         try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2):
-                return server
-        except (urllib.error.URLError, ConnectionError):
+            httpx.get(f"http://{HOST}:{port}/healthz", timeout=2).raise_for_status()
+            return server
+        except httpx.HTTPError:
             time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not answer /healthz within 60 s")
+    stop_server(server)
+    raise SystemExit("the server did not answer /healthz within 90 s")
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -86,25 +134,64 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process, from /proc (None where there is none)."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process and its descendants so far, from /proc.
+
+    0 where there is no /proc (then the server CPU figures of the JSON are 0).
+    """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
-def make_requests(model: bayesleg.Model, count: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
+def probe_health(url: str, stop: Any, results: Any) -> None:
+    """Until ``stop`` is set, GET ``url`` on a new connection every 50 ms; send the probes.
+
+    Sends "ready" after the first probe, then, once stopped, the probes: each
+    (monotonic start, seconds to answer, status or 0 for no answer).
+    """
+    probes = []
+    limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each time
+    with httpx.Client(limits=limits, timeout=30) as client:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                status = client.get(url).status_code
+            except httpx.HTTPError:
+                status = 0
+            probes.append((started, time.monotonic() - started, status))
+            if len(probes) == 1:
+                results.send("ready")
+            stop.wait(PROBE_INTERVAL)
+    results.send(probes)
+
+
+# --------------------------------------------------------------------------
+# The requests and the load
+# --------------------------------------------------------------------------
+
+
+def make_cases(model: bayesleg.Model, count: int, rng: random.Random) -> list[dict]:
     nodes = [node.id for node in model.nodes]
-    requests = []
+    cases = []
     for number in range(count):
         evidence = {node: rng.random() < 0.5 for node in rng.sample(nodes, rng.randint(0, 8))}
         if number % 20 == 19:
             evidence["not_a_node"] = True
-        requests.append({"evidence": evidence, "id": number, "top": 5})
-    return requests
+        cases.append({"evidence": evidence, "id": number, "top": 5})
+    return cases
+
+
+def make_bodies(model: bayesleg.Model, kind: str, batch_size: int, seed: int) -> list[bytes]:
+    """Request bodies, encoded beforehand: 2,000 cases, or 50 batches."""
+    rng = random.Random(seed)
+    if kind == "diagnose":
+        return [json.dumps(case).encode() for case in make_cases(model, 2000, rng)]
+    return [json.dumps({"cases": make_cases(model, batch_size, rng)}).encode() for _ in range(50)]
 
 
 @dataclass
@@ -115,154 +202,304 @@ class Tally:
     no_answer: int = 0
 
 
-async def post(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bytes]:
-    """Send one prepared request on a kept-alive connection; return status and body."""
-    writer.write(request)
-    await writer.drain()
-    status_line = await reader.readuntil(b"\r\n")
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return int(status_line.split()[1]), await reader.readexactly(length)
-
-
 async def run_load(
-    port: int, bodies: list[bytes], concurrency: int, max_seconds: float
-) -> tuple[Tally, float]:
-    """Send every body from ``concurrency`` workers, one connection each."""
+    url: str, kind: str, bodies: list[bytes], concurrency: int, seconds: float
+) -> tuple[Tally, float, float, float]:
+    """Keep ``concurrency`` requests in flight for ``seconds``, then wait for the last answers.
+
+    Each request in flight has a client of its own, with one kept-alive
+    connection: one client's pool of 128 connections cost the client four
+    times the CPU per request that a pool of one does, and the client, not
+    the server, set the pace.
+
+    Returns the tally, the monotonic start and end, and the client's CPU seconds.
+    """
     tally = Tally()
-    queue = iter(bodies)
-    start = time.perf_counter()
-    deadline = start + max_seconds
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    timeout = httpx.Timeout(600.0)
+    headers = {"content-type": "application/json"}
+    answer_start = ANSWERS[kind]
+    tls = ssl.create_default_context()  # never used on http://, but made once, not per client
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        try:
-            for body in queue:
-                if time.perf_counter() > deadline:
-                    return
-                request = (
-                    f"POST /v1/diagnose HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode() + body
-                sent = time.perf_counter()
-                try:
-                    status, answer = await asyncio.wait_for(post(reader, writer, request), 30)
-                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-                    tally.no_answer += 1
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(HOST, port)
-                    continue
-                tally.latencies.append(time.perf_counter() - sent)
-                tally.statuses[status] += 1
-                expected = (
-                    b'{"schema":"bayesleg.diagnosis/1"'
-                    if status == 200
-                    else b'{"schema":"bayesleg.error/1"'
+    async def sender(client: httpx.AsyncClient, first: int) -> None:
+        number = first
+        while time.monotonic() < deadline:
+            body = bodies[number % len(bodies)]
+            number += concurrency
+            sent = time.monotonic()
+            try:
+                response = await client.post(PATHS[kind], content=body, headers=headers)
+            except httpx.HTTPError:
+                tally.no_answer += 1
+                continue
+            tally.latencies.append(time.monotonic() - sent)
+            tally.statuses[response.status_code] += 1
+            content = response.content
+            if response.status_code < 300:
+                tally.malformed += not content.startswith(answer_start)
+            elif response.status_code < 500:
+                tally.malformed += not content.startswith(ERROR)
+
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=url,
+                    transport=httpx.AsyncHTTPTransport(verify=tls, limits=one),
+                    timeout=timeout,
                 )
-                tally.malformed += not answer.startswith(expected)
+            )
+            for _ in range(concurrency)
+        ]
+        cpu = time.process_time()
+        start = time.monotonic()
+        deadline = start + seconds
+        await asyncio.gather(*(sender(client, first) for first, client in enumerate(clients)))
+        end = time.monotonic()
+        cpu = time.process_time() - cpu
+    return tally, start, end, cpu
+
+
+def percentile_ms(values: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile of ``values`` (seconds), in milliseconds; None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(1000 * ordered[max(0, math.ceil(fraction * len(ordered)) - 1)], 1)
+
+
+def measure(
+    server: subprocess.Popen,
+    url: str,
+    kind: str,
+    bodies: list[bytes],
+    concurrency: int,
+    seconds: float,
+    cases_per_request: int,
+    workers: int,
+) -> tuple[dict[str, Any], float, float]:
+    """Measure one row; return it with the monotonic start and end of its load."""
+    server_cpu = cpu_seconds(server.pid)
+    tally, start, end, client_cpu = asyncio.run(run_load(url, kind, bodies, concurrency, seconds))
+    server_cpu = cpu_seconds(server.pid) - server_cpu
+    elapsed = end - start
+    answered = len(tally.latencies)
+    classes = Counter(f"{status // 100}xx" for status in tally.statuses.elements())
+    row = {
+        "workers": workers,
+        "kind": kind,
+        "cases_per_request": cases_per_request,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 2),
+        "answered": answered,
+        "requests_per_second": round(answered / elapsed, 1),
+        "cases_per_second": round(answered * cases_per_request / elapsed, 1),
+        "latency_ms": {
+            "p50": percentile_ms(tally.latencies, 0.50),
+            "p99": percentile_ms(tally.latencies, 0.99),
+            "max": percentile_ms(tally.latencies, 1.0),
+        },
+        "statuses": {str(status): n for status, n in sorted(tally.statuses.items())},
+        "2xx": classes["2xx"],
+        "4xx": classes["4xx"],
+        "5xx": classes["5xx"],
+        "malformed": tally.malformed,
+        "no_answer": tally.no_answer,
+        "client_cpu_share": round(client_cpu / elapsed, 2),
+        "client_cpu_ms_per_request": round(1000 * client_cpu / answered, 2) if answered else None,
+        "server_cpu_share": round(server_cpu / elapsed, 2),
+        "server_cpu_ms_per_request": round(1000 * server_cpu / answered, 2) if answered else None,
+    }
+    return row, start, end
+
+
+def add_health(
+    row: dict[str, Any], probes: list[tuple[float, float, int]], start: float, end: float
+) -> None:
+    """Add the /healthz probes that began while the row's load was on."""
+    during = [(latency, status) for began, latency, status in probes if start <= began < end]
+    latencies = [latency for latency, status in during if status == 200]
+    row["healthz"] = {
+        "probes": len(during),
+        "not_200": sum(status != 200 for _, status in during),
+        "p50_ms": percentile_ms(latencies, 0.50),
+        "p99_ms": percentile_ms(latencies, 0.99),
+        "max_ms": percentile_ms(latencies, 1.0),
+    }
+
+
+def run_workers(
+    args: argparse.Namespace, workers: int, bodies: dict[str, list[bytes]]
+) -> tuple[list[dict], str, bool]:
+    """Measure every row for one number of workers.
+
+    Returns the rows, the server's command and whether the server logged a traceback.
+    """
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    command = server_command(port, workers, args.model)
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    with tempfile.TemporaryFile() as log:
+        server = start_server(command, log)
+        stop = context.Event()
+        receiver, sender = context.Pipe(duplex=False)
+        prober = context.Process(target=probe_health, args=(f"{url}/healthz", stop, sender))
+        try:
+            # Warm up every worker (each compiles its model's caches on first use).
+            for kind in KINDS:
+                measure(server, url, kind, bodies[kind], 4 * workers, args.warm_up, 1, workers)
+            prober.start()
+            if not receiver.poll(60):
+                raise SystemExit("the /healthz prober did not start within 60 s")
+            receiver.recv()
+            # The baseline: /healthz with nothing else to do, on this machine as it is.
+            start = time.monotonic()
+            time.sleep(args.seconds)
+            rows.append({"workers": workers, "kind": "idle", "concurrency": 0})
+            spans = [(start, time.monotonic())]
+            for kind in KINDS:
+                size = args.batch_size if kind == "batch" else 1
+                for concurrency in args.concurrency:
+                    row, start, end = measure(
+                        server, url, kind, bodies[kind], concurrency, args.seconds, size, workers
+                    )
+                    rows.append(row)
+                    spans.append((start, end))
+                    print(f"  {format_row(row, with_health=False)}", file=sys.stderr)
+            stop.set()
+            probes = receiver.recv()
+            prober.join()
+            for row, (start, end) in zip(rows, spans, strict=True):
+                add_health(row, probes, start, end)
         finally:
-            writer.close()
+            if prober.is_alive():
+                prober.kill()
+            stop_server(server)
+        log.seek(0)
+        traceback = b"Traceback" in log.read()
+    return rows, shlex.join(command).replace(f"--port {port}", "--port PORT"), traceback
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return tally, time.perf_counter() - start
+
+# --------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------
+
+HEADER = (
+    "| workers | requests | in flight | requests/s | cases/s | p50 ms | p99 ms "
+    "| 2xx | 4xx | 5xx | malformed or none | `/healthz` p50 ms | `/healthz` p99 ms |"
+)
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
-    return sorted_values[index]
+def format_row(row: dict[str, Any], *, with_health: bool = True) -> str:
+    if row["kind"] == "idle":
+        health = row["healthz"]
+        cells = [row["workers"], "none (idle)", 0, *[""] * 8, health["p50_ms"], health["p99_ms"]]
+        return "| " + " | ".join(str(cell) for cell in cells) + " |"
+    kind = "diagnose" if row["kind"] == "diagnose" else f"batch of {row['cases_per_request']}"
+    cells = [
+        row["workers"],
+        kind,
+        row["concurrency"],
+        f"{row['requests_per_second']:,.1f}",
+        f"{row['cases_per_second']:,.0f}",
+        row["latency_ms"]["p50"],
+        row["latency_ms"]["p99"],
+        f"{row['2xx']:,}",
+        f"{row['4xx']:,}",
+        row["5xx"],
+        row["no_answer"] + row["malformed"],
+    ]
+    if with_health:
+        health = row["healthz"]
+        cells += [health["p50_ms"], health["p99_ms"]]
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--max-seconds", type=float, default=300.0, help="stop sending after this")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], metavar="N")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 128], metavar="C")
+    parser.add_argument("--seconds", type=float, default=10.0, help="load time of each row")
+    parser.add_argument("--batch-size", type=int, default=100, help="cases in a batch")
+    parser.add_argument("--warm-up", type=float, default=2.0, help="seconds of each kind first")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--model", help="a model file (default: the shipped one)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test in seconds: one worker, 1 and 8 in flight, batches of 20, 1 s a row",
+    )
     add_output_option(parser, "load_service")
     args = parser.parse_args()
+    if args.quick:
+        args.workers, args.concurrency, args.batch_size = [1], [1, 8], 20
+        args.seconds, args.warm_up = 1.0, 0.5
 
     model = bayesleg.load(args.model)
-    bodies = [json.dumps(r).encode() for r in make_requests(model, args.requests, args.seed)]
-    port = free_port()
-    server = start_server(port, args.model)
-    try:
-        cpu_before = cpu_seconds(server.pid)
-        tally, elapsed = asyncio.run(run_load(port, bodies, args.concurrency, args.max_seconds))
-        cpu_after = cpu_seconds(server.pid)
-    finally:
-        stop_server(server)
+    bodies = {kind: make_bodies(model, kind, args.batch_size, args.seed) for kind in KINDS}
+    rows, commands, tracebacks = [], [], False
+    for workers in args.workers:
+        print(f"{workers} worker(s):", file=sys.stderr)
+        worker_rows, command, traceback = run_workers(args, workers, bodies)
+        rows += worker_rows
+        commands.append(command)
+        tracebacks |= traceback
 
-    answered = len(tally.latencies)
-    ordered = sorted(tally.latencies)
-    server_errors = sum(n for status, n in tally.statuses.items() if status >= 500)
-    server_cpu_ms = (
-        round(1000 * (cpu_after - cpu_before) / answered, 2)
-        if cpu_before is not None and cpu_after is not None and answered
-        else None
-    )
+    invocation = shlex.join(["python", "benchmarks/load_service.py", *sys.argv[1:]])
+    today = datetime.date.today().isoformat()
     result = {
-        "requests_planned": args.requests,
-        "requests_answered": answered,
-        "no_answer": tally.no_answer,
-        "malformed_answers": tally.malformed,
-        "concurrency": args.concurrency,
-        "seconds": round(elapsed, 3),
-        "throughput_per_second": round(answered / elapsed, 1),
-        "latency_ms": {
-            "p50": round(1000 * percentile(ordered, 0.50), 2),
-            "p90": round(1000 * percentile(ordered, 0.90), 2),
-            "p99": round(1000 * percentile(ordered, 0.99), 2),
-            "max": round(1000 * ordered[-1], 2) if ordered else None,
-        },
-        "server_cpu_ms_per_request": server_cpu_ms,
-        "statuses": {str(status): n for status, n in sorted(tally.statuses.items())},
-        "server_errors_5xx": server_errors,
+        "command": invocation,
+        "date": today,
+        "servers": commands,
+        "seconds_per_row": args.seconds,
+        "batch_size": args.batch_size,
+        "healthz_probe_interval_seconds": PROBE_INTERVAL,
+        "rows": rows,
+        "server_logged_a_traceback": tracebacks,
         "model": {"id": model.id, "version": model.version},
         "machine": {
             "cores": os.cpu_count(),
+            "load_average": [round(load, 2) for load in os.getloadavg()],
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "note": "client and server share the machine's cores",
     }
-    latency = result["latency_ms"]
-    statuses = ", ".join(f"{n} x {status}" for status, n in result["statuses"].items())
+    idle_health = max(
+        (row["healthz"]["p99_ms"] or 0 for row in rows if row["kind"] == "idle"), default=0
+    )
+    worst_health = max(
+        (row["healthz"]["p99_ms"] or 0 for row in rows if row["kind"] == "batch"), default=0
+    )
+    loaded = [row for row in rows if row["kind"] != "idle"]
+    server_errors = sum(row["5xx"] for row in loaded)
+    failures = sum(row["malformed"] + row["no_answer"] for row in loaded)
+    health_failures = sum(row["healthz"]["not_200"] for row in rows)
     table = [
-        "# HTTP service under load (loopback)",
+        "# `bayesleg serve` under load (loopback)",
         "",
-        f"`POST /v1/diagnose`: {answered} of {args.requests} requests answered in"
-        f" {result['seconds']} s, at most {args.concurrency} in flight, on"
-        f" {os.cpu_count()} cores shared by client and server (Python"
-        f" {platform.python_version()}, uvicorn, one process).",
+        f"`{invocation}` on {today}: {os.cpu_count()} cores shared by the server, the"
+        f" client and the `/healthz` prober (Python {platform.python_version()}); each row"
+        f" {args.seconds:g} s of load, then its last answers; batches of"
+        f" {args.batch_size} cases. Server: `{commands[0]}`"
+        + (" (and `--workers 2`)" if len(commands) > 1 else "")
+        + ".",
         "",
-        "| measure | value |",
-        "|---|---|",
-        f"| throughput | {result['throughput_per_second']} requests/s |",
-        f"| latency p50 | {latency['p50']} ms |",
-        f"| latency p90 | {latency['p90']} ms |",
-        f"| latency p99 | {latency['p99']} ms |",
-        f"| latency max | {latency['max']} ms |",
-        f"| server CPU per request | {server_cpu_ms} ms |",
-        f"| statuses | {statuses} |",
-        f"| 5xx | {server_errors} |",
-        f"| malformed answers | {tally.malformed} |",
-        f"| no answer | {tally.no_answer} |",
+        HEADER,
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *(format_row(row) for row in rows),
         "",
-        "One request in twenty names an unknown node on purpose: those are the 422s.",
+        f"5xx: {server_errors}. Malformed or unanswered: {failures}. `/healthz` probes not"
+        f" answered 200: {health_failures}; their p99 under the batch rows at most"
+        f" {worst_health} ms, and with no load at all (the rows `none (idle)`, the same"
+        f" probes on the machine as it was) at most {idle_health} ms. The 4xx are the"
+        " requests that name an unknown node on purpose (one in twenty); in a batch such a"
+        " case is an error in its place, and the batch a 200.",
         "",
     ]
     print("\n".join(table))
     write_results(args.output, "load_service", "\n".join(table), result)
-    return 1 if server_errors or tally.malformed or tally.no_answer else 0
+    return 1 if server_errors or failures or health_failures or tracebacks else 0
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 
 import bayesleg
 from bayesleg.errors import InvalidArgumentError
-from bayesleg.serving import contract
+from bayesleg.serving import contract, schemas
 from bayesleg.serving.limits import ServiceConfig
 
 TINY = str(Path(__file__).parent / "fixtures" / "tiny.toml")
@@ -252,16 +253,26 @@ def test_an_early_refusal_closes_so_the_unread_body_is_never_a_head(server):
         assert headers["connection"] == "close"
 
 
-def test_the_concurrency_limit_is_a_503_and_healthz_answers_once_it_clears(server):
-    idle = [server.connect() for _ in range(4)]
+def test_over_the_concurrency_limit_is_a_json_503_with_retry_after_and_healthz_answers(server):
+    """uvicorn's own 503 was plain text, and refused ``/healthz`` as well."""
+    idle = [server.connect() for _ in range(4)]  # with the request's own, one over the limit
     try:
         time.sleep(0.1)
-        assert httpx.get(server.url("/healthz"), timeout=5).status_code == 503
+        busy = httpx.get(server.url("/v1/model"), timeout=5)
+        headers = assert_error(
+            (busy.status_code, busy.headers, busy.content), 503, "holds its limit of 4 connections"
+        )
+        assert headers["retry-after"] == "1"
+        assert headers["connection"] == "close"
+        jsonschema.Draft202012Validator(schemas.schema("error")).validate(busy.json())
+        health = httpx.get(server.url("/healthz"), timeout=5)
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
     finally:
         for connection in idle:
             connection.close()
     time.sleep(0.2)
-    assert httpx.get(server.url("/healthz"), timeout=5).status_code == 200
+    assert httpx.get(server.url("/v1/model"), timeout=5).status_code == 200
 
 
 def test_the_app_limits_reach_the_server(server):

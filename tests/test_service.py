@@ -6,6 +6,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -314,6 +315,51 @@ def test_a_body_slower_than_the_timeout_is_a_408_that_closes(model):
     assert response.headers["connection"] == "close"
     answered = post_slowly(app, "/v1/diagnose", [b'{"evidence":', b" {}}"], pause=0.01)
     assert answered.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("handler", "path", "body"),
+    [
+        ("diagnose", "/v1/diagnose", {"evidence": {"cramps": True}}),
+        ("diagnose_batch", "/v1/diagnose/batch", {"cases": [{"evidence": {"cramps": True}}]}),
+    ],
+)
+def test_healthz_answers_while_a_request_is_worked_on(model, monkeypatch, handler, path, body):
+    """The event loop only reads and writes; it used to diagnose a single case itself."""
+    working, release = threading.Event(), threading.Event()
+    released_in_time = []
+    real = getattr(contract, handler)
+
+    def held(*args):
+        working.set()
+        released_in_time.append(release.wait(5))  # a blocked loop could never release it
+        return real(*args)
+
+    monkeypatch.setattr(contract, handler, held)
+
+    async def call():
+        transport = httpx.ASGITransport(app=create_app(model))
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+            anyio.create_task_group() as group,
+        ):
+            answers = {}
+
+            async def post():
+                answers["post"] = await client.post(path, json=body)
+
+            group.start_soon(post)
+            with anyio.fail_after(5):
+                while not working.is_set():
+                    await anyio.sleep(0.01)
+            answers["health"] = await client.get("/healthz")
+            release.set()
+        return answers
+
+    answers = anyio.run(call)
+    assert released_in_time == [True]
+    assert answers["health"].json()["status"] == "ok"
+    assert answers["post"].status_code == 200
 
 
 def test_an_over_long_body_closes_the_connection(client):

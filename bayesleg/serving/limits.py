@@ -58,7 +58,8 @@ DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_HEADER_TIMEOUT = 10.0
 #: Seconds an idle keep-alive connection stays open, by default (uvicorn's own default).
 DEFAULT_KEEP_ALIVE_TIMEOUT = 5
-#: Most connections and requests a worker holds at once by default; beyond, a 503.
+#: Most connections and requests a worker holds at once by default; beyond, a 503
+#: (with ``Retry-After``; ``/healthz`` is always answered).
 DEFAULT_MAX_CONCURRENCY = 100
 #: Longest line ``bayesleg diagnose --jsonl`` reads by default, in bytes, its newline aside.
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024

@@ -10,14 +10,17 @@ limit                       enforced by
 request head size           the guarded protocols here (431), and h11's own limit
 request head time           the guarded protocols here (408, or a silent close)
 keep-alive idle time        uvicorn's ``timeout_keep_alive``
-connections and requests    uvicorn's ``limit_concurrency`` (503)
+connections and requests    the guarded protocols here, from uvicorn's
+                            ``limit_concurrency`` (503, ``/healthz`` exempt)
 ==========================  =====================================================
 
 uvicorn starts its keep-alive timer only after a response, and with httptools
 nothing bounds a request's head; so, unguarded, a client that opens a
 connection and sends its headers a byte at a time, or sends megabytes of
 them, holds the connection (and a place under the concurrency limit) for as
-long as it likes.
+long as it likes.  uvicorn's own concurrency limit answers in plain text and
+refuses ``/healthz`` too, so a load balancer would take a busy worker for a
+dead one; the guarded protocols hold the limit themselves instead.
 
 Worker processes (``workers > 1``) each build the application from the
 environment (:func:`app_from_environment`), which :func:`serve` sets from
@@ -32,6 +35,7 @@ import functools
 import importlib.util
 import logging
 import os
+import sys
 from typing import Any
 
 import uvicorn
@@ -60,7 +64,24 @@ def app_from_environment() -> Starlette:
     ModelFileError
         If ``BAYESLEG_MODEL`` names a model file that cannot be loaded.
     """
+    _favour_the_event_loop()
     return create_app_from_config(ServiceConfig.from_environment(os.environ))
+
+
+def _favour_the_event_loop() -> None:
+    """Let the event loop take the interpreter lock from the worker thread within 1 ms.
+
+    The worker thread holds the lock while it computes; each time the event
+    loop wakes (a new connection, a request, an answer to write) it waits for
+    the lock up to the interpreter's switch interval, 5 ms by default, and
+    answering one ``/healthz`` takes several wake-ups.  The shorter interval
+    costs the worker thread only when the loop has something to do.
+    """
+    sys.setswitchinterval(_SWITCH_INTERVAL)
+
+
+#: The interpreter's switch interval in a serving process, in seconds.
+_SWITCH_INTERVAL = 0.001
 
 
 def create_app_from_config(config: ServiceConfig, model: Model | None = None) -> Starlette:
@@ -103,11 +124,42 @@ class _HeadGuard(asyncio.Protocol):
     transport: asyncio.Transport
     cycle: Any  # uvicorn's RequestResponseCycle of the latest request whose head is in
     logger: logging.Logger
+    app: Any  # the ASGI application uvicorn calls
+    limit_concurrency: int | None
+    connections: set[Any]  # the process's open connections, as uvicorn counts them
+    tasks: set[Any]  # the process's requests in progress
 
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
     _head_tail = b""  # the last bytes counted, in case a head's end spans two reads
     _head_cycle: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The concurrency limit is held here, by _within_limit, in place of uvicorn's.
+        self._max_concurrency: int | None = self.limit_concurrency
+        self.limit_concurrency = None
+        self._app = self.app
+        self.app = self._within_limit
+
+    async def _within_limit(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the application, or answer a 503 if the worker holds more than its limit.
+
+        ``/healthz`` is always answered: it costs next to nothing, and says
+        whether the worker is alive, which a busy worker is.  The connections
+        and the requests counted include this one.
+        """
+        limit = self._max_concurrency
+        if (
+            limit is not None
+            and scope["type"] == "http"
+            and scope["path"] != "/healthz"
+            and (len(self.connections) > limit or len(self.tasks) > limit)
+        ):
+            self.logger.warning("over the limit of %d connections and requests; a 503", limit)
+            await _busy(send, limit)
+            return
+        await self._app(scope, receive, send)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -174,6 +226,28 @@ class _HeadGuard(asyncio.Protocol):
         )
         self.transport.write(head.encode("ascii") + content)
         self.transport.close()
+
+
+#: Seconds a client refused for the concurrency limit is asked to wait (``Retry-After``).
+_RETRY_AFTER_SECONDS = 1
+
+
+async def _busy(send: Any, limit: int) -> None:
+    """Answer a 503 error object with ``Retry-After``, and close the connection."""
+    message = (
+        f"the service is busy: this worker holds its limit of {limit} connections and "
+        f"requests; retry after {_RETRY_AFTER_SECONDS} second"
+    )
+    content = contract.dumps(contract.error_object(contract.InvalidRequestError(message)))
+    body = content.encode("utf-8")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode("ascii")),
+        (b"retry-after", str(_RETRY_AFTER_SECONDS).encode("ascii")),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 #: The blank line that ends a request head: CRLF CRLF, or the bare LFs parsers also accept.
@@ -248,6 +322,7 @@ def serve(
         "log_level": log_level,
     }
     if workers == 1:
+        _favour_the_event_loop()
         uvicorn.run(create_app_from_config(config, model), **options)
     else:  # each worker builds its own app, so uvicorn needs the factory's import string
         uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **options)

@@ -47,16 +47,23 @@ Every bad input gets a 4xx whose body is an error object
 * 422: the JSON breaks the contract (a string with a lone surrogate, which
   no UTF-8 answer could echo, included), or its evidence is bad (unknown
   node, bad value, impossible evidence).
+
+The event loop only reads requests and writes answers; the work of each
+request (parsing, diagnosis, encoding) runs in one thread, so ``/healthz``
+is answered at once however busy the service is.  Under ``bayesleg serve``,
+a worker over its concurrency limit answers a 503 error object with
+``Retry-After`` (:mod:`bayesleg.serving.server`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -125,6 +132,14 @@ def _outcome(status: int, error: BayeslegError) -> Response:
     return _fhir_json(outcome, status)
 
 
+def _encode(message: Any) -> bytes:
+    return contract.dumps(message).encode("utf-8")
+
+
+def _encoded(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
 async def _on_fault(request: Request, fault: Exception) -> Response:
     assert isinstance(fault, _Fault)
     if fault.fhir:
@@ -174,13 +189,13 @@ def _is_json(
     return media_type.strip().lower() in media_types and charset in {"utf-8", "utf8"}
 
 
-async def _read_json(
+async def _read_body(
     request: Request,
     max_body_bytes: int,
     body_timeout: float,
     media_types: frozenset[str] = frozenset({"application/json"}),
-) -> Any:
-    """Return the request's body parsed as JSON, within the size limit and the time limit."""
+) -> bytes:
+    """Return the request's JSON body, unparsed, within the size limit and the time limit."""
     content_type = request.headers.get("content-type", "")
     if not _is_json(content_type, media_types):
         expected = " or ".join(sorted(media_types))
@@ -213,27 +228,32 @@ async def _read_json(
     except TimeoutError:
         message = f"the request body did not arrive within {body_timeout:g} seconds"
         raise _Fault(408, contract.InvalidRequestError(message), close=True) from None
-    try:
-        return contract.parse_json(b"".join(chunks))
-    except contract.InvalidRequestError as error:
-        raise _Fault(400, error) from None
+    return b"".join(chunks)
 
 
-async def _answer(
-    handle: Callable[[Any], dict[str, Any]], payload: Any, *, in_thread: bool
+def _answer(
+    handle: Callable[[Any], dict[str, Any]],
+    body: bytes,
+    fhir: bool = False,
+    media_type: str = "application/json",
 ) -> Response:
-    """Run a contract handler; its typed errors become a 422.
+    """Parse ``body``, run a contract handler on it and encode the answer; typed errors are a 422.
 
-    Work bounded by one case (a few milliseconds) runs on the event loop,
-    which is faster than a hop to a thread; work that grows with the request
-    (a batch, next questions) runs in a worker thread so the loop keeps
-    answering meanwhile.  The model is immutable, so threads may share it.
+    All the work that a request's size decides is here, so that it can run in
+    a worker thread as a whole: parsing a 1 MiB body, or encoding the
+    megabytes of a batch's answer, takes tens of milliseconds that the event
+    loop, which answers ``/healthz`` among others, must not spend.  ``fhir``
+    makes every error an OperationOutcome (the FHIR and CDS Hooks routes).
     """
     try:
-        answer = await run_in_threadpool(handle, payload) if in_thread else handle(payload)
+        payload = contract.parse_json(body)
+    except contract.InvalidRequestError as error:
+        raise _Fault(400, error, fhir=fhir) from None
+    try:
+        answer = handle(payload)
     except BayeslegError as error:
-        raise _Fault(422, error, payload) from None
-    return _json(answer)
+        raise _Fault(422, error, None if fhir else payload, fhir=fhir) from None
+    return Response(contract.dumps(answer), media_type=media_type)
 
 
 def create_app(
@@ -276,23 +296,38 @@ def create_app(
     200
     """
     model = load() if model is None else model
-    health = {"status": "ok", "model": {"id": model.id, "version": model.version}}
-    description = contract.model_description(model)
-    questionnaire = fhir.questionnaire(model)
-    discovery = cds.discovery(model)
-    openapi = openapi_document(
-        model, max_body_bytes=max_body_bytes, max_batch=max_batch, max_cost=max_cost
+    # The answers of the GET routes never change, so each is encoded once.
+    health = _encode({"status": "ok", "model": {"id": model.id, "version": model.version}})
+    description = _encode(contract.model_description(model))
+    questionnaire = _encode(fhir.questionnaire(model))
+    discovery = _encode(cds.discovery(model))
+    openapi = _encode(
+        openapi_document(
+            model, max_body_bytes=max_body_bytes, max_batch=max_batch, max_cost=max_cost
+        )
     )
 
-    async def read_json(request: Request) -> Any:
-        return await _read_json(request, max_body_bytes, body_timeout)
+    # The event loop only reads and writes: every request's work (parsing, diagnosis,
+    # encoding) runs in one thread a worker process, in the order the requests came,
+    # so /healthz and the reading of other requests never wait behind it.  The work
+    # is Python and holds the interpreter lock, so more threads would add no speed,
+    # only take the lock from the event loop more often.  The thread takes the next
+    # request's work as soon as it is done with one, without waiting for the loop;
+    # the requests waiting hold their bodies, no more, and the server's concurrency
+    # limit bounds how many wait.  The thread ends when the application is let go.
+    worker_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bayesleg-work")
 
-    async def diagnose(request: Request) -> Response:
-        payload = await read_json(request)
-        return await _answer(lambda p: contract.diagnose(model, p), payload, in_thread=False)
+    async def in_thread(handle: Callable[[Any], dict[str, Any]], body: bytes) -> Response:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(worker_thread, _answer, handle, body)
 
-    async def diagnose_batch(request: Request) -> Response:
-        payload = await read_json(request)
+    async def read_body(request: Request) -> bytes:
+        return await _read_body(request, max_body_bytes, body_timeout)
+
+    def diagnose_one(payload: Any) -> dict[str, Any]:
+        return contract.diagnose(model, payload)
+
+    def diagnose_many(payload: Any) -> dict[str, Any]:
         try:
             cases = contract.read_batch(payload)
         except contract.InvalidRequestError as error:
@@ -313,50 +348,52 @@ def create_app(
                     f"at most {max_cost} are accepted, so split it"
                 ),
             )
-        return await _answer(lambda c: contract.diagnose_batch(model, c), cases, in_thread=True)
+        return contract.diagnose_batch(model, cases)
+
+    def rank_questions(payload: Any) -> dict[str, Any]:
+        return contract.next_questions(model, payload)
+
+    async def diagnose(request: Request) -> Response:
+        return await in_thread(diagnose_one, await read_body(request))
+
+    async def diagnose_batch(request: Request) -> Response:
+        return await in_thread(diagnose_many, await read_body(request))
 
     async def next_questions(request: Request) -> Response:
-        payload = await read_json(request)
-        return await _answer(lambda p: contract.next_questions(model, p), payload, in_thread=True)
+        return await in_thread(rank_questions, await read_body(request))
+
+    def explain_one(payload: Any) -> dict[str, Any]:
+        return contract.explain(model, payload)
 
     async def explain(request: Request) -> Response:
-        payload = await read_json(request)
-        return await _answer(lambda p: contract.explain(model, p), payload, in_thread=True)
+        return await in_thread(explain_one, await read_body(request))
 
     async def describe(request: Request) -> Response:
-        return _json(description)
+        return _encoded(description)
 
     async def healthz(request: Request) -> Response:
-        return _json(health)
+        return _encoded(health)
 
     async def openapi_json(request: Request) -> Response:
-        return _json(openapi)
+        return _encoded(openapi)
 
-    async def read_fhir_json(request: Request, media_types: frozenset[str]) -> Any:
+    # The FHIR and CDS Hooks routes: the same worker thread, errors as OperationOutcomes.
+    async def read_fhir_body(request: Request, media_types: frozenset[str]) -> bytes:
         try:
-            return await _read_json(request, max_body_bytes, body_timeout, media_types)
+            return await _read_body(request, max_body_bytes, body_timeout, media_types)
         except _Fault as fault:
             raise _Fault(fault.status, fault.error, close=fault.close, fhir=True) from None
 
-    async def fhir_evaluate(request: Request) -> Response:
-        payload = await read_fhir_json(request, _FHIR_JSON)
-        try:
-            return _fhir_json(fhir.evaluate(payload, model=model))
-        except BayeslegError as error:
-            raise _Fault(422, error, fhir=True) from None
+    async def in_fhir_thread(
+        handle: Callable[[Any], dict[str, Any]], body: bytes, media_type: str
+    ) -> Response:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(worker_thread, _answer, handle, body, True, media_type)
 
-    async def fhir_questionnaire(request: Request) -> Response:
-        return _fhir_json(questionnaire)
+    def evaluate_one(payload: Any) -> dict[str, Any]:
+        return fhir.evaluate(payload, model=model)
 
-    async def cds_discovery(request: Request) -> Response:
-        return _json(discovery)
-
-    async def cds_service(request: Request) -> Response:
-        service = request.path_params["service"]
-        if service != cds.SERVICE_ID:
-            message = f"no CDS service {quoted(service)}; GET /cds-services lists them"
-            raise _Fault(404, contract.InvalidRequestError(message), close=True, fhir=True)
-        payload = await read_fhir_json(request, frozenset({"application/json"}))
+    def cds_cards(payload: Any) -> dict[str, Any]:
         try:
             observations = cds.prefetched(payload)
         except BayeslegError as error:
@@ -366,10 +403,25 @@ def create_app(
                 f"the prefetch {cds.PREFETCH_KEY!r} is missing, and this service fetches nothing"
             )
             raise _Fault(412, contract.InvalidRequestError(message), fhir=True)
-        try:
-            return _json(cds.cards(model, payload))
-        except BayeslegError as error:
-            raise _Fault(422, error, fhir=True) from None
+        return cds.cards(model, payload)
+
+    async def fhir_evaluate(request: Request) -> Response:
+        body = await read_fhir_body(request, _FHIR_JSON)
+        return await in_fhir_thread(evaluate_one, body, "application/fhir+json")
+
+    async def fhir_questionnaire(request: Request) -> Response:
+        return Response(questionnaire, media_type="application/fhir+json")
+
+    async def cds_discovery(request: Request) -> Response:
+        return _encoded(discovery)
+
+    async def cds_service(request: Request) -> Response:
+        service = request.path_params["service"]
+        if service != cds.SERVICE_ID:
+            message = f"no CDS service {quoted(service)}; GET /cds-services lists them"
+            raise _Fault(404, contract.InvalidRequestError(message), close=True, fhir=True)
+        body = await read_fhir_body(request, frozenset({"application/json"}))
+        return await in_fhir_thread(cds_cards, body, "application/json")
 
     app = Starlette(
         routes=[
@@ -399,6 +451,7 @@ _ERRORS = {
     "413": "The body, or the batch, is over the service's limit.",
     "415": "The content type is not application/json.",
     "422": "The request breaks the contract, or its evidence is bad.",
+    "503": "The worker holds its limit of connections and requests; retry after Retry-After.",
 }
 
 
