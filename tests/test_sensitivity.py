@@ -20,8 +20,10 @@ from twin_network import Worlds, nodes_from_spec
 import bayesleg
 from bayesleg import ImpossibleEvidenceError, InvalidArgumentError, UnknownNodeError
 from bayesleg.knowledge.modelfile import Parameter, Source
+from bayesleg.research._montecarlo import two_sided_triangular as _two_sided_triangular
+from bayesleg.research._ranges import _range
 from bayesleg.research.evaluate import Vignette
-from bayesleg.research.sensitivity import _range, _two_sided_triangular, parameter_ranges
+from bayesleg.research.sensitivity import parameter_ranges
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 PRACTICES = Path(__file__).parent / "fixtures" / "practices.toml"
@@ -264,17 +266,20 @@ def test_many_cases_match_one_at_a_time(tiny):
     assert set(together.mean_swing()) == {r.name for r in together.parameters}
 
 
-def test_progress_is_reported(tiny):
+def test_progress_is_reported_per_chunk(tiny, monkeypatch):
+    whole = bayesleg.sensitivity(tiny, {"f": True}, samples=5, seed=3)
+    # One member of the batch per chunk: the 5 draws of the one case take 5 chunks.
+    monkeypatch.setattr("bayesleg.research._parametric._WORK", 1)
     calls = []
-    bayesleg.sensitivity(
-        tiny, {"f": True}, samples=5, progress=lambda done, total: calls.append((done, total))
+    chunked = bayesleg.sensitivity(
+        tiny,
+        {"f": True},
+        samples=5,
+        seed=3,
+        progress=lambda done, total: calls.append((done, total)),
     )
-    # 1 at the hand-set values; both ends of f.prior, c.leak, c.parents.f and d.leak (S and T
-    # are unobserved symptoms, pruned); then 5 draws.
-    total = calls[0][1]
-    assert [done for done, _ in calls] == list(range(1, total + 1))
-    assert all(t == total for _, t in calls)
-    assert total == 1 + 2 * 4 + 5
+    assert calls == [(done, 5) for done in range(1, 6)]
+    assert chunked.to_dict() == whole.to_dict()
 
 
 def test_errors(tiny):
