@@ -165,9 +165,9 @@ class TableBatchTree:
         for v, likelihood in likelihoods.items():
             c = self._home[v]
             clique = self._cliques[c]
-            view = [1] * len(clique)
-            view[clique.index(v)] = self._cards[v]
-            tables[c] = tables[c] * likelihood.reshape(*likelihood.shape[:lead], *view)
+            pad = [1] * len(clique)
+            pad[clique.index(v)] = self._cards[v]
+            tables[c] = tables[c] * likelihood.reshape(*likelihood.shape[:lead], *pad)
         log_evidence = np.zeros((1,) * lead)
         raw: list[np.ndarray | None] = [None] * len(tables)
         root = len(tables) - 1
