@@ -152,8 +152,8 @@ class TableBatchTree:
         log_evidence : numpy.ndarray
             Shape ``batch``; ``-inf`` where the evidence has probability zero.
         posteriors : numpy.ndarray
-            Shape ``(*batch, len(targets), card)``; zero where the evidence has
-            probability zero.
+            Shape ``(*batch, len(targets), card)``, each marginal summing to one;
+            zero where the evidence has probability zero.
         """
         lead = batch_axes
         arrays = [*cpts, *likelihoods.values()]
@@ -225,6 +225,9 @@ class TableBatchTree:
                 axis = self._cliques[c].index(v)
                 others = tuple(lead + a for a in range(len(self._shapes[c])) if a != axis)
                 posteriors[..., i, :] = belief.sum(axis=others) if others else belief
+        # Each marginal divided by its own total, as the engine does: it sums to one
+        # to the last bit and hard evidence reads exactly 0 and 1.
+        posteriors = _divide(posteriors, posteriors.sum(axis=-1, keepdims=True))
         return np.broadcast_to(log_evidence, batch).copy(), posteriors
 
     def _needed(self, targets: Sequence[int]) -> list[int]:
