@@ -332,7 +332,11 @@ def test_cli_progress_bar_only_on_a_terminal(monkeypatch):
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     with progress_bar(quiet=False) as callback:
-        callback(1, 4)
+        callback(1, 4)  # short work: no bar
         callback(4, 4)
+    assert terminal.getvalue() == ""
+    with progress_bar(quiet=False) as callback:
+        callback(1, 40)
+        callback(40, 40)
     # Drawn with the total known from the first call (updates are throttled), then cleared.
-    assert "recomputing:   0%|" in terminal.getvalue() and "0/4" in terminal.getvalue()
+    assert "Monte Carlo:   0%|" in terminal.getvalue() and "0/40" in terminal.getvalue()
