@@ -12,8 +12,8 @@ this process; the machine is shared, so only ratios within a run are quoted):
   recompiled for each variation), and against pyAgrum re-setting the changed
   CPTs in one ``BayesNet`` and running a new ``LazyPropagation`` (which does
   not see new CPT values) for each variation (both ends of every number the
-  case reaches, and every draw).  The posteriors of pyAgrum and of the old method are checked against the new
-  ones.
+  case reaches, and every draw).  The posteriors of pyAgrum and of the old
+  method are checked against the new ones.
 * **The development vignette set** (``data/vignettes.jsonl``): the same
   analysis of every case, old method against new, with the Monte Carlo and
   without it (one-way only).
