@@ -84,6 +84,7 @@ class TableBatchTree:
         self.entries: int = sum(self._sizes)
         # Each CPT's axes (variable, parents...) reordered as its clique lists them.
         self._cpt_view: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
+        self._outside: list[tuple[int, ...]] = []  # the clique's axes outside the family
         for v, ps in enumerate(parents):
             family = (v, *ps)
             c = tree.family_clique[v]
@@ -91,6 +92,7 @@ class TableBatchTree:
             axes = sorted(range(len(family)), key=lambda i: clique.index(family[i]))
             shape = tuple(self._cards[u] if u in family else 1 for u in clique)
             self._cpt_view.append((c, tuple(axes), shape))
+            self._outside.append(tuple(a for a, u in enumerate(clique) if u not in family))
         self._links: list[_Link | None] = []
         for c, p in enumerate(tree.parent):
             if p < 0:
@@ -132,6 +134,7 @@ class TableBatchTree:
         targets: Sequence[int],
         *,
         batch_axes: int = 1,
+        families: list[np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return log P(e) and the targets' posteriors for every member of a batch.
 
@@ -146,6 +149,10 @@ class TableBatchTree:
             Variables whose posteriors are wanted, all of one cardinality.
         batch_axes : int, default 1
             Number of leading batch axes: e.g. 2 for (parameter sets, cases).
+        families : list, optional
+            If given, filled with every variable's family posterior
+            P(variable, parents | e), shape ``(*batch, card, *parent cards)``
+            like its CPT (zero where the evidence has probability zero).
 
         Returns
         -------
@@ -193,7 +200,8 @@ class TableBatchTree:
             beliefs[root] = _divide(
                 tables[root], total.reshape(*total.shape, *(1,) * len(self._shapes[root]))
             )
-            for c in self._needed(targets):  # parents before children
+            needed = range(root - 1, -1, -1) if families is not None else self._needed(targets)
+            for c in needed:  # parents before children
                 link = self._links[c]
                 above = beliefs[link.parent] if link is not None else None
                 sent = raw[c]
@@ -211,6 +219,15 @@ class TableBatchTree:
                 flat = tables[c].reshape(*tables[c].shape[:lead], link.separator, -1)
                 product = flat * ratio[..., None]
                 beliefs[c] = product.reshape(*product.shape[:lead], *self._shapes[c])
+        if families is not None:
+            for (c, axes, _), outside in zip(self._cpt_view, self._outside, strict=True):
+                belief = beliefs[c]
+                assert belief is not None
+                summed = tuple(lead + a for a in outside)
+                family = belief.sum(axis=summed) if summed else belief
+                # The clique's order of the family's axes, back to (variable, parents...).
+                order = (*range(lead), *(lead + int(a) for a in np.argsort(axes)))
+                families.append(np.transpose(family, order))
         card = self._cards[targets[0]] if targets else 0
         posteriors = np.zeros((*batch, len(targets), card))
         for i, v in enumerate(targets):

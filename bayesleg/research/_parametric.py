@@ -98,6 +98,8 @@ class ParametricNetwork:
             starts[node.id] = start
             start += len(node.parameters())
         self.n_parameters = start
+        #: The hand-set numbers, ``(1, parameters)``.
+        self.nominal = np.array([[p.p for node in spec.nodes for _, p in node.parameters()]])
         self.conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
         position = {node.id: i for i, node in enumerate(spec.nodes)}
         candidates = []
@@ -108,6 +110,10 @@ class ParametricNetwork:
         self._builders = layout.builders
         self._tree = TableBatchTree(layout.cards, layout.parents)
         self.index: Mapping[str, int] = layout.index
+        #: Each kept node's variables: itself, and its hidden chain variables if chained.
+        self.variables_of: Mapping[str, tuple[int, ...]] = {
+            node: tuple(variables) for node, variables in layout.variables_of.items()
+        }
         self.entries = self._tree.entries
         self._targets = [layout.index[c] for c in self.conditions]
 
@@ -131,6 +137,28 @@ class ParametricNetwork:
         )
         return log_evidence, posteriors[..., STATES.index("present")]
 
+    def tables_of(self, node: str, values: np.ndarray) -> list[np.ndarray]:
+        """Return the CPTs of ``node``'s variables for each row of ``values``."""
+        return [self._builders[v](values) for v in self.variables_of[node]]
+
+    def family_posteriors(
+        self, values: np.ndarray, likelihoods: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Return log P(e), P(condition present | e) and every family's posterior, per case.
+
+        ``values`` is ``(1, parameters)``, ``likelihoods`` ``(cases, 2)`` arrays;
+        the family posteriors are ``(cases, *CPT shape)``, one per variable.
+        """
+        tables = self.tables(values)
+        by_variable = {self.index[name]: lk for name, lk in likelihoods.items()}
+        families: list[np.ndarray] = []
+        log_evidence, posteriors = self._tree.propagate(
+            tables, by_variable, self._targets, families=families
+        )
+        cases = len(log_evidence)
+        families = [np.broadcast_to(f, (cases, *f.shape[1:])) for f in families]
+        return log_evidence, posteriors[..., STATES.index("present")], families
+
 
 class _Layout:
     """The variables, parents and table builders of the kept nodes."""
@@ -146,6 +174,7 @@ class _Layout:
         self.parents: list[tuple[int, ...]] = []
         self.builders: list[Builder] = []
         self.index: dict[str, int] = {}
+        self.variables_of: dict[str, list[int]] = {}
         for node in nodes:
             first = starts[node.id]
             count = len(node.parameters())
@@ -158,7 +187,8 @@ class _Layout:
                 _node_builder(node, slice(first, first + count)),
             )
 
-    def _add(self, name: str, parents: tuple[int, ...], build: Builder) -> int:
+    def _add(self, name: str, parents: tuple[int, ...], build: Builder, node: str = "") -> int:
+        self.variables_of.setdefault(node or name, []).append(len(self.cards))
         self.index[name] = len(self.cards)
         self.cards.append(len(STATES))
         self.parents.append(parents)
@@ -175,9 +205,9 @@ class _Layout:
             weight = first + 1 + i
             parent = self.index[parents[i]]
             if previous < 0:
-                previous = self._add(name, (parent,), _first_link(first, weight))
+                previous = self._add(name, (parent,), _first_link(first, weight), node.id)
             else:
-                previous = self._add(name, (previous, parent), _next_link(weight))
+                previous = self._add(name, (previous, parent), _next_link(weight), node.id)
 
 
 def _chainable(node: NodeSpec) -> bool:

@@ -41,8 +41,14 @@ from typing import Any
 import numpy as np
 
 from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, UnknownNodeError
-from bayesleg.knowledge.modelfile import ModelSpec
-from bayesleg.research._parametric import evaluate, kept_nodes
+from bayesleg.knowledge.modelfile import STATES, ModelSpec
+from bayesleg.research._parametric import (
+    _WORK,
+    ParametricNetwork,
+    evaluate,
+    kept_nodes,
+    parametric_network,
+)
 from bayesleg.research._ranges import ParameterRange, parameter_ranges
 
 __all__ = ["AdmissibleDeviation", "OneWay", "admissible_deviations", "one_way"]
@@ -50,6 +56,8 @@ __all__ = ["AdmissibleDeviation", "OneWay", "admissible_deviations", "one_way"]
 # Posteriors equal to this many decimals are tied; ties go by condition id
 # (as in the diagnosis's ranking).
 _DECIMALS = 12
+# A crossing this close to 0 or 1 is rounding where both posteriors' P(e) vanishes there.
+_EDGE = 1e-12
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,39 +249,162 @@ def one_way(
     """
     ranges = parameter_ranges(spec)
     nominal = np.array([r.p for r in ranges])
-    # Numbers of nodes no case reaches (unobserved symptoms) move nothing.
-    reached = set().union(*(kept_nodes(spec, set(case)) for case in evidence))
-    moving = [i for i, r in enumerate(ranges) if r.node in reached]
-    values = np.repeat(nominal[None], 1 + 2 * len(moving), axis=0)
-    for row, i in enumerate(moving):
+    conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
+    n_numbers, n_conditions = len(ranges), len(conditions)
+    # Relative to P(e) at the hand-set numbers, at 0 and at 1: P(e) per case and
+    # number, P(condition, e) per case, number and condition.
+    evidence_at = np.ones((len(evidence), n_numbers, 2))
+    joint_at = np.empty((len(evidence), n_numbers, 2, n_conditions))
+    posterior = np.empty((len(evidence), n_conditions))
+    groups: dict[frozenset[str], list[int]] = {}
+    for case, observed in enumerate(evidence):
+        groups.setdefault(kept_nodes(spec, set(observed)), []).append(case)
+    for kept, cases in groups.items():
+        network = parametric_network(spec, kept)
+        # Each case, and each case with each condition also observed present.
+        per_chunk = max(1, _WORK // (network.entries * (1 + n_conditions)))
+        for first in range(0, len(cases), per_chunk):
+            part = cases[first : first + per_chunk]
+            logs, marginals, families = _families(network, [evidence[c] for c in part], conditions)
+            for row, case in enumerate(part):
+                if not np.isfinite(logs[row, 0]):
+                    raise ImpossibleEvidenceError(
+                        f"the evidence of case {case} has probability zero under the model"
+                    )
+            posterior[part] = marginals[:, 0]
+            ratios, boundary = _ratios(network, ranges, nominal, kept, families)
+            evidence_at[part] = ratios[:, :, :, 0]
+            joint_at[part] = marginals[:, 0, None, None, :] * ratios[:, :, :, 1:]
+            if boundary:
+                _two_points(
+                    spec,
+                    [evidence[c] for c in part],
+                    nominal,
+                    boundary,
+                    cases=part,
+                    evidence_at=evidence_at,
+                    joint_at=joint_at,
+                )
+    return tuple(
+        OneWay(
+            id=None if ids is None else ids[case],
+            evidence=dict(observed),
+            parameters=ranges,
+            conditions=conditions,
+            posterior=posterior[case],
+            evidence_at=evidence_at[case],
+            joint_at=joint_at[case],
+        )
+        for case, observed in enumerate(evidence)
+    )
+
+
+def _families(
+    network: ParametricNetwork, evidence: Sequence[Mapping[str, str]], conditions: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Propagate each case and each case with each condition present, at the hand-set numbers.
+
+    Returns log P(e) ``(cases, 1 + conditions)``, the posteriors ``(cases, 1 +
+    conditions, conditions)`` and the family posteriors ``(cases, 1 +
+    conditions, *CPT shape)`` per variable.
+    """
+    width = 1 + len(conditions)
+    nodes = {node for case in evidence for node in case} | set(conditions)
+    present = STATES.index("present")
+    likelihoods = {}
+    for node in nodes:
+        table = np.ones((len(evidence), width, len(STATES)))
+        for row, case in enumerate(evidence):
+            if node in case:
+                table[row, :, :] = 0.0
+                table[row, :, STATES.index(case[node])] = 1.0
+        if node in conditions:
+            column = 1 + conditions.index(node)
+            table[:, column, 1 - present] = 0.0  # observed present too
+        likelihoods[node] = table.reshape(-1, len(STATES))
+    nominal = network.nominal
+    logs, marginals, families = network.family_posteriors(nominal, likelihoods)
+    shape = (len(evidence), width)
+    return (
+        logs.reshape(shape),
+        marginals.reshape(*shape, -1),
+        [f.reshape(*shape, *f.shape[1:]) for f in families],
+    )
+
+
+def _ratios(
+    network: ParametricNetwork,
+    ranges: Sequence[ParameterRange],
+    nominal: np.ndarray,
+    kept: frozenset[str],
+    families: list[np.ndarray],
+) -> tuple[np.ndarray, list[int]]:
+    """Return P(.)(theta) / P(.)(p) at theta = 0 and 1 for every number, from one propagation.
+
+    P(e) is linear in the entries of the one table ``T`` a number enters, so
+    with ``T`` moved to ``T'``, ``P'(e) / P(e)`` is the sum over the table's
+    entries of ``P(family configuration | e) * T' / T`` (Darwiche's
+    differential approach) -- a sum of non-negative terms, free of
+    cancellation.  Shape ``(cases, numbers, 2, 1 + conditions)``: P(e), then
+    P(condition, e) for each condition.  The second result lists the numbers
+    for which that fails -- an entry that is zero at the hand-set value but
+    not when moved -- to be solved from two propagations instead.
+    """
+    cases, width = families[0].shape[:2]
+    ratios = np.ones((cases, len(ranges), 2, width))
+    boundary: list[int] = []
+    starts: dict[str, int] = {}
+    for i, r in enumerate(ranges):
+        starts.setdefault(r.node, i)
+    for node, first in starts.items():
+        if node not in kept:
+            continue
+        count = sum(r.node == node for r in ranges)
+        rows = np.repeat(nominal[None], 1 + 2 * count, axis=0)
+        for k in range(count):
+            rows[1 + 2 * k, first + k] = 0.0
+            rows[2 + 2 * k, first + k] = 1.0
+        for v, tables in zip(
+            network.variables_of[node], network.tables_of(node, rows), strict=True
+        ):
+            base = tables[:1]
+            moved = tables[1:].reshape(count, 2, *base.shape[1:])
+            changes = np.any(moved != base[:, None], axis=tuple(range(1, moved.ndim)))
+            if not changes.any():
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                factors = np.where(base[:, None] > 0.0, moved / base[:, None], 0.0)
+            stuck = np.any((moved > 0.0) & (base[:, None] <= 0.0), axis=tuple(range(1, moved.ndim)))
+            boundary.extend(first + int(k) for k in np.flatnonzero(stuck))
+            family = families[v].reshape(cases * width, -1)
+            for k in map(int, np.flatnonzero(changes)):
+                summed = family @ factors[k].reshape(2, -1).T  # (cases * width, 2)
+                ratios[:, first + k] = summed.reshape(cases, width, 2).transpose(0, 2, 1)
+    boundary.extend(i for i, r in enumerate(ranges) if r.node in kept and r.p in (0.0, 1.0))
+    return ratios, sorted(set(boundary))
+
+
+def _two_points(
+    spec: ModelSpec,
+    evidence: Sequence[Mapping[str, str]],
+    nominal: np.ndarray,
+    numbers: Sequence[int],
+    *,
+    cases: Sequence[int],
+    evidence_at: np.ndarray,
+    joint_at: np.ndarray,
+) -> None:
+    """Solve the numbers at the edge of [0, 1] from propagations at 0 and at 1."""
+    values = np.repeat(nominal[None], 1 + 2 * len(numbers), axis=0)
+    for row, i in enumerate(numbers):
         values[1 + 2 * row, i] = 0.0
         values[2 + 2 * row, i] = 1.0
-    log_evidence, posteriors = evaluate(spec, evidence, values)
-    conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
-    results = []
-    for case, observed in enumerate(evidence):
-        base = log_evidence[0, case]
-        if not np.isfinite(base):
-            raise ImpossibleEvidenceError(
-                f"the evidence of case {case} has probability zero under the model"
-            )
-        evidence_at = np.ones((len(ranges), 2))
-        joint_at = np.broadcast_to(posteriors[0, case], (len(ranges), 2, len(conditions))).copy()
-        ratio = np.exp(log_evidence[1:, case] - base).reshape(-1, 2)
-        evidence_at[moving] = ratio
-        joint_at[moving] = ratio[:, :, None] * posteriors[1:, case].reshape(-1, 2, len(conditions))
-        results.append(
-            OneWay(
-                id=None if ids is None else ids[case],
-                evidence=dict(observed),
-                parameters=ranges,
-                conditions=conditions,
-                posterior=posteriors[0, case].copy(),
-                evidence_at=evidence_at,
-                joint_at=joint_at,
-            )
-        )
-    return tuple(results)
+    logs, posteriors = evaluate(spec, evidence, values)
+    ratio = np.exp(logs[1:] - logs[0]).reshape(len(numbers), 2, len(evidence))
+    joint = ratio[:, :, :, None] * posteriors[1:].reshape(len(numbers), 2, len(evidence), -1)
+    for row, case in enumerate(cases):
+        evidence_at[case, numbers] = ratio[:, :, row]
+        joint_at[case, numbers] = joint[:, :, row]
 
 
 def top_index(posterior: np.ndarray, conditions: Sequence[str]) -> int:
@@ -321,11 +452,11 @@ def admissible_deviations(functions: OneWay) -> tuple[AdmissibleDeviation, ...]:
                 continue  # the gap does not move with this number
             root = zero / (zero - one)
             slope = one - zero
-            if slope < 0.0 and root < 1.0:  # the gap closes as the number rises
+            if slope < 0.0 and root < 1.0 - _EDGE:  # the gap closes as the number rises
                 bound = max(root, p)
                 if (bound, slope) < (upper, upper_slope):
                     upper, upper_taker, upper_slope = bound, condition, slope
-            elif slope > 0.0 and root > 0.0:  # the gap closes as the number falls
+            elif slope > 0.0 and root > _EDGE:  # the gap closes as the number falls
                 bound = min(root, p)
                 if (bound, slope) > (lower, lower_slope):
                     lower, lower_taker, lower_slope = bound, condition, slope
