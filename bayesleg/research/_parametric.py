@@ -94,12 +94,17 @@ class ParametricNetwork:
         nodes = [node for node in spec.nodes if node.id in kept]
         starts = {}
         start = 0
+        #: Each node's first number (in parameter_ranges order) and how many it has.
+        self.numbers: dict[str, tuple[int, int]] = {}
         for node in spec.nodes:
             starts[node.id] = start
+            self.numbers[node.id] = (start, len(node.parameters()))
             start += len(node.parameters())
         self.n_parameters = start
         #: The hand-set numbers, ``(1, parameters)``.
         self.nominal = np.array([[p.p for node in spec.nodes for _, p in node.parameters()]])
+        self.nominal.setflags(write=False)
+        self._nominal_tables: list[np.ndarray] | None = None
         self.conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
         position = {node.id: i for i, node in enumerate(spec.nodes)}
         candidates = []
@@ -149,7 +154,12 @@ class ParametricNetwork:
         ``values`` is ``(1, parameters)``, ``likelihoods`` ``(cases, 2)`` arrays;
         the family posteriors are ``(cases, *CPT shape)``, one per variable.
         """
-        tables = self.tables(values)
+        if values is self.nominal:
+            if self._nominal_tables is None:
+                self._nominal_tables = self.tables(values)
+            tables = self._nominal_tables
+        else:
+            tables = self.tables(values)
         by_variable = {self.index[name]: lk for name, lk in likelihoods.items()}
         families: list[np.ndarray] = []
         log_evidence, posteriors = self._tree.propagate(

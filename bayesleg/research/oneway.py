@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -352,14 +353,44 @@ def _ratios(
     """
     cases, width = families[0].shape[:2]
     ratios = np.ones((cases, len(ranges), 2, width))
+    plan, boundary = _factors(network, len(ranges), _NominalKey(nominal), kept)
+    for v, numbers, factors in plan:
+        family = families[v].reshape(cases * width, -1)
+        summed = family @ factors  # (cases * width, numbers * 2)
+        ratios[:, numbers] = summed.reshape(cases, width, len(numbers), 2).transpose(0, 2, 3, 1)
+    return ratios, list(boundary)
+
+
+class _NominalKey:
+    """The hand-set numbers as a cache key (by value)."""
+
+    def __init__(self, nominal: np.ndarray) -> None:
+        self.nominal = nominal
+        self._bytes = nominal.tobytes()
+
+    def __hash__(self) -> int:
+        return hash(self._bytes)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _NominalKey) and other._bytes == self._bytes
+
+
+@lru_cache(maxsize=64)
+def _factors(
+    network: ParametricNetwork, n_numbers: int, key: _NominalKey, kept: frozenset[str]
+) -> tuple[tuple[tuple[int, list[int], np.ndarray], ...], tuple[int, ...]]:
+    """For each variable, the numbers its table holds and ``T' / T`` at 0 and 1 of each.
+
+    Returns ``(variable, numbers, factors (entries, numbers * 2))`` per
+    variable whose table moves, and the numbers at the edge (see
+    :func:`_ratios`); computed once per network.
+    """
+    nominal = key.nominal
+    plan = []
     boundary: list[int] = []
-    starts: dict[str, int] = {}
-    for i, r in enumerate(ranges):
-        starts.setdefault(r.node, i)
-    for node, first in starts.items():
+    for node, (first, count) in network.numbers.items():
         if node not in kept:
             continue
-        count = sum(r.node == node for r in ranges)
         rows = np.repeat(nominal[None], 1 + 2 * count, axis=0)
         for k in range(count):
             rows[1 + 2 * k, first + k] = 0.0
@@ -369,19 +400,18 @@ def _ratios(
         ):
             base = tables[:1]
             moved = tables[1:].reshape(count, 2, *base.shape[1:])
-            changes = np.any(moved != base[:, None], axis=tuple(range(1, moved.ndim)))
-            if not changes.any():
+            axes = tuple(range(1, moved.ndim))
+            changes = np.flatnonzero(np.any(moved != base[:, None], axis=axes))
+            if not len(changes):
                 continue
             with np.errstate(divide="ignore", invalid="ignore"):
                 factors = np.where(base[:, None] > 0.0, moved / base[:, None], 0.0)
-            stuck = np.any((moved > 0.0) & (base[:, None] <= 0.0), axis=tuple(range(1, moved.ndim)))
+            stuck = np.any((moved > 0.0) & (base[:, None] <= 0.0), axis=axes)
             boundary.extend(first + int(k) for k in np.flatnonzero(stuck))
-            family = families[v].reshape(cases * width, -1)
-            for k in map(int, np.flatnonzero(changes)):
-                summed = family @ factors[k].reshape(2, -1).T  # (cases * width, 2)
-                ratios[:, first + k] = summed.reshape(cases, width, 2).transpose(0, 2, 1)
-    boundary.extend(i for i, r in enumerate(ranges) if r.node in kept and r.p in (0.0, 1.0))
-    return ratios, sorted(set(boundary))
+            chosen = factors[changes].reshape(len(changes) * 2, -1).T.copy()
+            plan.append((v, [first + int(k) for k in changes], chosen))
+        boundary.extend(first + k for k in range(count) if nominal[first + k] in (0.0, 1.0))
+    return tuple(plan), tuple(sorted(set(boundary)))
 
 
 def _two_points(
@@ -439,30 +469,33 @@ def admissible_deviations(functions: OneWay) -> tuple[AdmissibleDeviation, ...]:
     # The numerators P(k, e) - P(j, e) at 0 and at 1: (parameters, conditions).
     at_zero = functions.joint_at[:, 0, k : k + 1] - functions.joint_at[:, 0]
     at_one = functions.joint_at[:, 1, k : k + 1] - functions.joint_at[:, 1]
+    slope = at_one - at_zero
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = at_zero / (at_zero - at_one)
+    p = np.array([r.p for r in functions.parameters])[:, None]
+    others = np.arange(len(conditions)) != k
+    # The gap closes as the number rises (an upper bound), or as it falls (a lower one).
+    rising = others & (slope < 0.0) & (root < 1.0 - _EDGE)
+    falling = others & (slope > 0.0) & (root > _EDGE)
+    upper = np.where(rising, np.maximum(root, p), np.inf)
+    lower = np.where(falling, np.minimum(root, p), -np.inf)
+    # The nearest crossing; at a tie, the steepest closes first.
+    upper_taker = np.lexsort((slope, upper), axis=-1)[:, 0]
+    lower_taker = np.lexsort((-slope, -lower), axis=-1)[:, 0]
+    rows = np.arange(len(p))
+    upper_bound = upper[rows, upper_taker]
+    lower_bound = lower[rows, lower_taker]
     deviations = []
     for i, parameter in enumerate(functions.parameters):
-        lower, upper = 0.0, 1.0
-        lower_taker: str | None = None
-        upper_taker: str | None = None
-        p = parameter.p
-        lower_slope = upper_slope = 0.0
-        for j, condition in enumerate(conditions):
-            zero, one = float(at_zero[i, j]), float(at_one[i, j])
-            if j == k or zero == one:
-                continue  # the gap does not move with this number
-            root = zero / (zero - one)
-            slope = one - zero
-            if slope < 0.0 and root < 1.0 - _EDGE:  # the gap closes as the number rises
-                bound = max(root, p)
-                if (bound, slope) < (upper, upper_slope):
-                    upper, upper_taker, upper_slope = bound, condition, slope
-            elif slope > 0.0 and root > _EDGE:  # the gap closes as the number falls
-                bound = min(root, p)
-                if (bound, slope) > (lower, lower_slope):
-                    lower, lower_taker, lower_slope = bound, condition, slope
+        up, down = float(upper_bound[i]), float(lower_bound[i])
         deviations.append(
             AdmissibleDeviation(
-                parameter, conditions[k], float(lower), float(upper), lower_taker, upper_taker
+                parameter,
+                conditions[k],
+                max(down, 0.0),
+                min(up, 1.0),
+                conditions[lower_taker[i]] if np.isfinite(down) else None,
+                conditions[upper_taker[i]] if np.isfinite(up) else None,
             )
         )
     return tuple(deviations)

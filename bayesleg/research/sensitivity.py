@@ -384,9 +384,22 @@ def _case_result(functions: OneWay, drawn: np.ndarray) -> CaseSensitivity:
     posterior = functions.posterior
     top = top_index(posterior, conditions)
     bars = []
+    ends = np.array([[r.low, r.high] for r in functions.parameters])  # (numbers, 2)
+    evidence = functions.evidence_at[:, :1] * (1.0 - ends) + functions.evidence_at[:, 1:] * ends
+    joint = (
+        functions.joint_at[:, 0, top, None] * (1.0 - ends)
+        + functions.joint_at[:, 1, top, None] * ends
+    )
+    if not np.all(evidence > 0.0):
+        i, end = (int(x) for x in np.argwhere(~(evidence > 0.0))[0])
+        r = functions.parameters[i]
+        raise ImpossibleEvidenceError(
+            f"the evidence has probability zero with {r.name} at {ends[i, end]:g}"
+        )
+    at = joint / evidence
     for i, r in enumerate(functions.parameters):
-        at_low, at_high = functions.posterior_at(i, np.array([r.low, r.high]))[:, top]
-        bars.append(TornadoBar(r, float(at_low), float(at_high), float(abs(at_high - at_low))))
+        at_low, at_high = float(at[i, 0]), float(at[i, 1])
+        bars.append(TornadoBar(r, at_low, at_high, abs(at_high - at_low)))
     tornado = tuple(
         bars[i] for i in sorted(range(len(bars)), key=lambda i: (-round(bars[i].swing, 12), i))
     )
