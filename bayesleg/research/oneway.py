@@ -13,14 +13,20 @@ in the number too, and::
 
 exactly -- a *sensitivity function* (Castillo, Gutiérrez and Hadi 1997;
 Coupé and van der Gaag 2002).  Two values of each affine function determine
-it.  :func:`one_way` propagates, in one batch, the model at its hand-set
-numbers and each number moved to 0 and to 1, the others held; then::
+it, and :func:`one_way` takes those at 0 and at 1::
 
     P(e)(theta)            = P(e | theta = 0) (1 - theta) + P(e | theta = 1) theta
     P(condition, e)(theta) = likewise
 
 a convex combination of non-negative values on [0, 1], free of
-cancellation.  All values are kept relative to P(e) at the hand-set
+cancellation.  Both come from one propagation per case at the hand-set
+numbers (Darwiche's differential approach): P(e) is linear in the entries of
+the one table ``T`` a number enters, so with ``T`` moved to ``T'``, ``P'(e) /
+P(e)`` is the sum over its entries of ``P(x, u | e) T'(x | u) / T(x | u)``,
+the family posteriors read from the clique beliefs; P(condition, e) comes
+likewise from the case with the condition also observed.  A number at 0 or 1
+(an entry zero at the hand-set value that moves) is solved from two
+propagations instead.  All values are kept relative to P(e) at the hand-set
 numbers, so ``c * theta0 + d = 1``.
 
 The *admissible deviation* of a number (van der Gaag and Renooij 2001) is

@@ -52,8 +52,8 @@ Exactness and cost
 Nothing is recomputed number by number.  A posterior is exactly a
 linear-fractional function of any one number (see
 :mod:`bayesleg.research.oneway`), and the functions of every number and
-every condition come from one batched propagation of the model at its
-hand-set values and each number at 0 and at 1; the tornado's ends and the
+every condition come from one propagation of each case (and of the case with
+each condition observed) at the hand-set values; the tornado's ends and the
 *admissible deviations* -- how far each number may move before the top
 cause changes, and which cause takes over -- follow from them exactly.  The
 Monte Carlo draws are one batch too: the structure is compiled once, the
