@@ -75,6 +75,7 @@ class TableBatchTree:
 
     def __init__(self, cards: Sequence[int], parents: Sequence[Sequence[int]]) -> None:
         self._cards = tuple(cards)
+        self._parents = tuple(tuple(p) for p in parents)
         tree = build_clique_tree(self._cards, [tuple(p) for p in parents], merge_size=_MERGE_SIZE)
         self._cliques = tree.cliques
         self._parent = tree.parent
@@ -85,6 +86,7 @@ class TableBatchTree:
         # Each CPT's axes (variable, parents...) reordered as its clique lists them.
         self._cpt_view: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
         self._outside: list[tuple[int, ...]] = []  # the clique's axes outside the family
+        self._family_matrix: list[np.ndarray | None] = []
         for v, ps in enumerate(parents):
             family = (v, *ps)
             c = tree.family_clique[v]
@@ -93,6 +95,10 @@ class TableBatchTree:
             shape = tuple(self._cards[u] if u in family else 1 for u in clique)
             self._cpt_view.append((c, tuple(axes), shape))
             self._outside.append(tuple(a for a, u in enumerate(clique) if u not in family))
+            # The family's posterior in (variable, parents...) order, by one product.
+            self._family_matrix.append(
+                _sum_matrix(self._shapes[c], [clique.index(u) for u in family], limit=4)
+            )
         self._links: list[_Link | None] = []
         for c, p in enumerate(tree.parent):
             if p < 0:
@@ -220,9 +226,17 @@ class TableBatchTree:
                 product = flat * ratio[..., None]
                 beliefs[c] = product.reshape(*product.shape[:lead], *self._shapes[c])
         if families is not None:
-            for (c, axes, _), outside in zip(self._cpt_view, self._outside, strict=True):
+            for v, ((c, axes, _), outside) in enumerate(
+                zip(self._cpt_view, self._outside, strict=True)
+            ):
                 belief = beliefs[c]
                 assert belief is not None
+                matrix = self._family_matrix[v]
+                if matrix is not None:
+                    family_shape = (self._cards[v], *(self._cards[u] for u in self._parents[v]))
+                    flat = belief.reshape(-1, self._sizes[c]) @ matrix
+                    families.append(flat.reshape(*belief.shape[:lead], *family_shape))
+                    continue
                 summed = tuple(lead + a for a in outside)
                 family = belief.sum(axis=summed) if summed else belief
                 # The clique's order of the family's axes, back to (variable, parents...).
@@ -267,14 +281,15 @@ def _sum_last(table: np.ndarray, lead: int, separator: int) -> np.ndarray:
     return (rows @ np.ones(rows.shape[1])).reshape(*table.shape[:lead], separator)
 
 
-def _sum_matrix(shape: Sequence[int], kept: Sequence[int]) -> np.ndarray | None:
+def _sum_matrix(shape: Sequence[int], kept: Sequence[int], *, limit: int = 1) -> np.ndarray | None:
     """Return the 0/1 matrix summing a flat table of ``shape`` onto ``kept`` (in that order).
 
-    None when the matrix would have more than :data:`_MATRIX_ENTRIES` entries.
+    None when the matrix would have more than ``limit`` times
+    :data:`_MATRIX_ENTRIES` entries.
     """
     size = math.prod(shape)
     kept_shape = [shape[axis] for axis in kept]
-    if size * math.prod(kept_shape) > _MATRIX_ENTRIES:
+    if size * math.prod(kept_shape) > limit * _MATRIX_ENTRIES:
         return None
     coordinates = np.indices(shape).reshape(len(shape), -1)
     if kept:
