@@ -266,3 +266,26 @@ def test_every_number_is_covered(shipped):
         r.name for r in parameter_ranges(shipped.spec)
     ]
     assert functions.evidence_at.shape == (len(functions.parameters), 2)
+
+
+def test_shipped_admissible_deviation_matches_bisection_on_the_rebuilt_model(shipped):
+    """Low B-vitamin diet and tingling: vitamin B deficiency is first while its diet weight
+    stays above a crossing inside the weight's plausible range (0.075 to 0.25)."""
+    case = {"low_b_vitamin_diet": True, "tingling": True}
+    name = "vitamin_b_deficiency.parents.low_b_vitamin_diet"
+    functions = functions_of(shipped, case)
+    deviation = admissible_deviations(functions)[functions.index(name)]
+    assert deviation.top == "vitamin_b_deficiency" and deviation.flips_low
+
+    def first(value):
+        return bayesleg.Model(with_value(shipped.spec, name, value)).diagnose(case).top.id
+
+    inside, outside = deviation.parameter.p, deviation.parameter.low
+    assert first(inside) == deviation.top and first(outside) == deviation.lower_taker
+    while inside - outside > 1e-11:
+        middle = (inside + outside) / 2
+        if first(middle) == deviation.top:
+            inside = middle
+        else:
+            outside = middle
+    assert deviation.lower == pytest.approx(inside, abs=1e-9)

@@ -359,7 +359,7 @@ def _ratios(
     """
     cases, width = families[0].shape[:2]
     ratios = np.ones((cases, len(ranges), 2, width))
-    plan, boundary = _factors(network, len(ranges), _NominalKey(nominal), kept)
+    plan, boundary = _factors(network, _NominalKey(nominal), kept)
     for v, numbers, factors in plan:
         family = families[v].reshape(cases * width, -1)
         summed = family @ factors  # (cases * width, numbers * 2)
@@ -383,7 +383,7 @@ class _NominalKey:
 
 @lru_cache(maxsize=64)
 def _factors(
-    network: ParametricNetwork, n_numbers: int, key: _NominalKey, kept: frozenset[str]
+    network: ParametricNetwork, key: _NominalKey, kept: frozenset[str]
 ) -> tuple[tuple[tuple[int, list[int], np.ndarray], ...], tuple[int, ...]]:
     """For each variable, the numbers its table holds and ``T' / T`` at 0 and 1 of each.
 
