@@ -48,6 +48,7 @@ from _output import add_output_option, write_results
 
 import bayesleg
 from bayesleg.knowledge.noisyor import node_table
+from bayesleg.research._montecarlo import two_sided_triangular
 from bayesleg.research.evaluate import read_vignettes
 from bayesleg.research.sensitivity import parameter_ranges
 
@@ -140,7 +141,7 @@ def pyagrum_sensitivity(
             set_table(r.node, numbers.tolist())
             ends[i, column] = posteriors()[top]
         set_table(r.node, None)
-    draws = old._two_sided_triangular(
+    draws = two_sided_triangular(
         np.random.default_rng(seed),
         np.array([r.low for r in ranges]),
         nominal,

@@ -7,11 +7,10 @@ References: the model rebuilt with one number moved and diagnosed again
 cause changes.
 """
 
-import dataclasses
-
 import numpy as np
 import pytest
 from brute_force import posteriors as brute_posteriors
+from spec_edits import with_value
 from twin_network import Worlds, model_text, nodes_from_spec, random_network
 
 import bayesleg
@@ -20,32 +19,6 @@ from bayesleg.knowledge.evidence import normalise_evidence
 from bayesleg.knowledge.noisyor import discrete_network
 from bayesleg.research.oneway import admissible_deviations, one_way
 from bayesleg.research.sensitivity import parameter_ranges
-
-
-def with_value(spec, name, value):
-    """Return the model file ``spec`` with the number ``node.field`` set to ``value``."""
-    node_id, field = name.split(".", 1)
-
-    def moved(parameter):
-        return dataclasses.replace(parameter, p=value, low=None, high=None)
-
-    nodes = []
-    for node in spec.nodes:
-        if node.id == node_id and field in ("prior", "leak"):
-            node = dataclasses.replace(node, **{field: moved(getattr(node, field))})
-        elif node.id == node_id and field.startswith("parents."):
-            key = field.removeprefix("parents.")
-            terms = tuple((k, moved(w) if k == key else w) for k, w in node.parents)
-            node = dataclasses.replace(node, parents=terms)
-        elif node.id == node_id:
-            factor = field.removeprefix("prevented_by.")
-            inhibitors = tuple(
-                dataclasses.replace(i, parameter=moved(i.parameter)) if i.factor == factor else i
-                for i in node.inhibitors
-            )
-            node = dataclasses.replace(node, inhibitors=inhibitors)
-        nodes.append(node)
-    return dataclasses.replace(spec, nodes=tuple(nodes))
 
 
 def functions_of(model, evidence):

@@ -6,7 +6,6 @@ symptom T: P(F) = 0.25; P(C | F) = 1 - (1 - leak_C)(1 - w_FC) with leak_C =
 (1 - 0.6)^D; P(T) = 0.1.
 """
 
-import dataclasses
 import io
 import json
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import run_cli
+from spec_edits import with_value
 from twin_network import Worlds, nodes_from_spec
 
 import bayesleg
@@ -119,32 +119,6 @@ def test_an_explaining_away_number_worked_by_hand(tiny):
     bar = next(bar for bar in case.tornado if bar.parameter.name == "f.prior")
     expected = tuple(c_given_s(f * 0.575 + (1 - f) * 0.15, 0.25) for f in (0.15, 0.5))
     assert (bar.posterior_low, bar.posterior_high) == pytest.approx(expected, abs=1e-12)
-
-
-def with_value(spec, name, value):
-    """Return the model file ``spec`` with the number ``node.field`` set to ``value``."""
-    node_id, field = name.split(".", 1)
-
-    def moved(parameter):
-        return dataclasses.replace(parameter, p=value)
-
-    nodes = []
-    for node in spec.nodes:
-        if node.id == node_id and field in ("prior", "leak"):
-            node = dataclasses.replace(node, **{field: moved(getattr(node, field))})
-        elif node.id == node_id and field.startswith("parents."):
-            key = field.removeprefix("parents.")
-            terms = tuple((k, moved(w) if k == key else w) for k, w in node.parents)
-            node = dataclasses.replace(node, parents=terms)
-        elif node.id == node_id:
-            factor = field.removeprefix("prevented_by.")
-            inhibitors = tuple(
-                dataclasses.replace(i, parameter=moved(i.parameter)) if i.factor == factor else i
-                for i in node.inhibitors
-            )
-            node = dataclasses.replace(node, inhibitors=inhibitors)
-        nodes.append(node)
-    return dataclasses.replace(spec, nodes=tuple(nodes))
 
 
 def test_every_kind_of_number_has_a_range():

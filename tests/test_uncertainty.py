@@ -4,13 +4,13 @@ Reference: the model rebuilt with every number at a draw's values and
 diagnosed again, draw by draw (the engine).
 """
 
-import dataclasses
 import json
 
 import jsonschema
 import numpy as np
 import pytest
 from cli_runner import run_cli
+from spec_edits import with_values
 
 import bayesleg
 from bayesleg import InvalidArgumentError
@@ -24,29 +24,6 @@ CASE = {"cramps": True, "hot_environment": True, "long_session": True, "tingling
 @pytest.fixture(scope="module")
 def model():
     return bayesleg.load()
-
-
-def with_values(spec, values):
-    """Return ``spec`` with every number replaced, in parameter_ranges order."""
-    numbers = iter(values)
-
-    def moved(parameter):
-        return dataclasses.replace(parameter, p=float(next(numbers)), low=None, high=None)
-
-    nodes = []
-    for node in spec.nodes:
-        changes = {}
-        if node.prior is not None:
-            changes["prior"] = moved(node.prior)
-        if node.leak is not None:
-            changes["leak"] = moved(node.leak)
-        changes["parents"] = tuple((key, moved(weight)) for key, weight in node.parents)
-        changes["inhibitors"] = tuple(
-            dataclasses.replace(i, parameter=moved(i.parameter)) for i in node.inhibitors
-        )
-        nodes.append(dataclasses.replace(node, **changes))
-    assert next(numbers, None) is None
-    return dataclasses.replace(spec, nodes=tuple(nodes))
 
 
 def test_intervals_match_the_model_rebuilt_draw_by_draw(model):

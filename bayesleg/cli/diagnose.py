@@ -9,7 +9,7 @@ import math
 import sys
 from collections.abc import Iterator, Sequence
 
-from bayesleg.cli._options import add_model_option, positive_int
+from bayesleg.cli._options import add_model_option, count, positive_int
 from bayesleg.errors import InvalidEvidenceError
 from bayesleg.knowledge.evidence import parse_state
 from bayesleg.model import Model, load
@@ -34,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--uncertainty",
-        type=_draws,
+        type=count,
         default=0,
         metavar="N",
         help="add each cause's 5-95 %% posterior interval over N seeded draws of the model's "
@@ -53,17 +53,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_MAX_LINE_BYTES})",
     )
     add_model_option(parser)
-
-
-def _draws(text: str) -> int:
-    """Parse a whole number of draws >= 0 for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 def parse_evidence_arguments(tokens: Sequence[str]) -> dict[str, str]:

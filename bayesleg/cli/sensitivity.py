@@ -9,10 +9,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bayesleg.cli._options import UsageError, add_force_option, add_model_option, positive_int
+from bayesleg.cli._options import (
+    UsageError,
+    add_force_option,
+    add_model_option,
+    count,
+    positive_int,
+)
 from bayesleg.cli.diagnose import parse_evidence_arguments
 from bayesleg.cli.graph import check_image, require_matplotlib, save
-from bayesleg.cli.simulate import count
 from bayesleg.model import load
 from bayesleg.research.sensitivity import CaseSensitivity, Sensitivity, sensitivity
 
