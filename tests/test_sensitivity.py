@@ -314,3 +314,23 @@ def test_cli_progress_bar_only_on_a_terminal(monkeypatch):
         callback(40, 40)
     # Drawn with the total known from the first call (updates are throttled), then cleared.
     assert "Monte Carlo:   0%|" in terminal.getvalue() and "0/40" in terminal.getvalue()
+
+
+def test_cli_vignette_file(tmp_path):
+    from bayesleg.research.evaluate import read_vignettes
+
+    path = Path(__file__).parent.parent / "data" / "vignettes.jsonl"
+    result = run_cli(
+        "sensitivity", "--vignettes", str(path), "--samples", "0", "--json", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    expected = bayesleg.sensitivity(bayesleg.load(), read_vignettes(path), samples=0).to_dict()
+    assert payload == json.loads(json.dumps(expected))
+    assert payload["flips"] and all(f["taker"] != f["top"] for f in payload["flips"])
+    table = run_cli("sensitivity", "--vignettes", str(path), "--samples", "0", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "v01-glycogen-fasted-long-run" in table.stdout
+    assert "Numbers whose plausible range can change a case's first cause" in table.stdout
+    both = run_cli("sensitivity", "cramps", "--vignettes", str(path), cwd=tmp_path)
+    assert both.returncode == 2 and "give evidence or --vignettes, not both" in both.stderr
