@@ -34,7 +34,9 @@ __all__ = ["TableBatchTree"]
 _MERGE_SIZE = 64
 # Sums onto a separator or a variable are products with a 0/1 matrix (one BLAS
 # call) when the matrix has at most this many entries, else numpy reductions.
-_MATRIX_ENTRIES = 1 << 10
+_MATRIX_ENTRIES = 1 << 12
+# Rows of one product with such a matrix (see _product).
+_ROWS = 128
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class TableBatchTree:
             self._outside.append(tuple(a for a, u in enumerate(clique) if u not in family))
             # The family's posterior in (variable, parents...) order, by one product.
             self._family_matrix.append(
-                _sum_matrix(self._shapes[c], [clique.index(u) for u in family], limit=4)
+                _sum_matrix(self._shapes[c], [clique.index(u) for u in family])
             )
         self._links: list[_Link | None] = []
         for c, p in enumerate(tree.parent):
@@ -214,7 +216,7 @@ class TableBatchTree:
                 assert link is not None and above is not None and sent is not None
                 above_lead = above.shape[:lead]
                 if link.matrix is not None:
-                    down = (above.reshape(-1, self._sizes[link.parent]) @ link.matrix).reshape(
+                    down = _product(above.reshape(-1, self._sizes[link.parent]), link.matrix).reshape(
                         *above_lead, link.separator
                     )
                 else:
@@ -234,7 +236,7 @@ class TableBatchTree:
                 matrix = self._family_matrix[v]
                 if matrix is not None:
                     family_shape = (self._cards[v], *(self._cards[u] for u in self._parents[v]))
-                    flat = belief.reshape(-1, self._sizes[c]) @ matrix
+                    flat = _product(belief.reshape(-1, self._sizes[c]), matrix)
                     families.append(flat.reshape(*belief.shape[:lead], *family_shape))
                     continue
                 summed = tuple(lead + a for a in outside)
@@ -250,7 +252,7 @@ class TableBatchTree:
             assert belief is not None
             matrix = self._marginal[v]
             if matrix is not None:
-                marginal = belief.reshape(-1, self._sizes[c]) @ matrix
+                marginal = _product(belief.reshape(-1, self._sizes[c]), matrix)
                 posteriors[..., i, :] = marginal.reshape(*belief.shape[:lead], card)
             else:
                 axis = self._cliques[c].index(v)
@@ -281,6 +283,21 @@ def _sum_last(table: np.ndarray, lead: int, separator: int) -> np.ndarray:
     return (rows @ np.ones(rows.shape[1])).reshape(*table.shape[:lead], separator)
 
 
+def _product(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Return ``rows @ matrix``, a block of rows at a time.
+
+    One large product lets BLAS spread it over threads, which for these thin
+    matrices costs far more than it gains, worst on a busy machine; blocks of
+    :data:`_ROWS` rows stay on one.
+    """
+    if len(rows) <= _ROWS:
+        return rows @ matrix
+    out = np.empty((len(rows), matrix.shape[1]))
+    for start in range(0, len(rows), _ROWS):
+        np.matmul(rows[start : start + _ROWS], matrix, out=out[start : start + _ROWS])
+    return out
+
+
 def _sum_matrix(shape: Sequence[int], kept: Sequence[int], *, limit: int = 1) -> np.ndarray | None:
     """Return the 0/1 matrix summing a flat table of ``shape`` onto ``kept`` (in that order).
 
@@ -289,7 +306,7 @@ def _sum_matrix(shape: Sequence[int], kept: Sequence[int], *, limit: int = 1) ->
     """
     size = math.prod(shape)
     kept_shape = [shape[axis] for axis in kept]
-    if size * math.prod(kept_shape) > limit * _MATRIX_ENTRIES:
+    if size * math.prod(kept_shape) > _MATRIX_ENTRIES:
         return None
     coordinates = np.indices(shape).reshape(len(shape), -1)
     if kept:
