@@ -216,9 +216,8 @@ class TableBatchTree:
                 assert link is not None and above is not None and sent is not None
                 above_lead = above.shape[:lead]
                 if link.matrix is not None:
-                    down = _product(above.reshape(-1, self._sizes[link.parent]), link.matrix).reshape(
-                        *above_lead, link.separator
-                    )
+                    rows = above.reshape(-1, self._sizes[link.parent])
+                    down = _product(rows, link.matrix).reshape(*above_lead, link.separator)
                 else:
                     down = above.sum(axis=tuple(lead + a for a in link.summed))
                     down = down.transpose(*range(lead), *(lead + a for a in link.to_child))
