@@ -28,6 +28,7 @@ from bayesleg.knowledge.noisyor import discrete_network
 from bayesleg.reasoning.counterfactual import check_ranking, counterfactual_scores
 from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause, likelihood_ratio
 from bayesleg.reasoning.triage import Triage, assess_triage
+from bayesleg.research.uncertainty import check_uncertainty, with_uncertainty
 
 if TYPE_CHECKING:
     import pandas
@@ -194,7 +195,9 @@ class Model:
         except KeyError:
             raise UnknownNodeError(node_id, self._ids) from None
 
-    def diagnose(self, evidence: Mapping[str, Any], *, ranking: str = "posterior") -> Diagnosis:
+    def diagnose(
+        self, evidence: Mapping[str, Any], *, ranking: str = "posterior", uncertainty: int = 0
+    ) -> Diagnosis:
         """Rank every condition given what is known of a case, and triage it.
 
         Parameters
@@ -206,6 +209,11 @@ class Model:
             ``"posterior"``, or a counterfactual score of Richens et al.
             (2020): ``"expected_disablement"`` or ``"expected_sufficiency"``
             (see :mod:`bayesleg.reasoning.counterfactual`).
+        uncertainty : int, default 0
+            With N > 0, each ranked cause also gets the 5-95 % interval of
+            its posterior over N seeded random draws of the model's numbers,
+            and how often it is first (see
+            :func:`bayesleg.research.uncertainty.with_uncertainty`).
 
         Returns
         -------
@@ -221,7 +229,8 @@ class Model:
             If the evidence names an unknown node, gives a bad value, or is
             not a mapping.
         InvalidArgumentError
-            If ``ranking`` is not one of the three.
+            If ``ranking`` is not one of the three, or ``uncertainty`` is not a
+            whole number from 0 to 10,000.
         ImpossibleEvidenceError
             If the evidence has probability zero under the model.
 
@@ -232,7 +241,9 @@ class Model:
         'peripheral_neuropathy'
         """
         ranking = check_ranking(ranking)
-        return self._diagnose_normalised([normalise_evidence(evidence, self._ids)], ranking)[0]
+        samples = check_uncertainty(uncertainty)
+        diagnosis = self._diagnose_normalised([normalise_evidence(evidence, self._ids)], ranking)[0]
+        return with_uncertainty(self.spec, diagnosis, samples) if samples else diagnosis
 
     def diagnose_many(
         self, cases: Iterable[Mapping[str, Any]], *, ranking: str = "posterior"

@@ -242,7 +242,7 @@ def test_an_unknown_field_is_named_with_the_known_ones(model):
         contract.diagnose(model, {"evidence": {}, "evidense": {}})
     assert str(caught.value) == (
         "unknown field 'evidense' (did you mean 'evidence'?); "
-        "a request has schema, id, evidence, top, ranking"
+        "a request has schema, id, evidence, top, ranking, uncertainty"
     )
 
 

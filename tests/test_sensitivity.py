@@ -6,7 +6,6 @@ symptom T: P(F) = 0.25; P(C | F) = 1 - (1 - leak_C)(1 - w_FC) with leak_C =
 (1 - 0.6)^D; P(T) = 0.1.
 """
 
-import dataclasses
 import io
 import json
 import sys
@@ -15,13 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import run_cli
+from spec_edits import with_value
 from twin_network import Worlds, nodes_from_spec
 
 import bayesleg
 from bayesleg import ImpossibleEvidenceError, InvalidArgumentError, UnknownNodeError
 from bayesleg.knowledge.modelfile import Parameter, Source
+from bayesleg.research._montecarlo import two_sided_triangular as _two_sided_triangular
+from bayesleg.research._ranges import _range
 from bayesleg.research.evaluate import Vignette
-from bayesleg.research.sensitivity import _range, _two_sided_triangular, parameter_ranges
+from bayesleg.research.sensitivity import parameter_ranges
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
 PRACTICES = Path(__file__).parent / "fixtures" / "practices.toml"
@@ -117,32 +119,6 @@ def test_an_explaining_away_number_worked_by_hand(tiny):
     bar = next(bar for bar in case.tornado if bar.parameter.name == "f.prior")
     expected = tuple(c_given_s(f * 0.575 + (1 - f) * 0.15, 0.25) for f in (0.15, 0.5))
     assert (bar.posterior_low, bar.posterior_high) == pytest.approx(expected, abs=1e-12)
-
-
-def with_value(spec, name, value):
-    """Return the model file ``spec`` with the number ``node.field`` set to ``value``."""
-    node_id, field = name.split(".", 1)
-
-    def moved(parameter):
-        return dataclasses.replace(parameter, p=value)
-
-    nodes = []
-    for node in spec.nodes:
-        if node.id == node_id and field in ("prior", "leak"):
-            node = dataclasses.replace(node, **{field: moved(getattr(node, field))})
-        elif node.id == node_id and field.startswith("parents."):
-            key = field.removeprefix("parents.")
-            terms = tuple((k, moved(w) if k == key else w) for k, w in node.parents)
-            node = dataclasses.replace(node, parents=terms)
-        elif node.id == node_id:
-            factor = field.removeprefix("prevented_by.")
-            inhibitors = tuple(
-                dataclasses.replace(i, parameter=moved(i.parameter)) if i.factor == factor else i
-                for i in node.inhibitors
-            )
-            node = dataclasses.replace(node, inhibitors=inhibitors)
-        nodes.append(node)
-    return dataclasses.replace(spec, nodes=tuple(nodes))
 
 
 def test_every_kind_of_number_has_a_range():
@@ -264,17 +240,20 @@ def test_many_cases_match_one_at_a_time(tiny):
     assert set(together.mean_swing()) == {r.name for r in together.parameters}
 
 
-def test_progress_is_reported(tiny):
+def test_progress_is_reported_per_chunk(tiny, monkeypatch):
+    whole = bayesleg.sensitivity(tiny, {"f": True}, samples=5, seed=3)
+    # One member of the batch per chunk: the 5 draws of the one case take 5 chunks.
+    monkeypatch.setattr("bayesleg.research._parametric._WORK", 1)
     calls = []
-    bayesleg.sensitivity(
-        tiny, {"f": True}, samples=5, progress=lambda done, total: calls.append((done, total))
+    chunked = bayesleg.sensitivity(
+        tiny,
+        {"f": True},
+        samples=5,
+        seed=3,
+        progress=lambda done, total: calls.append((done, total)),
     )
-    # 1 at the hand-set values; both ends of f.prior, c.leak, c.parents.f and d.leak (S and T
-    # are unobserved symptoms, pruned); then 5 draws.
-    total = calls[0][1]
-    assert [done for done, _ in calls] == list(range(1, total + 1))
-    assert all(t == total for _, t in calls)
-    assert total == 1 + 2 * 4 + 5
+    assert calls == [(done, 5) for done in range(1, 6)]
+    assert chunked.to_dict() == whole.to_dict()
 
 
 def test_errors(tiny):
@@ -327,7 +306,31 @@ def test_cli_progress_bar_only_on_a_terminal(monkeypatch):
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     with progress_bar(quiet=False) as callback:
-        callback(1, 4)
+        callback(1, 4)  # short work: no bar
         callback(4, 4)
+    assert terminal.getvalue() == ""
+    with progress_bar(quiet=False) as callback:
+        callback(1, 40)
+        callback(40, 40)
     # Drawn with the total known from the first call (updates are throttled), then cleared.
-    assert "recomputing:   0%|" in terminal.getvalue() and "0/4" in terminal.getvalue()
+    assert "Monte Carlo:   0%|" in terminal.getvalue() and "0/40" in terminal.getvalue()
+
+
+def test_cli_vignette_file(tmp_path):
+    from bayesleg.research.evaluate import read_vignettes
+
+    path = Path(__file__).parent.parent / "data" / "vignettes.jsonl"
+    result = run_cli(
+        "sensitivity", "--vignettes", str(path), "--samples", "0", "--json", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    expected = bayesleg.sensitivity(bayesleg.load(), read_vignettes(path), samples=0).to_dict()
+    assert payload == json.loads(json.dumps(expected))
+    assert payload["flips"] and all(f["taker"] != f["top"] for f in payload["flips"])
+    table = run_cli("sensitivity", "--vignettes", str(path), "--samples", "0", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "v01-glycogen-fasted-long-run" in table.stdout
+    assert "Numbers whose plausible range can change a case's first cause" in table.stdout
+    both = run_cli("sensitivity", "cramps", "--vignettes", str(path), cwd=tmp_path)
+    assert both.returncode == 2 and "give evidence or --vignettes, not both" in both.stderr

@@ -57,6 +57,17 @@ class UsageError(Exception):
     """A command line that cannot be run; reported on one line."""
 
 
+def count(text: str) -> int:
+    """Parse a whole number >= 0 for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """Parse a positive whole number for argparse."""
     try:

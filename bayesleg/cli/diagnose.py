@@ -9,7 +9,7 @@ import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 
-from bayesleg.cli._options import STATE_WORDS, add_model_option, one_case, positive_int
+from bayesleg.cli._options import STATE_WORDS, add_model_option, count, one_case, positive_int
 from bayesleg.errors import InvalidEvidenceError, InvalidStateError
 from bayesleg.knowledge.evidence import parse_state
 from bayesleg.model import Model, load
@@ -31,6 +31,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=RANKINGS,
         default="posterior",
         help="order the causes by posterior (default) or by a counterfactual score",
+    )
+    parser.add_argument(
+        "--uncertainty",
+        type=count,
+        default=0,
+        metavar="N",
+        help="add each cause's 5-95 %% posterior interval over N seeded draws of the model's "
+        "numbers, and how often it is first (default: 0, none)",
     )
     parser.add_argument(
         "--jsonl",
@@ -127,15 +135,30 @@ def format_diagnosis(model: Model, diagnosis: Diagnosis, top: int | None = None)
     if scored:
         lines.append(f"Ranked by {diagnosis.ranking.replace('_', ' ')} (score column)")
     score_header = "  score" if scored else ""
-    lines.append(f"{'#':>2}  {'condition':<{width}}{score_header}  posterior  prior      LR  care")
+    spread = diagnosis.uncertainty is not None
+    spread_header = "  5-95 %       first" if spread else ""
+    lines.append(
+        f"{'#':>2}  {'condition':<{width}}{score_header}  posterior{spread_header}  prior      LR"
+        "  care"
+    )
     for rank, cause in enumerate(ranked, start=1):
         score = f"  {cause.score:5.3f}" if scored else ""
+        interval = ""
+        if cause.uncertainty is not None:
+            u = cause.uncertainty
+            interval = f"  {u.low:.3f}-{u.high:.3f}  {100 * u.first_share:5.1f}%"
         lines.append(
-            f"{rank:>2}  {cause.label:<{width}}{score}  {cause.posterior:9.3f}  {cause.prior:5.3f}"
-            f"  {format_ratio(cause.likelihood_ratio):>6}  {model.node(cause.id).care}"
+            f"{rank:>2}  {cause.label:<{width}}{score}  {cause.posterior:9.3f}{interval}"
+            f"  {cause.prior:5.3f}  {format_ratio(cause.likelihood_ratio):>6}"
+            f"  {model.node(cause.id).care}"
         )
     if len(ranked) < len(diagnosis.ranked):
         lines.append(f"    ({len(diagnosis.ranked) - len(ranked)} more below; see --top)")
+    if diagnosis.uncertainty is not None:
+        lines.append(
+            f"(5-95 % and first: over {diagnosis.uncertainty['samples']} draws of the model's "
+            f"numbers, seed {diagnosis.uncertainty['seed']})"
+        )
     lines.append(f"Triage: {diagnosis.triage.level}")
     lines.extend(f"  - {reason}" for reason in diagnosis.triage.reasons)
     if not diagnosis.triage.reasons:
@@ -172,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
         if args.evidence or args.json:
             raise UsageError("--jsonl reads its cases from stdin; give no evidence and no --json")
         max_line_bytes = args.max_line_bytes or DEFAULT_MAX_LINE_BYTES
-        given = {"top": args.top, "ranking": args.ranking}  # defaults for the requests
+        # Defaults for the requests.
+        given = {"top": args.top, "ranking": args.ranking, "uncertainty": args.uncertainty or None}
         defaults = {field: value for field, value in given.items() if value is not None}
         if isinstance(sys.stdout, io.TextIOWrapper):
             # JSON lines are UTF-8 whatever the locale or PYTHONIOENCODING say.
@@ -192,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     evidence = parse_evidence_arguments(args.evidence)
     model = load(args.model)
     with one_case(evidence):
-        diagnosis = model.diagnose(evidence, ranking=args.ranking)
+        diagnosis = model.diagnose(evidence, ranking=args.ranking, uncertainty=args.uncertainty)
     if args.json:
         payload = diagnosis.to_dict()
         if args.top:

@@ -12,6 +12,7 @@ from bayesleg.cli._options import (
     add_force_option,
     add_model_option,
     check_output,
+    count,
     one_case,
     writing,
 )
@@ -27,17 +28,6 @@ DESCRIPTION = (
 )
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-def count(text: str) -> int:
-    """Parse a whole number >= 0 for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 def _installed(module: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from bayesleg.knowledge.modelfile import Source
 from bayesleg.reasoning.triage import Triage
 
-__all__ = ["CauseAdvice", "Diagnosis", "RankedCause", "likelihood_ratio"]
+__all__ = ["CauseAdvice", "CauseUncertainty", "Diagnosis", "RankedCause", "likelihood_ratio"]
 
 
 def likelihood_ratio(posterior: float, prior: float) -> float:
@@ -33,6 +33,24 @@ def likelihood_ratio(posterior: float, prior: float) -> float:
 
 
 @dataclass(frozen=True)
+class CauseUncertainty:
+    """How a cause's posterior varies when the model's hand-set numbers are drawn at random.
+
+    ``low`` and ``high`` are the 5th and 95th percentiles of the posterior
+    over the draws; ``first_share`` is the fraction of draws in which the
+    cause has the highest posterior (see :func:`bayesleg.research.uncertainty.with_uncertainty`).
+    """
+
+    low: float
+    high: float
+    first_share: float
+
+    def to_dict(self) -> dict[str, float]:
+        """Return the interval and share as a JSON-serialisable dict."""
+        return {"low": self.low, "high": self.high, "first_share": self.first_share}
+
+
+@dataclass(frozen=True)
 class RankedCause:
     """One condition of the differential.
 
@@ -50,6 +68,7 @@ class RankedCause:
     prior: float
     likelihood_ratio: float
     score: float | None = None
+    uncertainty: CauseUncertainty | None = None
 
     def __post_init__(self) -> None:
         if self.score is None:
@@ -58,7 +77,7 @@ class RankedCause:
     def to_dict(self) -> dict[str, Any]:
         """Return the cause as a JSON-serialisable dict (an infinite ratio is ``null``)."""
         ratio = self.likelihood_ratio if math.isfinite(self.likelihood_ratio) else None
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "label": self.label,
             "posterior": self.posterior,
@@ -66,6 +85,9 @@ class RankedCause:
             "likelihood_ratio": ratio,
             "score": self.score,
         }
+        if self.uncertainty is not None:
+            body["uncertainty"] = self.uncertainty.to_dict()
+        return body
 
 
 @dataclass(frozen=True)
@@ -97,7 +119,8 @@ class Diagnosis:
     ``"expected_disablement"`` or ``"expected_sufficiency"``).  ``advice``
     holds the model file's advice for the first three causes of the ranking
     and for every further condition that raised the triage level, in that
-    order.
+    order.  ``uncertainty`` is set when the causes carry posterior intervals
+    over random draws of the model's numbers: the draws' count and seed.
     """
 
     ranked: tuple[RankedCause, ...]
@@ -107,6 +130,7 @@ class Diagnosis:
     model_version: str
     ranking: str = "posterior"
     advice: tuple[CauseAdvice, ...] = ()
+    uncertainty: Mapping[str, Any] | None = None
 
     @property
     def top(self) -> RankedCause:
@@ -183,9 +207,11 @@ class Diagnosis:
         Keys: ``ranked`` (list of causes), ``triage`` (``level``,
         ``reasons``), ``evidence`` (id to state), ``model`` (``id``,
         ``version``), ``ranking`` and ``advice`` (list of ``condition``,
-        ``label``, ``care``, ``text``, ``source`` with ``file`` and ``quote``).
+        ``label``, ``care``, ``text``, ``source`` with ``file`` and ``quote``);
+        with uncertainty, also ``uncertainty`` (``samples``, ``seed``,
+        ``percentiles``) and each cause's ``uncertainty``.
         """
-        return {
+        body = {
             "ranked": [cause.to_dict() for cause in self.ranked],
             "triage": self.triage.to_dict(),
             "evidence": dict(self.evidence),
@@ -193,3 +219,6 @@ class Diagnosis:
             "ranking": self.ranking,
             "advice": [advice.to_dict() for advice in self.advice],
         }
+        if self.uncertainty is not None:
+            body["uncertainty"] = dict(self.uncertainty)
+        return body

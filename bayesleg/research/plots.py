@@ -345,6 +345,10 @@ def plot_diagnosis(diagnosis: Diagnosis, ax: Axes | None = None, *, top: int | N
 def plot_tornado(case: CaseSensitivity, ax: Axes | None = None, *, top: int = 15) -> Axes:
     """Draw a tornado diagram: the top cause's posterior as each number moves.
 
+    The ends of each bar are exact (from the case's sensitivity functions).
+    A hatched bar's range reaches beyond the number's admissible deviation:
+    at that end another cause, named in the label, becomes first.
+
     Parameters
     ----------
     case : CaseSensitivity
@@ -362,22 +366,36 @@ def plot_tornado(case: CaseSensitivity, ax: Axes | None = None, *, top: int = 15
     ax = _axes(ax, 10, 1.2 + 0.34 * len(bars))
     rows = list(range(len(bars)))[::-1]
     nominal = case.posterior
+    deviations = {d.parameter.name: d for d in case.deviations}
     ends = (("low", "#4a90d9"), ("high", "#e07b39"))
+    flipped_shown = False
+    labels = []
     for row, bar in zip(rows, bars, strict=True):
+        deviation = deviations.get(bar.parameter.name)
+        takers = []
         for end, colour in ends:
+            flips = deviation is not None and getattr(deviation, f"flips_{end}")
+            if flips:
+                takers.append(getattr(deviation, f"{'lower' if end == 'low' else 'upper'}_taker"))
             ax.barh(
                 row,
                 getattr(bar, f"posterior_{end}") - nominal,
                 left=nominal,
                 color=colour,
                 height=0.6,
+                hatch="//" if flips else None,
+                edgecolor="black" if flips else None,
                 label=f"number at the {end} end" if row == rows[0] else None,
             )
-    labels = [
-        f"{bar.parameter.name}  [{bar.parameter.low:g} to {bar.parameter.high:g}]" for bar in bars
-    ]
+            flipped_shown = flipped_shown or flips
+        taken = f"  -> {', '.join(takers)} first" if takers else ""
+        labels.append(
+            f"{bar.parameter.name}  [{bar.parameter.low:g} to {bar.parameter.high:g}]{taken}"
+        )
     ax.set_yticks(rows, labels, fontsize=8)
     ax.axvline(nominal, color="black", linewidth=1)
+    if flipped_shown:
+        ax.barh([], [], color="white", hatch="//", edgecolor="black", label="another cause first")
     ax.set_xlabel(f"P({case.top} | evidence)")
     ax.set_title(f"Sensitivity of P({case.top} | evidence) = {nominal:.3f}")
     if bars:

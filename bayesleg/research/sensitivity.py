@@ -47,18 +47,26 @@ value (verbal)              range
 0.0 (impossible)            0.0 to 0.15
 ==========================  ==============
 
-Cost
-----
-Each variation rebuilds the tables and recompiles the engine, over only the
-variables that can matter (every factor and condition, and the observed
-symptoms: an unobserved symptom is barren and its numbers cannot move a
-posterior; their swing is exactly zero and they are not recomputed).  All
-cases go through the engine in one batch per variation.
+Exactness and cost
+------------------
+Nothing is recomputed number by number.  A posterior is exactly a
+linear-fractional function of any one number (see
+:mod:`bayesleg.research.oneway`), and the functions of every number and
+every condition come from one propagation of each case (and of the case with
+each condition observed) at the hand-set values; the tornado's ends and the
+*admissible deviations* -- how far each number may move before the top
+cause changes, and which cause takes over -- follow from them exactly.  The
+Monte Carlo draws are one batch too: the structure is compiled once, the
+tables of every draw built together in numpy and propagated together
+(:mod:`bayesleg.research._parametric`).  Only the variables that can matter
+take part: every factor and condition, and the observed symptoms (an
+unobserved symptom is barren; its numbers cannot move a posterior, and their
+swing is exactly zero).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -66,19 +74,29 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, InvalidEvidenceError
-from bayesleg.inference.engine import compile as compile_engine
-from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.knowledge.evidence import normalise_evidence
-from bayesleg.knowledge.modelfile import ANCHORS, STATES, ModelSpec, Parameter
-from bayesleg.knowledge.noisyor import node_table
+from bayesleg.research._montecarlo import INTERVAL, draw_numbers, summarise
+from bayesleg.research._parametric import evaluate
+from bayesleg.research._ranges import ParameterRange, parameter_ranges
+from bayesleg.research.oneway import (
+    AdmissibleDeviation,
+    OneWay,
+    admissible_deviations,
+    one_way,
+    top_index,
+)
 from bayesleg.research.simulate import MAX_VALUES, check_count, check_seed
 
 if TYPE_CHECKING:
     from bayesleg.model import Model
 
 __all__ = [
+    "INTERVAL",
+    "AdmissibleDeviation",
     "CaseSensitivity",
     "CauseInterval",
+    "Flip",
+    "OneWay",
     "ParameterRange",
     "Sensitivity",
     "TornadoBar",
@@ -86,51 +104,8 @@ __all__ = [
     "sensitivity",
 ]
 
-#: Percentiles of the Monte Carlo posterior intervals.
-INTERVAL = (5.0, 95.0)
-
-_SCALE = sorted(ANCHORS.values())
 # Arrays of samples x numbers held at once while drawing the numbers.
 _DRAW_COPIES = 8
-
-
-@dataclass(frozen=True)
-class ParameterRange:
-    """One hand-set number and the range it is varied over.
-
-    ``name`` is ``node.field`` (``field`` as :meth:`NodeSpec.parameters
-    <bayesleg.knowledge.modelfile.NodeSpec.parameters>` names it: ``prior``, ``leak``,
-    ``parents.KEY`` for a term or ``prevented_by.FACTOR`` for a preventer);
-    ``basis`` says where the range came from:
-    ``"model file"``, ``"verbal scale"`` or ``"model file and verbal scale"``
-    (one end each).
-    """
-
-    node: str
-    field: str
-    p: float
-    verbal: str
-    low: float
-    high: float
-    basis: str
-
-    @property
-    def name(self) -> str:
-        """``node.field``, e.g. ``"glycogen_depletion.parents.long_session+fasted"``."""
-        return f"{self.node}.{self.field}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the range as a JSON-serialisable dict."""
-        return {
-            "name": self.name,
-            "node": self.node,
-            "field": self.field,
-            "p": self.p,
-            "verbal": self.verbal,
-            "low": self.low,
-            "high": self.high,
-            "basis": self.basis,
-        }
 
 
 @dataclass(frozen=True)
@@ -185,8 +160,11 @@ class CaseSensitivity:
 
     ``top`` is the first cause at the hand-set values and ``posterior`` its
     posterior; ``tornado`` holds every number, largest swing first;
-    ``stability`` is the fraction of Monte Carlo draws whose first cause is
-    ``top``; ``intervals`` holds every condition, in the hand-set ranking.
+    ``deviations`` every number's admissible deviation, in
+    :func:`parameter_ranges` order; ``stability`` is the fraction of Monte
+    Carlo draws whose first cause is ``top``; ``intervals`` holds every
+    condition, in the hand-set ranking; ``functions`` are the case's exact
+    sensitivity functions.
     """
 
     id: str | None
@@ -196,6 +174,8 @@ class CaseSensitivity:
     tornado: tuple[TornadoBar, ...]
     stability: float
     intervals: tuple[CauseInterval, ...]
+    deviations: tuple[AdmissibleDeviation, ...] = ()
+    functions: OneWay | None = None
 
     def __repr__(self) -> str:
         from bayesleg.research.display import case_sensitivity_text
@@ -218,6 +198,35 @@ class CaseSensitivity:
             "stability": self.stability,
             "tornado": [bar.to_dict() for bar in self.tornado],
             "intervals": [interval.to_dict() for interval in self.intervals],
+            "deviations": [deviation.to_dict() for deviation in self.deviations],
+        }
+
+
+@dataclass(frozen=True)
+class Flip:
+    """A number whose plausible range changes a case's first cause.
+
+    ``case`` is the case's id (or its position, when it has none); at the
+    ``end`` (``"low"`` or ``"high"``) of the number's range ``taker`` is
+    first instead of ``top``, from ``at`` on.
+    """
+
+    parameter: str
+    case: str | int
+    top: str
+    end: str
+    at: float
+    taker: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the flip as a JSON-serialisable dict."""
+        return {
+            "parameter": self.parameter,
+            "case": self.case,
+            "top": self.top,
+            "end": self.end,
+            "at": self.at,
+            "taker": self.taker,
         }
 
 
@@ -254,6 +263,42 @@ class Sensitivity:
                 totals[bar.parameter.name] += bar.swing / len(self.cases)
         return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
+    def flips(self) -> tuple[Flip, ...]:
+        """Return every number whose plausible range can change some case's first cause.
+
+        In :func:`parameter_ranges` order, then case by case, low end first.
+        """
+        found = []
+        for i, parameter in enumerate(self.parameters):
+            for position, case in enumerate(self.cases):
+                if not case.deviations:
+                    continue
+                deviation = case.deviations[i]
+                label = case.id if case.id is not None else position
+                if deviation.flips_low and deviation.lower_taker is not None:
+                    found.append(
+                        Flip(
+                            parameter.name,
+                            label,
+                            case.top,
+                            "low",
+                            deviation.lower,
+                            deviation.lower_taker,
+                        )
+                    )
+                if deviation.flips_high and deviation.upper_taker is not None:
+                    found.append(
+                        Flip(
+                            parameter.name,
+                            label,
+                            case.top,
+                            "high",
+                            deviation.upper,
+                            deviation.upper_taker,
+                        )
+                    )
+        return tuple(found)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the analysis as a JSON-serialisable dict."""
         return {
@@ -263,54 +308,8 @@ class Sensitivity:
             "distribution": "two-sided triangular on [low, high], mode and median at p",
             "interval_percentiles": list(INTERVAL),
             "cases": [case.to_dict() for case in self.cases],
+            "flips": [flip.to_dict() for flip in self.flips()],
         }
-
-
-def parameter_ranges(spec: ModelSpec) -> tuple[ParameterRange, ...]:
-    """Return every hand-set number of the model with its plausible range.
-
-    Parameters
-    ----------
-    spec : ModelSpec
-        The validated model file (``model.spec``).
-
-    Returns
-    -------
-    tuple of ParameterRange
-        In file order: node by node, each node's prior or leak, then its
-        terms' weights, then its preventers'.  See the module docstring for
-        the rule.
-
-    Examples
-    --------
-    >>> import bayesleg
-    >>> ranges = parameter_ranges(bayesleg.load().spec)
-    >>> first = ranges[0]
-    >>> first.name, first.verbal, first.low, first.high
-    ('long_session.prior', 'uncertain', 0.15, 0.5)
-    """
-    return tuple(
-        _range(node.id, field, parameter)
-        for node in spec.nodes
-        for field, parameter in node.parameters()
-    )
-
-
-def _range(node: str, field: str, parameter: Parameter) -> ParameterRange:
-    p = parameter.p
-    anchor = ANCHORS[parameter.verbal]
-    position = _SCALE.index(anchor)
-    below = min(_SCALE[max(position - 1, 0)], p)
-    above = max(_SCALE[min(position + 1, len(_SCALE) - 1)], p)
-    if below == 0.0 and p > 0.0:
-        below = p / 2
-    if above == 1.0 and p < 1.0:
-        above = (1.0 + p) / 2
-    low = parameter.low if parameter.low is not None else below
-    high = parameter.high if parameter.high is not None else above
-    explicit = (parameter.low is not None) + (parameter.high is not None)
-    basis = ("verbal scale", "model file and verbal scale", "model file")[explicit]
-    return ParameterRange(node, field, p, parameter.verbal, low, high, basis)
 
 
 def sensitivity(
@@ -338,8 +337,8 @@ def sensitivity(
     seed : int or None, default 0
         Seed of the draws; the same seed gives the same result.
     progress : callable, optional
-        Called as ``progress(done, total)`` after each recomputation, for a
-        progress bar.
+        Called as ``progress(done, total)`` after each chunk of the Monte
+        Carlo batch, for a progress bar.
 
     Returns
     -------
@@ -371,92 +370,63 @@ def sensitivity(
     seed = check_seed(seed, generator=False)
     ids, evidence = _cases(model, evidence_or_cases)
     ranges = parameter_ranges(model.spec)
+    conditions = tuple(model.conditions)
     # Drawing takes a few arrays of samples x numbers; the results, samples x cases x conditions.
-    most = MAX_VALUES // (_DRAW_COPIES * len(ranges) + len(evidence) * len(model.conditions))
+    most = MAX_VALUES // (_DRAW_COPIES * len(ranges) + len(evidence) * len(conditions))
     if samples > most:
         raise InvalidArgumentError(
             f"samples must be at most {most} for this model and {len(evidence)} case(s), "
             f"to stay within {MAX_VALUES} values of working memory, got {samples}"
         )
-    nominal = np.array([r.p for r in ranges])
-    analysis = _Analysis(model.spec, evidence, nominal)
-    # Only numbers of the variables kept after pruning barren symptoms matter.
-    moving = [
-        (index, end)
-        for index, r in enumerate(ranges)
-        if r.node in analysis.kept
-        for end in ("low", "high")
-        if getattr(r, end) != r.p
-    ]
-    total = 1 + len(moving) + samples
-    done = 0
-
-    def step() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    base = analysis.posteriors(nominal, None)
-    step()
-    top = _top_indices(base, analysis.conditions)
-    rows = np.arange(len(evidence))
-    # ends[i, 0 or 1, case]: the top cause's posterior with number i at its low or high end.
-    ends = np.broadcast_to(base[rows, top], (len(ranges), 2, len(evidence))).copy()
-    for index, end in moving:
-        values = nominal.copy()
-        values[index] = getattr(ranges[index], end)
-        ends[index, int(end == "high")] = analysis.posteriors(values, ranges[index])[rows, top]
-        step()
-
-    draws = _two_sided_triangular(
-        np.random.default_rng(seed),
-        np.array([r.low for r in ranges]),
-        nominal,
-        np.array([r.high for r in ranges]),
-        samples,
-    )
-    drawn = np.empty((samples, len(evidence), len(analysis.conditions)))
-    for sample in range(samples):
-        drawn[sample] = analysis.posteriors(draws[sample], None)
-        step()
-
-    cases = []
-    for case in range(len(evidence)):
-        low, high = ends[:, 0, case], ends[:, 1, case]
-        swing = np.abs(high - low)
-        order = sorted(range(len(ranges)), key=lambda i: (-round(swing[i], 12), i))
-        tornado = tuple(
-            TornadoBar(ranges[i], float(low[i]), float(high[i]), float(swing[i])) for i in order
-        )
-        cases.append(
-            _case_result(
-                ids[case],
-                evidence[case],
-                analysis.conditions,
-                base[case],
-                int(top[case]),
-                tornado,
-                drawn[:, case, :],
+    functions = one_way(model.spec, evidence, ids)
+    if samples:
+        draws = draw_numbers(ranges, samples, seed)
+        logs, drawn = evaluate(model.spec, evidence, draws, progress=progress)
+        impossible = np.argwhere(~np.isfinite(logs))
+        if len(impossible):
+            sample, case = (int(x) for x in impossible[0])
+            raise ImpossibleEvidenceError(
+                f"the evidence of case {case} has probability zero in Monte Carlo draw {sample}"
             )
-        )
-    return Sensitivity(tuple(cases), ranges, samples, seed, model.id, model.version)
+    else:
+        drawn = np.empty((0, len(evidence), len(conditions)))
+    return Sensitivity(
+        tuple(_case_result(f, drawn[:, case]) for case, f in enumerate(functions)),
+        ranges,
+        samples,
+        seed,
+        model.id,
+        model.version,
+    )
 
 
-def _case_result(
-    case_id: str | None,
-    evidence: Mapping[str, str],
-    conditions: Sequence[str],
-    posterior: np.ndarray,
-    top: int,
-    tornado: tuple[TornadoBar, ...],
-    drawn: np.ndarray,
-) -> CaseSensitivity:
+def _case_result(functions: OneWay, drawn: np.ndarray) -> CaseSensitivity:
     """Assemble one case's analysis; ``drawn`` is (samples, conditions)."""
+    conditions = functions.conditions
+    posterior = functions.posterior
+    top = top_index(posterior, conditions)
+    bars = []
+    ends = np.array([[r.low, r.high] for r in functions.parameters])  # (numbers, 2)
+    evidence = functions.evidence_at[:, :1] * (1.0 - ends) + functions.evidence_at[:, 1:] * ends
+    joint = (
+        functions.joint_at[:, 0, top, None] * (1.0 - ends)
+        + functions.joint_at[:, 1, top, None] * ends
+    )
+    if not np.all(evidence > 0.0):
+        i, end = (int(x) for x in np.argwhere(~(evidence > 0.0))[0])
+        r = functions.parameters[i]
+        raise ImpossibleEvidenceError(
+            f"the evidence has probability zero with {r.name} at {ends[i, end]:g}"
+        )
+    at = joint / evidence
+    for i, r in enumerate(functions.parameters):
+        at_low, at_high = float(at[i, 0]), float(at[i, 1])
+        bars.append(TornadoBar(r, at_low, at_high, abs(at_high - at_low)))
+    tornado = tuple(
+        bars[i] for i in sorted(range(len(bars)), key=lambda i: (-round(bars[i].swing, 12), i))
+    )
     if len(drawn):
-        firsts = _top_indices(drawn, conditions)
-        shares = np.bincount(firsts, minlength=len(conditions)) / len(drawn)
-        low, median, high = np.percentile(drawn, [INTERVAL[0], 50.0, INTERVAL[1]], axis=0)
+        low, median, high, shares = summarise(drawn, conditions)
     else:
         shares = np.zeros(len(conditions))
         shares[top] = 1.0
@@ -475,13 +445,15 @@ def _case_result(
         for i in ranking
     )
     return CaseSensitivity(
-        id=case_id,
-        evidence=MappingProxyType(dict(evidence)),
+        id=functions.id,
+        evidence=MappingProxyType(dict(functions.evidence)),
         top=conditions[top],
         posterior=float(posterior[top]),
         tornado=tornado,
         stability=float(shares[top]),
         intervals=intervals,
+        deviations=admissible_deviations(functions),
+        functions=functions,
     )
 
 
@@ -514,108 +486,3 @@ def _cases(
     if not evidence:
         raise InvalidEvidenceError("no cases given")
     return case_ids, evidence
-
-
-class _Analysis:
-    """The pruned network of a batch of cases, rebuilt for any parameter values."""
-
-    def __init__(
-        self, spec: ModelSpec, evidence: Sequence[Mapping[str, str]], nominal: np.ndarray
-    ) -> None:
-        self.conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
-        observed = {node for case in evidence for node in case}
-        by_id = {node.id: node for node in spec.nodes}
-        kept = set(self.conditions) | observed
-        stack = list(kept)
-        while stack:
-            for parent in by_id[stack.pop()].parent_ids:
-                if parent not in kept:
-                    kept.add(parent)
-                    stack.append(parent)
-        self.kept = frozenset(kept)
-        self.nodes = tuple(node for node in spec.nodes if node.id in kept)
-        # Where each kept node's numbers sit in the vector of parameter_ranges().
-        self.slices = {}
-        start = 0
-        for node in spec.nodes:
-            count = len(node.parameters())
-            self.slices[node.id] = slice(start, start + count)
-            start += count
-        present = STATES.index("present")
-        self.likelihoods = {}
-        for node_id in sorted(observed):
-            table = np.ones((len(evidence), len(STATES)))
-            for row, case in enumerate(evidence):
-                if node_id in case:
-                    table[row] = 0.0
-                    table[row, STATES.index(case[node_id])] = 1.0
-            self.likelihoods[node_id] = table
-        self.n_cases = len(evidence)
-        # Compile every variation the same way: with noisy-OR chains or without,
-        # whichever gives the hand-set network the smaller tables.  Both are exact.
-        network = self.network(nominal)
-        self._noisy_or = min(
-            (False, True),
-            key=lambda chained: sum(compile_engine(network, noisy_or=chained).clique_sizes),
-        )
-        self._present = present
-
-    def network(self, values: np.ndarray) -> DiscreteNetwork:
-        """Return the pruned network with the numbers in ``values``."""
-        return DiscreteNetwork(
-            variables=tuple(node.id for node in self.nodes),
-            states={node.id: STATES for node in self.nodes},
-            parents={node.id: node.parent_ids for node in self.nodes},
-            cpts={
-                node.id: node_table(node, values[self.slices[node.id]].tolist())
-                for node in self.nodes
-            },
-        )
-
-    def posteriors(self, values: np.ndarray, moved: ParameterRange | None) -> np.ndarray:
-        """Return P(condition present | evidence), shape (cases, conditions)."""
-        engine = compile_engine(self.network(values), noisy_or=self._noisy_or)
-        try:
-            marginals, _ = engine.posteriors_from_likelihoods(
-                self.likelihoods, self.n_cases, targets=self.conditions
-            )
-        except ImpossibleEvidenceError as error:
-            which = f"case {error.case}" if error.case is not None else "a case"
-            detail = f" with {moved.name} at {values[self._index(moved)]:g}" if moved else ""
-            raise ImpossibleEvidenceError(
-                f"the evidence of {which} has probability zero{detail}"
-            ) from error
-        return np.stack([marginals[c][:, self._present] for c in self.conditions], axis=1)
-
-    def _index(self, moved: ParameterRange) -> int:
-        node = next(node for node in self.nodes if node.id == moved.node)
-        fields = [field for field, _ in node.parameters()]
-        return self.slices[node.id].start + fields.index(moved.field)
-
-
-def _top_indices(posteriors: np.ndarray, conditions: Sequence[str]) -> np.ndarray:
-    """Return each row's first cause: highest posterior to 12 decimals, ties by id."""
-    by_id = np.argsort(np.array(conditions))
-    rounded = np.round(posteriors[..., by_id], 12)
-    return by_id[np.argmax(rounded, axis=-1)]
-
-
-def _two_sided_triangular(
-    rng: np.random.Generator, low: np.ndarray, mode: np.ndarray, high: np.ndarray, n: int
-) -> np.ndarray:
-    """Draw ``n`` rows of independent variates, half below ``mode`` and half above.
-
-    Each half is a triangle peaking at ``mode`` and falling to zero at
-    ``low`` (or ``high``), drawn by its inverse CDF.  Where one side is
-    empty (``mode`` at an end of the range) every draw falls on the other;
-    where both are, the draw is ``mode``.
-    """
-    uniform = rng.random((n, len(mode)))
-    share_below = np.where(mode > low, np.where(high > mode, 0.5, 1.0), 0.0)
-    below = uniform < share_below
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # Within each side, P(X <= x) = ((x - low) / (mode - low))^2 below, and
-        # P(X > x) = ((high - x) / (high - mode))^2 above.
-        rising = low + (mode - low) * np.sqrt(uniform / share_below)
-        falling = high - (high - mode) * np.sqrt((1.0 - uniform) / (1.0 - share_below))
-    return np.where(below, rising, np.where(high > mode, falling, mode))

@@ -51,6 +51,7 @@ from bayesleg.knowledge.modelfile import CARE_LEVELS, NodeSpec, Parameter, Sourc
 from bayesleg.model import Model
 from bayesleg.reasoning.counterfactual import RANKINGS
 from bayesleg.reasoning.diagnosis import Diagnosis
+from bayesleg.research.uncertainty import with_uncertainty
 from bayesleg.serving.limits import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_COST
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "DIAGNOSIS",
     "ERROR",
     "EXPLANATION",
+    "MAX_REQUEST_UNCERTAINTY",
     "MODEL",
     "NEXT_QUESTIONS",
     "InvalidRequestError",
@@ -88,6 +90,8 @@ ERROR = "bayesleg.error/1"
 
 _DEFAULT_QUESTIONS = 5
 _MAX_ID_LENGTH = 200
+#: Most draws a request's ``uncertainty`` may ask for.
+MAX_REQUEST_UNCERTAINTY = 1000
 
 
 # --------------------------------------------------------------------------
@@ -159,6 +163,7 @@ class _Request:
     ranking: str = "posterior"
     k: int = _DEFAULT_QUESTIONS
     cause: str = ""
+    uncertainty: int = 0
 
 
 def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], Any]]) -> _Request:
@@ -281,6 +286,15 @@ def _cause(value: Any) -> str:
     raise InvalidRequestError(f'"cause" must be a condition id (a string), got {_json_kind(value)}')
 
 
+def _uncertainty(value: Any) -> int:
+    if _is_integer(value) and 0 <= value <= MAX_REQUEST_UNCERTAINTY:
+        return int(value)
+    raise InvalidRequestError(
+        f'"uncertainty" must be a whole number from 0 to {MAX_REQUEST_UNCERTAINTY} (draws), '
+        f"got {value!r}"
+    )
+
+
 def _ranking(value: Any) -> str:
     if value in RANKINGS:
         return value
@@ -378,6 +392,7 @@ def _warning(code: str, node: str, message: str) -> dict[str, str]:
 _DIAGNOSIS_FIELDS: Mapping[str, Callable[[Any], Any]] = {
     "top": _positive_int("top"),
     "ranking": _ranking,
+    "uncertainty": _uncertainty,
 }
 
 
@@ -412,14 +427,15 @@ def diagnose(model: Model, payload: Any) -> dict[str, Any]:
     """
     request = _read_request(payload, DIAGNOSIS, _DIAGNOSIS_FIELDS)
     evidence, warnings = _observe(model, request.evidence)
-    return _diagnosis_response(model.diagnose(evidence, ranking=request.ranking), request, warnings)
+    diagnosis = model.diagnose(evidence, ranking=request.ranking, uncertainty=request.uncertainty)
+    return _diagnosis_response(diagnosis, request, warnings)
 
 
 def _diagnosis_response(
     diagnosis: Diagnosis, request: _Request, warnings: list[dict[str, str]]
 ) -> dict[str, Any]:
     body = diagnosis.to_dict()
-    return _envelope(DIAGNOSIS, request) | {
+    response = _envelope(DIAGNOSIS, request) | {
         "model": body["model"],
         "evidence": body["evidence"],
         "ranking": body["ranking"],
@@ -428,6 +444,9 @@ def _diagnosis_response(
         "advice": body["advice"],
         "warnings": warnings,
     }
+    if "uncertainty" in body:
+        response["uncertainty"] = body["uncertainty"]
+    return response
 
 
 def _envelope(tag: str, request: _Request) -> dict[str, Any]:
@@ -461,6 +480,8 @@ def read_batch(payload: Any) -> list[Any]:
 def batch_cost(cases: Sequence[Any]) -> int:
     """Return the work a batch asks for: each case's evidence entries, at least 1 a case.
 
+    A case asking for ``uncertainty`` adds a tenth of its draws.
+
     So a batch's cost is at most its cases times the model's findings; a
     service refuses a batch over its limit before any work.
 
@@ -470,11 +491,17 @@ def batch_cost(cases: Sequence[Any]) -> int:
     4
     """
     return sum(
-        max(1, len(case["evidence"]))
+        max(1, len(case["evidence"])) + _uncertainty_cost(case)
         if isinstance(case, dict) and isinstance(case.get("evidence"), dict)
         else 1
         for case in cases
     )
+
+
+def _uncertainty_cost(case: dict[str, Any]) -> int:
+    """Ten draws of a case's uncertainty cost about as much as one evidence entry."""
+    draws = case.get("uncertainty", 0)
+    return int(draws) // 10 if _is_integer(draws) and draws > 0 else 0
 
 
 def diagnose_batch(model: Model, cases: Sequence[Any]) -> dict[str, Any]:
@@ -526,10 +553,16 @@ def _diagnose_all(
             diagnoses = None
         for position, (index, request, evidence, warnings) in enumerate(group):
             if diagnoses is not None:
-                yield index, request, diagnoses[position], warnings
+                diagnosis = diagnoses[position]
+                if request.uncertainty:
+                    diagnosis = with_uncertainty(model.spec, diagnosis, request.uncertainty)
+                yield index, request, diagnosis, warnings
                 continue
             try:
-                yield index, request, model.diagnose(evidence, ranking=ranking), warnings
+                diagnosis = model.diagnose(
+                    evidence, ranking=ranking, uncertainty=request.uncertainty
+                )
+                yield index, request, diagnosis, warnings
             except ImpossibleEvidenceError as error:
                 yield index, request, error, warnings
 
