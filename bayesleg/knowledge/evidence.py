@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from bayesleg.errors import InvalidEvidenceError, InvalidStateError, UnknownNodeError
+from bayesleg.errors import (
+    InvalidArgumentError,
+    InvalidEvidenceError,
+    InvalidStateError,
+    UnknownNodeError,
+)
 
-__all__ = ["EVIDENCE_VALUES", "normalise_evidence", "parse_state"]
+__all__ = ["EVIDENCE_VALUES", "encode_frame", "normalise_evidence", "parse_state"]
 
 #: The values evidence may take, and the state each stands for.
 EVIDENCE_VALUES: Mapping[object, str] = {
@@ -72,3 +77,58 @@ def normalise_evidence(evidence: Mapping[str, Any], order: Iterable[str]) -> dic
         if value is not None:
             states[node] = parse_state(node, value)
     return {node: states[node] for node in order if node in states}
+
+
+def encode_frame(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Return a DataFrame's column ids and its values as an int8 matrix.
+
+    1 is present, 0 absent and -1 missing.  A value may be True/False,
+    1/0 (integer or float), "present"/"absent" or "yes"/"no" (in any case),
+    or missing (None, NaN, ``pandas.NA``).  One ``pandas.factorize`` per
+    column: each distinct value is checked once.
+
+    Raises
+    ------
+    InvalidEvidenceError
+        If ``data`` is not a pandas DataFrame.
+    UnknownNodeError
+        If a column is not one of ``node_ids``.
+    InvalidArgumentError
+        If a column appears twice.
+    InvalidStateError
+        If a value is none of the above; the message names it and its column.
+    """
+    if not (hasattr(data, "columns") and hasattr(data, "iloc")):
+        raise InvalidEvidenceError(
+            f"data must be a pandas DataFrame of cases, got {type(data).__name__}"
+        )
+    import pandas
+
+    known = set(node_ids)
+    columns = tuple(data.columns)
+    for column in columns:
+        if not isinstance(column, str) or column not in known:
+            raise UnknownNodeError(str(column), node_ids)
+    if len(set(columns)) != len(columns):
+        twice = next(c for c in columns if columns.count(c) > 1)
+        raise InvalidArgumentError(f"column {twice!r} appears more than once in the data")
+    codes = np.empty((len(data), len(columns)), dtype=np.int8)
+    for position, column in enumerate(columns):
+        series = data.iloc[:, position]
+        found, uniques = pandas.factorize(series, use_na_sentinel=True)
+        states = np.array([_code(column, value) for value in uniques] + [-1], dtype=np.int8)
+        codes[:, position] = states[found]  # found == -1 picks the trailing -1
+    return columns, codes
+
+
+def _code(column: str, value: Any) -> int:
+    if isinstance(value, bool | np.bool_):
+        return int(bool(value))
+    if isinstance(value, str) and value.lower() in EVIDENCE_VALUES:
+        return 1 if EVIDENCE_VALUES[value.lower()] == "present" else 0
+    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+        return int(value)
+    raise InvalidStateError(
+        f"invalid value {value!r} in column {column!r}; expected True, False, 'present', "
+        "'absent', 'yes', 'no', 1, 0, or a missing value"
+    )

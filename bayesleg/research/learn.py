@@ -92,13 +92,10 @@ import numpy as np
 from bayesleg.errors import (
     ImpossibleEvidenceError,
     InvalidArgumentError,
-    InvalidEvidenceError,
-    InvalidStateError,
-    UnknownNodeError,
 )
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
-from bayesleg.knowledge.evidence import EVIDENCE_VALUES
+from bayesleg.knowledge.evidence import encode_frame
 from bayesleg.knowledge.modelfile import ANCHORS, STATES, ModelSpec, Parameter, Update
 from bayesleg.knowledge.modelwriter import render_model_file
 
@@ -377,42 +374,10 @@ def _check_options(strength: float, max_iterations: int, tolerance: float) -> No
 
 def _encode(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
     """Return the column ids and an int8 matrix: 1 present, 0 absent, -1 missing."""
-    if not (hasattr(data, "columns") and hasattr(data, "iloc")):
-        raise InvalidEvidenceError(
-            f"data must be a pandas DataFrame of cases, got {type(data).__name__}"
-        )
-    import pandas
-
-    known = set(node_ids)
-    columns = tuple(data.columns)
-    for column in columns:
-        if not isinstance(column, str) or column not in known:
-            raise UnknownNodeError(str(column), node_ids)
-    if len(set(columns)) != len(columns):
-        twice = next(c for c in columns if columns.count(c) > 1)
-        raise InvalidArgumentError(f"column {twice!r} appears more than once in the data")
-    if len(data) == 0:
+    columns, codes = encode_frame(data, node_ids)
+    if len(codes) == 0:
         raise InvalidArgumentError("the data have no cases")
-    codes = np.empty((len(data), len(columns)), dtype=np.int8)
-    for position, column in enumerate(columns):
-        series = data.iloc[:, position]
-        found, uniques = pandas.factorize(series, use_na_sentinel=True)
-        states = np.array([_code(column, value) for value in uniques] + [-1], dtype=np.int8)
-        codes[:, position] = states[found]  # found == -1 picks the trailing -1
     return columns, codes
-
-
-def _code(column: str, value: Any) -> int:
-    if isinstance(value, bool | np.bool_):
-        return int(bool(value))
-    if isinstance(value, str) and value.lower() in EVIDENCE_VALUES:
-        return STATES.index(EVIDENCE_VALUES[value.lower()])
-    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
-        return int(value)
-    raise InvalidStateError(
-        f"invalid value {value!r} in column {column!r}; expected True, False, 'present', "
-        "'absent', 'yes', 'no', 1, 0, or a missing value"
-    )
 
 
 def _slots(spec: ModelSpec) -> tuple[_Slot, ...]:
