@@ -154,13 +154,16 @@ class TriageRules:
             [column[n.id] for n in spec.nodes if n.kind == "symptom" and n.id in column],
             dtype=np.intp,
         )
-        self._flags = tuple(
-            (
-                tuple(np.array([column[n] for n in group], dtype=np.intp) for group in flag.all),
-                np.array([column[n] for n in flag.any], dtype=np.intp),
-            )
-            for flag in spec.red_flags
-        )
+        # Red flags as sums: a flag's group holds when any of its ids is present,
+        # and the flag fires when all its groups and (if any) one alternative do.
+        groups = [(j, group) for j, flag in enumerate(spec.red_flags) for group in flag.all]
+        groups += [(j, flag.any) for j, flag in enumerate(spec.red_flags) if flag.any]
+        self._group_members = np.zeros((len(self._node_ids), len(groups)))
+        self._group_flags = np.zeros((len(groups), len(spec.red_flags)))
+        for g, (j, ids) in enumerate(groups):
+            self._group_members[[column[n] for n in ids], g] = 1.0
+            self._group_flags[g, j] = 1.0
+        self._groups_per_flag = self._group_flags.sum(axis=0)
         self._flag_levels = np.array(
             [CARE_LEVELS.index(flag.level) for flag in spec.red_flags], dtype=np.intp
         )
@@ -176,6 +179,9 @@ class TriageRules:
             np.array([column[f] for f in node.findings if f in column], dtype=np.intp)
             for node in nodes
         )
+        self._finding_members = np.zeros((len(self._node_ids), len(nodes)))
+        for k, findings in enumerate(self._findings):
+            self._finding_members[findings, k] = 1.0
 
     def thresholds(self, present: np.ndarray) -> np.ndarray:
         """Return the threshold each condition's triage score is held to, per case.
@@ -184,13 +190,10 @@ class TriageRules:
         observed present; the result has shape ``(cases, conditions)``.
         """
         spec = self._spec
-        result = np.full((len(present), len(self._conditions)), spec.condition_threshold.p)
-        if spec.finding_threshold is not None:
-            for k, findings in enumerate(self._findings):
-                if findings.size:
-                    specific = present[:, findings].any(axis=1)
-                    result[specific, k] = spec.finding_threshold.p
-        return result
+        if spec.finding_threshold is None:
+            return np.full((len(present), len(self._conditions)), spec.condition_threshold.p)
+        specific = present @ self._finding_members > 0.0
+        return np.where(specific, spec.finding_threshold.p, spec.condition_threshold.p)
 
     def symptom_present(self, present: np.ndarray) -> np.ndarray:
         """Return, per case, whether any symptom is observed present."""
@@ -214,12 +217,8 @@ class TriageRules:
         TriageBatch
         """
         n = len(present)
-        fired = np.ones((n, len(self._flags)), dtype=bool)
-        for j, (groups, alternatives) in enumerate(self._flags):
-            for group in groups:
-                fired[:, j] &= present[:, group].any(axis=1)
-            if alternatives.size:
-                fired[:, j] &= present[:, alternatives].any(axis=1)
+        hits = (present @ self._group_members > 0.0) @ self._group_flags
+        fired = hits == self._groups_per_flag
         thresholds = self.thresholds(present)
         raised = (
             self.symptom_present(present)[:, None] & self.judged[None, :] & (scores >= thresholds)
