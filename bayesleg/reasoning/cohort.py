@@ -171,20 +171,17 @@ class CohortScorer:
         self, engine: Engine, codes: np.ndarray, targets: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return P(target absent) and P(target present) per row, each ``(rows, targets)``."""
-        likelihoods = {}
-        for j in np.flatnonzero((codes >= 0).any(axis=0)):
-            column = codes[:, j]
-            likelihood = np.empty((len(codes), 2))
-            likelihood[:, _ABSENT] = column != 1
-            likelihood[:, _PRESENT] = column != 0
-            likelihoods[self.node_ids[j]] = likelihood
+        observed = np.flatnonzero((codes >= 0).any(axis=0))
+        # Likelihood (1, 0) for absent, (0, 1) for present, (1, 1) for unobserved.
+        chosen = codes[:, observed]
+        likelihood = np.empty((len(observed), len(codes), 2))
+        likelihood[:, :, _ABSENT] = (chosen != 1).T
+        likelihood[:, :, _PRESENT] = (chosen != 0).T
+        node_ids = self.node_ids
+        likelihoods = {node_ids[j]: likelihood[i] for i, j in enumerate(observed.tolist())}
         marginals, _ = engine.posteriors_from_likelihoods(likelihoods, len(codes), targets)
-        absent = np.empty((len(codes), len(targets)))
-        present = np.empty((len(codes), len(targets)))
-        for k, target in enumerate(targets):
-            absent[:, k] = marginals[target][:, _ABSENT]
-            present[:, k] = marginals[target][:, _PRESENT]
-        return absent, present
+        stacked = np.stack([marginals[target] for target in targets], axis=1)
+        return stacked[:, :, _ABSENT], stacked[:, :, _PRESENT]
 
     def _impossible(self, codes: np.ndarray, error: ImpossibleEvidenceError) -> Exception:
         row = error.case if isinstance(getattr(error, "case", None), int) else None
