@@ -16,6 +16,7 @@ Examples
 from bayesleg._version import __version__
 from bayesleg.errors import (
     BayeslegError,
+    ConditionColumnWarning,
     ImpossibleEvidenceError,
     InvalidArgumentError,
     InvalidEvidenceError,
@@ -41,6 +42,7 @@ from bayesleg.research.sensitivity import sensitivity
 __all__ = [
     "BayeslegError",
     "CauseAdvice",
+    "ConditionColumnWarning",
     "Contribution",
     "Diagnosis",
     "DiscreteNetwork",

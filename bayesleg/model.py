@@ -109,7 +109,7 @@ class Model:
         self._symptoms = tuple(n.id for n in spec.nodes if n.kind == "symptom")
         self._discrete = discrete_network(spec)
         self._engine = compile_engine(self._discrete)
-        self._scorer = CohortScorer(spec, self._discrete, self._engine)
+        self._scorer = CohortScorer(spec, self._engine)
         self._labels = tuple(self._by_id[c].label for c in self._conditions)
         ranks = {condition: i for i, condition in enumerate(sorted(self._conditions))}
         self._id_ranks = np.array([ranks[c] for c in self._conditions], dtype=np.intp)
@@ -280,11 +280,12 @@ class Model:
             else np.asarray(counterfactual_scores(self, normalised, ranking), dtype=np.float64)
         )
         order = _rank_order(scores, posteriors, self._id_ranks)
-        ratios = _likelihood_ratios(posteriors, scored.priors)
+        priors = scored.priors
+        ratios = _likelihood_ratios(posteriors, priors)
         conditions, labels = self._conditions, self._labels
         diagnoses = []
         for index, evidence in enumerate(normalised):
-            priors_i = scored.priors[index].tolist()
+            priors_i = priors[index].tolist()
             posteriors_i = posteriors[index].tolist()
             scores_i = posteriors_i if scores is posteriors else scores[index].tolist()
             ratios_i = ratios[index].tolist()
@@ -420,7 +421,7 @@ class Model:
             scored_posteriors = np.empty((0, len(self._conditions)))
             top, triage = np.empty(0, dtype=object), np.empty(0, dtype=object)
         else:
-            scored = self._scorer.score(every)
+            scored = self._scorer.score(every, priors=False)
             scored_posteriors = scored.posteriors
             order = _rank_order(scored_posteriors, scored_posteriors, self._id_ranks)
             top = np.array(self._conditions, dtype=object)[order[:, 0]]

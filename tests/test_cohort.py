@@ -116,12 +116,20 @@ def test_triage_scores_agree_with_the_definition_to_1e_9(shipped):
     assert compared > 0
 
 
-def test_one_case_alone_or_in_a_batch_gives_the_same_bits(shipped):
+def test_one_case_alone_or_in_a_batch_gives_the_same_diagnosis(shipped):
     cases = _random_cases(shipped, 40, seed=5)
-    batch = shipped.diagnose_many(cases)
+    batch = shipped.diagnose_many(cases)  # large enough for the batch-last layout
+    small = shipped.diagnose_many(cases[:3])  # not: the same bits as one case alone
     for case, batched in zip(cases, batch, strict=True):
         alone = shipped.diagnose(case)
-        assert alone == batched
+        assert [c.id for c in alone.ranked] == [c.id for c in batched.ranked]
+        assert alone.triage == batched.triage
+        assert alone.advice == batched.advice
+        for one, many in zip(alone.ranked, batched.ranked, strict=True):
+            assert one.posterior == pytest.approx(many.posterior, rel=1e-12, abs=1e-15)
+            assert one.prior == pytest.approx(many.prior, rel=1e-12, abs=1e-15)
+    for case, batched in zip(cases, small, strict=False):
+        assert shipped.diagnose(case) == batched
 
 
 def test_rank_frame_matches_diagnose_many_row_by_row(shipped):
@@ -154,8 +162,9 @@ def test_rank_frame_reads_0_1_true_false_and_missing_values(tiny):
         pd.testing.assert_frame_equal(
             tiny.rank_frame(pd.DataFrame({"f": f, "s": s})), expected, check_exact=True
         )
-    with pytest.raises(InvalidStateError, match=r"invalid value 2 in column 'f'"):
+    with pytest.raises(InvalidStateError, match=r"^case 1: invalid value 2 in column 'f'") as bad:
         tiny.rank_frame(pd.DataFrame({"f": [1, 2]}))
+    assert bad.value.case == 1
 
 
 def test_rank_frame_warns_of_condition_columns(tiny):

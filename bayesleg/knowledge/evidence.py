@@ -12,6 +12,7 @@ from bayesleg.errors import (
     InvalidEvidenceError,
     InvalidStateError,
     UnknownNodeError,
+    name_case,
 )
 
 __all__ = ["EVIDENCE_VALUES", "encode_frame", "normalise_evidence", "parse_state"]
@@ -96,7 +97,9 @@ def encode_frame(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], n
     InvalidArgumentError
         If a column appears twice.
     InvalidStateError
-        If a value is none of the above; the message names it and its column.
+        If a value is none of the above; the message names it, its column and
+    (as ``case N:``, and in the error's ``case`` attribute) the first row
+    holding it, by position.
     """
     if not (hasattr(data, "columns") and hasattr(data, "iloc")):
         raise InvalidEvidenceError(
@@ -116,8 +119,14 @@ def encode_frame(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], n
     for position, column in enumerate(columns):
         series = data.iloc[:, position]
         found, uniques = pandas.factorize(series, use_na_sentinel=True)
-        states = np.array([_code(column, value) for value in uniques] + [-1], dtype=np.int8)
-        codes[:, position] = states[found]  # found == -1 picks the trailing -1
+        states = np.full(len(uniques) + 1, -1, dtype=np.int8)  # found == -1 picks the last
+        for code, value in enumerate(uniques):
+            try:
+                states[code] = _code(column, value)
+            except InvalidStateError as error:
+                name_case(error, int(np.flatnonzero(found == code)[0]))
+                raise
+        codes[:, position] = states[found]
     return columns, codes
 
 

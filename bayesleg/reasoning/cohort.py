@@ -1,18 +1,18 @@
 """Score a batch of cases at once: priors, posteriors, triage scores, ranking order.
 
 :meth:`Model.diagnose <bayesleg.model.Model.diagnose>`, ``diagnose_many`` and
-``rank_frame`` all go through :class:`CohortScorer`, so one case gives the
-same numbers to the last bit alone or in any batch (the engine's answer for
-a case does not depend on its batch).  A batch takes at most three engine
-passes, whatever its size:
+``rank_frame`` all go through :class:`CohortScorer`.  A case's numbers do
+not depend on the other cases of its batch: to the last bit in batches of
+fewer than 16 engine rows, to rounding (about 1e-16) between those and larger
+ones, which the engine runs in its batch-last layout (see
+:mod:`bayesleg.inference.engine`).  A batch takes at most two engine passes,
+whatever its size:
 
-1. *Priors*, P(condition | factor evidence), on an engine compiled from the
-   factors, the conditions and their ancestors only: the symptoms, unobserved
-   there, are barren and drop out exactly.
-2. *Posteriors*, P(condition | all evidence), and, for each case with a
-   symptom present and a "no" answer, P(condition | the "yes" answers alone),
-   in one pass of the model's engine.
-3. *Triage scores* (see :mod:`bayesleg.reasoning.triage`): the score of
+1. *Posteriors*, P(condition | all evidence); *priors*, P(condition | factor
+   evidence), when asked for (``rank_frame`` does without); and, for each case
+   with a symptom present and a "no" answer, P(condition | the "yes" answers
+   alone).
+2. *Triage scores* (see :mod:`bayesleg.reasoning.triage`): the score of
    condition ``c`` is ``odds(c | Y) * prod_x min(1, r_x)`` over the "no"
    answers ``x``, where ``Y`` are the "yes" answers and
    ``r_x = odds(c | Y, x absent) / odds(c | Y) = P(x absent | c, Y) / P(x absent | not c, Y)``.
@@ -35,8 +35,6 @@ import numpy as np
 
 from bayesleg.errors import ImpossibleEvidenceError
 from bayesleg.inference.engine import Engine
-from bayesleg.inference.engine import compile as compile_engine
-from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.knowledge.modelfile import STATES, ModelSpec
 from bayesleg.reasoning.triage import TriageBatch, TriageRules
 
@@ -63,8 +61,9 @@ def encode_cases(cases: Sequence[dict[str, str]], node_ids: Sequence[str]) -> np
 class CohortScores:
     """What :meth:`CohortScorer.score` returns for a batch of ``n`` cases.
 
-    ``priors`` and ``posteriors`` have shape ``(n, conditions)``; ``triage``
-    holds every case's triage level and reasons.
+    ``priors`` and ``posteriors`` have shape ``(n, conditions)`` (``priors``
+    ``(n, 0)`` when not asked for); ``triage`` holds every case's triage level
+    and reasons.
     """
 
     priors: np.ndarray
@@ -78,30 +77,29 @@ class CohortScorer:
     Parameters
     ----------
     spec : ModelSpec
-    network : DiscreteNetwork
-        The model's network.
     engine : Engine
-        The engine compiled from ``network``.
+        The engine compiled from the model's network.
     """
 
-    def __init__(self, spec: ModelSpec, network: DiscreteNetwork, engine: Engine) -> None:
+    def __init__(self, spec: ModelSpec, engine: Engine) -> None:
         self.node_ids = tuple(node.id for node in spec.nodes)
         self.conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
         self._engine = engine
         factors = [node.id for node in spec.nodes if node.kind == "factor"]
-        self._prior_engine = _ancestral_engine(network, engine, [*factors, *self.conditions])
         position = {node: i for i, node in enumerate(self.node_ids)}
         self._factor_columns = np.array([position[f] for f in factors], dtype=np.intp)
         self._condition_columns = np.array([position[c] for c in self.conditions], dtype=np.intp)
         self.rules = TriageRules(spec, self.node_ids, self.conditions)
 
-    def score(self, codes: np.ndarray) -> CohortScores:
+    def score(self, codes: np.ndarray, *, priors: bool = True) -> CohortScores:
         """Return the priors, posteriors and triage of every case.
 
         Parameters
         ----------
         codes : numpy.ndarray
             int8, shape ``(n, nodes)``: 1 present, 0 absent, -1 unobserved.
+        priors : bool, default True
+            Whether to compute the priors.
 
         Raises
         ------
@@ -116,22 +114,30 @@ class CohortScorer:
         # scores are their posteriors (no "no" answer) or never read (no symptom).
         asked = np.flatnonzero(self.rules.symptom_present(present) & (codes == 0).any(axis=1))
         yes = np.where(present[asked], np.int8(1), np.int8(-1))
+        rows = [codes]
+        if priors:
+            factor_codes = np.full_like(codes, -1)
+            factor_codes[:, self._factor_columns] = codes[:, self._factor_columns]
+            rows.append(factor_codes)
+        rows.append(yes)
         try:
-            marginals = self._marginals(self._engine, np.concatenate([codes, yes]), conditions)
+            marginals = self._marginals(self._engine, np.concatenate(rows), conditions)
         except ImpossibleEvidenceError as error:
-            # A "yes"-only row observes a subset of its case's evidence, so the
+            # The other rows observe subsets of their case's evidence, so the
             # first impossible row is always one of the first n.
             raise self._impossible(codes, error) from error
         posteriors = marginals[_PRESENT][:n]
-        factor_codes = np.full_like(codes, -1)
-        factor_codes[:, self._factor_columns] = codes[:, self._factor_columns]
-        priors = self._marginals(self._prior_engine, factor_codes, conditions)[_PRESENT]
         scores = posteriors.copy()
         if asked.size:
+            start = len(marginals[_PRESENT]) - len(asked)
             scores[asked] = self._triage_scores(
-                codes[asked], yes, marginals[_PRESENT][n:], marginals[_ABSENT][n:]
+                codes[asked], yes, marginals[_PRESENT][start:], marginals[_ABSENT][start:]
             )
-        return CohortScores(priors, posteriors, self.rules.assess(present, scores))
+        return CohortScores(
+            marginals[_PRESENT][n : 2 * n] if priors else np.empty((n, 0)),
+            posteriors,
+            self.rules.assess(present, scores),
+        )
 
     def _triage_scores(
         self, codes: np.ndarray, yes: np.ndarray, likely: np.ndarray, unlikely: np.ndarray
@@ -200,33 +206,6 @@ class CohortScorer:
             impossible.case = row
         impossible.observed = error.observed
         return impossible
-
-
-def _ancestral_engine(network: DiscreteNetwork, engine: Engine, nodes: Sequence[str]) -> Engine:
-    """Compile the part of ``network`` that ``nodes`` and their ancestors form.
-
-    With evidence on those nodes only, every other variable is an unobserved
-    descendant (barren), so their marginals are the same as in the whole
-    network.  Returns ``engine`` when nothing would be left out.
-    """
-    keep = set(nodes)
-    stack = list(keep)
-    while stack:
-        for parent in network.parents[stack.pop()]:
-            if parent not in keep:
-                keep.add(parent)
-                stack.append(parent)
-    if len(keep) == len(network.variables):
-        return engine
-    variables = tuple(v for v in network.variables if v in keep)
-    return compile_engine(
-        DiscreteNetwork(
-            variables=variables,
-            states={v: network.states[v] for v in variables},
-            parents={v: network.parents[v] for v in variables},
-            cpts={v: network.cpts[v] for v in variables},
-        )
-    )
 
 
 def _from_log_odds(log_odds: np.ndarray) -> np.ndarray:
