@@ -93,7 +93,7 @@ _CHUNK_BYTES_LAST = 1 << 24
 _BYTES = 8
 # Every clique's table is held this many times at least (see Engine._check_memory),
 # so no clique may have more than memory_limit / (_COPIES * _BYTES) entries.
-_COPIES = 5
+_COPIES = 8
 # Cases whose total or any message scale falls below this are recomputed in
 # extended precision: they are within a few hundred orders of underflow.
 _THRESHOLD = 1e-250
@@ -328,10 +328,10 @@ class Engine:
             for clique, k in zip(tree.cliques, tree.separator_size, strict=True)
         ]
         self.clique_sizes: tuple[int, ...] = tuple(size)
-        # Compiled: the CPTs, the tables, and the prior run's collected tables,
-        # beliefs and messages.  Per case: collected tables and beliefs,
-        # messages, evidence.
-        static = _BYTES * (cpt_entries + 3 * sum(size) + 3 * sum(separator))
+        # Compiled: the CPTs, and for each of the two kernels the tables and the
+        # prior run's collected tables, beliefs and messages.  Per case:
+        # collected tables and beliefs, messages, evidence.
+        static = _BYTES * (cpt_entries + 6 * sum(size) + 6 * sum(separator))
         per_case = _BYTES * (2 * sum(size) + 4 * sum(separator) + 2 * sum(cards))
         if static + per_case > memory_limit:
             largest = max(range(len(size)), key=size.__getitem__)
