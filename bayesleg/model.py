@@ -235,7 +235,7 @@ class Model:
     def diagnose_many(
         self, cases: Iterable[Mapping[str, Any]], *, ranking: str = "posterior"
     ) -> tuple[Diagnosis, ...]:
-        """Diagnose many cases in one batched pass of the engine.
+        """Diagnose many cases together, in at most two batched passes of the engine.
 
         Parameters
         ----------

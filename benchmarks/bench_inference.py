@@ -463,7 +463,7 @@ def markdown(results: dict[str, Any]) -> str:
         )
         lines.append("")
         lines.append(
-            "| cases | no answers / case | engine rows / case | engine.posteriors "
+            "| cases | no answers / case | rank_frame's engine rows / case | engine.posteriors "
             "| diagnose_many | rank_frame | diagnose_many share | rank_frame share |"
         )
         lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
