@@ -152,32 +152,15 @@ def test_explaining_away_in_a_collider():
 # -- agreement with brute force and pgmpy ---------------------------------------------
 
 
-@given(st.data())
-def test_agrees_with_enumerating_the_joint(data):
+@pytest.mark.parametrize(
+    "sizes",
+    [(1, 6), (BATCH_LAST, BATCH_LAST + 8)],
+    ids=["batch-first", "batch-last"],  # batches of BATCH_LAST or more take the batch-last kernel
+)
+@given(data=st.data())
+def test_agrees_with_enumerating_the_joint(sizes, data):
     network = data.draw(networks(zeros=True))
-    batch = data.draw(cases(network))
-    engine = compile(network)
-    possible = [brute_log_evidence(network, case) > -math.inf for case in batch]
-    if not all(possible):
-        first = possible.index(False)
-        with pytest.raises(ImpossibleEvidenceError, match=f"case {first}") as caught:
-            engine.posteriors(batch)
-        assert caught.value.case == first
-        return
-    result = engine.posteriors(batch)
-    log_evidence = engine.log_evidence(batch)
-    for i, case in enumerate(batch):
-        expected = brute_posteriors(network, case)
-        for name in network.variables:
-            np.testing.assert_allclose(result[name][i], expected[name], rtol=0, atol=TOLERANCE)
-        assert log_evidence[i] == pytest.approx(brute_log_evidence(network, case), abs=TOLERANCE)
-
-
-@given(st.data())
-def test_large_batches_agree_with_enumerating_the_joint(data):
-    # Batches of BATCH_LAST cases or more take the batch-last kernel.
-    network = data.draw(networks(zeros=True))
-    batch = data.draw(cases(network, min_size=BATCH_LAST, max_size=BATCH_LAST + 8))
+    batch = data.draw(cases(network, min_size=sizes[0], max_size=sizes[1]))
     engine = compile(network)
     possible = [brute_log_evidence(network, case) > -math.inf for case in batch]
     if not all(possible):
