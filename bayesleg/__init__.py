@@ -16,6 +16,7 @@ Examples
 from bayesleg._version import __version__
 from bayesleg.errors import (
     BayeslegError,
+    ConditionColumnWarning,
     FhirResourceError,
     ImpossibleEvidenceError,
     InvalidArgumentError,
@@ -42,6 +43,7 @@ from bayesleg.research.sensitivity import sensitivity
 __all__ = [
     "BayeslegError",
     "CauseAdvice",
+    "ConditionColumnWarning",
     "Contribution",
     "Diagnosis",
     "DiscreteNetwork",

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BayeslegError",
+    "ConditionColumnWarning",
     "FhirResourceError",
     "ImpossibleEvidenceError",
     "InvalidArgumentError",
@@ -86,6 +87,14 @@ class BayeslegError(Exception):
     """
 
     case: int | None = None
+
+
+class ConditionColumnWarning(UserWarning):
+    """A frame of cases observes a condition, which is usually what was to be found.
+
+    A cohort drawn by ``Model.simulate`` holds every node, conditions
+    included; scoring it as it is ranks conditions that are already known.
+    """
 
 
 class UnknownNodeError(BayeslegError, KeyError):

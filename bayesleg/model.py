@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -14,7 +15,7 @@ import numpy as np
 
 from bayesleg.errors import (
     BayeslegError,
-    ImpossibleEvidenceError,
+    ConditionColumnWarning,
     InvalidArgumentError,
     UnknownNodeError,
     name_case,
@@ -22,12 +23,13 @@ from bayesleg.errors import (
 from bayesleg.inference.engine import Engine
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
-from bayesleg.knowledge.evidence import normalise_evidence
+from bayesleg.knowledge.evidence import encode_frame, normalise_evidence
 from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec, read_model_file
 from bayesleg.knowledge.noisyor import discrete_network
+from bayesleg.reasoning.cohort import CohortScorer, encode_cases
 from bayesleg.reasoning.counterfactual import check_ranking, counterfactual_scores
-from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause, likelihood_ratio
-from bayesleg.reasoning.triage import Triage, assess_triage
+from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause
+from bayesleg.reasoning.triage import Triage
 from bayesleg.research.uncertainty import check_uncertainty, with_uncertainty
 
 if TYPE_CHECKING:
@@ -108,6 +110,10 @@ class Model:
         self._symptoms = tuple(n.id for n in spec.nodes if n.kind == "symptom")
         self._discrete = discrete_network(spec)
         self._engine = compile_engine(self._discrete)
+        self._scorer = CohortScorer(spec, self._engine)
+        self._labels = tuple(self._by_id[c].label for c in self._conditions)
+        ranks = {condition: i for i, condition in enumerate(sorted(self._conditions))}
+        self._id_ranks = np.array([ranks[c] for c in self._conditions], dtype=np.intp)
         self._pgmpy_lock = threading.Lock()
         self._pgmpy: DiscreteBayesianNetwork | None = None
 
@@ -248,7 +254,7 @@ class Model:
     def diagnose_many(
         self, cases: Iterable[Mapping[str, Any]], *, ranking: str = "posterior"
     ) -> tuple[Diagnosis, ...]:
-        """Diagnose many cases in one batched pass of the engine.
+        """Diagnose many cases together, in at most two batched passes of the engine.
 
         Parameters
         ----------
@@ -285,23 +291,42 @@ class Model:
     ) -> tuple[Diagnosis, ...]:
         if not normalised:
             return ()
-        priors, posteriors, triage_scores = self._condition_marginals(normalised)
+        scored = self._scorer.score(encode_cases(normalised, self._ids))
+        posteriors = scored.posteriors
         scores = (
             posteriors
             if ranking == "posterior"
-            else counterfactual_scores(self, normalised, ranking)
+            else np.asarray(counterfactual_scores(self, normalised, ranking), dtype=np.float64)
         )
-        return tuple(
-            self._diagnosis(
-                evidence,
-                priors[index],
-                posteriors[index],
-                scores[index],
-                ranking,
-                triage_scores[index],
+        order = _rank_order(scores, posteriors, self._id_ranks)
+        priors = scored.priors
+        ratios = _likelihood_ratios(posteriors, priors)
+        conditions, labels = self._conditions, self._labels
+        diagnoses = []
+        for index, evidence in enumerate(normalised):
+            priors_i = priors[index].tolist()
+            posteriors_i = posteriors[index].tolist()
+            scores_i = posteriors_i if scores is posteriors else scores[index].tolist()
+            ratios_i = ratios[index].tolist()
+            causes = [
+                RankedCause(
+                    conditions[k], labels[k], posteriors_i[k], priors_i[k], ratios_i[k], scores_i[k]
+                )
+                for k in order[index].tolist()
+            ]
+            triage = scored.triage.triage(index)
+            diagnoses.append(
+                Diagnosis(
+                    ranked=tuple(causes),
+                    triage=triage,
+                    evidence=MappingProxyType(dict(evidence)),
+                    model_id=self.id,
+                    model_version=self.version,
+                    ranking=ranking,
+                    advice=self._advice(causes, triage),
+                )
             )
-            for index, evidence in enumerate(normalised)
-        )
+        return tuple(diagnoses)
 
     def explain(
         self,
@@ -358,53 +383,78 @@ class Model:
         return next_questions(self, evidence, k=k, exclude=exclude)
 
     def rank_frame(self, frame: pandas.DataFrame) -> pandas.DataFrame:
-        """Diagnose every row of a DataFrame.
+        """Diagnose every row of a DataFrame, in a few passes of the engine over all rows.
 
         Parameters
         ----------
         frame : pandas.DataFrame or dask.dataframe.DataFrame
-            One case per row, one column per observed node; values as in
-            :meth:`diagnose`, with None or NaN for unobserved.
+            One case per row, one column per observed node.  Values as
+            :meth:`update` reads them: True/False, 1/0, "present"/"absent"
+            or "yes"/"no"; None, NaN or ``pandas.NA`` for unobserved.
 
         Returns
         -------
         pandas.DataFrame or dask.dataframe.DataFrame
             Same index; one posterior column per condition, then
-            ``top_cause`` and ``triage``.  A Dask frame gives a lazy Dask
-            frame, scored partition by partition (see :mod:`bayesleg.research.scale`).
+            ``top_cause`` and ``triage``, the same as :meth:`diagnose_many`
+            gives row by row.  A Dask frame gives a lazy Dask frame, scored
+            partition by partition (see :mod:`bayesleg.research.scale`).
 
         Raises
         ------
         InvalidArgumentError
             If a column label appears twice.
-        UnknownNodeError, InvalidStateError, ImpossibleEvidenceError
-            As :meth:`diagnose_many`, for the first bad row.
+        UnknownNodeError
+            If a column is not a node of the model.
+        InvalidStateError
+            If a value is none of the above; the message names it and its column.
+        ImpossibleEvidenceError
+            If a row's evidence has probability zero; ``case`` holds its position.
+
+        Warns
+        -----
+        ConditionColumnWarning
+            If a column is a condition (a cohort from :meth:`simulate` holds
+            them all): an observed condition's posterior is its observed value.
+
+        Examples
+        --------
+        >>> import pandas
+        >>> frame = pandas.DataFrame({"fasted": [1, 0], "heaviness": [True, None]})
+        >>> load().rank_frame(frame)[["top_cause", "triage"]]
+                       top_cause     triage
+        0     glycogen_depletion  self_care
+        1  electrolyte_imbalance  self_care
         """
+        _warn_of_conditions(frame.columns, self._conditions)
         if type(frame).__module__.startswith("dask"):
             from bayesleg.research.scale import rank_dask_frame
 
             return rank_dask_frame(self, frame)
+        return self._rank_frame(frame)
+
+    def _rank_frame(self, frame: pandas.DataFrame) -> pandas.DataFrame:
         import pandas
 
-        twice = frame.columns[frame.columns.duplicated()]
-        if len(twice):  # to_dict would keep one of them silently
-            raise InvalidArgumentError(
-                f"column {twice[0]!r} appears more than once in the frame; "
-                "give each node one column"
-            )
-        # Column labels pass through as they are; diagnose_many checks each is a node id.
-        cases: list[dict[Any, Any]] = [
-            {key: value for key, value in row.items() if not _is_missing(value)}
-            for row in frame.to_dict(orient="records")
-        ]
-        diagnoses = self.diagnose_many(cases)
-        columns: dict[str, list[Any]] = {condition: [] for condition in self._conditions}
-        for diagnosis in diagnoses:
-            for cause in diagnosis.ranked:
-                columns[cause.id].append(cause.posterior)
-        columns["top_cause"] = [diagnosis.top.id for diagnosis in diagnoses]
-        columns["triage"] = [diagnosis.triage.level for diagnosis in diagnoses]
-        return pandas.DataFrame(columns, index=frame.index)
+        columns, codes = encode_frame(frame, self._ids)
+        position = {node: i for i, node in enumerate(self._ids)}
+        every = np.full((len(codes), len(self._ids)), -1, dtype=np.int8)
+        every[:, [position[column] for column in columns]] = codes
+        if len(every) == 0:
+            scored_posteriors = np.empty((0, len(self._conditions)))
+            top, triage = np.empty(0, dtype=object), np.empty(0, dtype=object)
+        else:
+            scored = self._scorer.score(every, priors=False)
+            scored_posteriors = scored.posteriors
+            order = _rank_order(scored_posteriors, scored_posteriors, self._id_ranks)
+            top = np.array(self._conditions, dtype=object)[order[:, 0]]
+            triage = scored.triage.level_names()
+        result = {
+            condition: scored_posteriors[:, k] for k, condition in enumerate(self._conditions)
+        }
+        result["top_cause"] = top
+        result["triage"] = triage
+        return pandas.DataFrame(result, index=frame.index)
 
     def simulate(
         self,
@@ -509,133 +559,6 @@ class Model:
                 f"cannot save to {str(path)!r}: the file exists; pass overwrite=True to replace it"
             ) from error
 
-    def _condition_marginals(
-        self, cases: Sequence[Mapping[str, str]]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return P(condition) given the factor evidence, P(condition) given all, and triage scores.
-
-        Each array has shape (n_cases, n_conditions).  One batch holds, for
-        case ``i``, its factor evidence and its whole evidence (rows ``i`` and
-        ``n + i``) and, when it answered "absent" to something, its "present"
-        answers alone and those with each "absent" answer added in turn.
-
-        The triage score of a condition is its probability given the "present"
-        answers, with each "absent" answer's likelihood ratio applied to the
-        odds only where it lowers them::
-
-            odds(score) = odds(c | yes answers) * prod_x min(1, odds(c | yes, x) / odds(c | yes))
-
-        so that answering "no" to a question can lower a score but never raise
-        it, whatever else was answered.  Without "absent" answers the score is
-        the posterior.
-        """
-        n = len(cases)
-        # (case, "absent" node or None for the "present" answers alone) -> row
-        extra: dict[tuple[int, str | None], int] = {}
-        for index, case in enumerate(cases):
-            absent = [node for node, state in case.items() if state == "absent"]
-            if absent:
-                for node in (None, *absent):
-                    extra[(index, node)] = 2 * n + len(extra)
-        rows_total = 2 * n + len(extra)
-        likelihoods: dict[str, np.ndarray] = {}
-        factors = set(self._factors)
-        for index, evidence in enumerate(cases):
-            for node, state in evidence.items():
-                rows = likelihoods.get(node)
-                if rows is None:
-                    rows = likelihoods[node] = np.ones((rows_total, 2))
-                absent_or_present = 1 if state == "present" else 0
-                rows[n + index, 1 - absent_or_present] = 0.0
-                if node in factors:
-                    rows[index, 1 - absent_or_present] = 0.0
-                if (index, None) not in extra:
-                    continue
-                if absent_or_present:  # every extra row of the case keeps its "yes" answers
-                    rows[extra[(index, None)], 0] = 0.0
-                    for other in evidence:
-                        if evidence[other] == "absent":
-                            rows[extra[(index, other)], 0] = 0.0
-                else:
-                    rows[extra[(index, node)], 1] = 0.0
-        try:
-            marginals, _ = self._engine.posteriors_from_likelihoods(
-                likelihoods, rows_total, targets=self._conditions
-            )
-        except ImpossibleEvidenceError as error:
-            # Every extra row observes a subset of its case's evidence, so an
-            # impossible row is always one of the first 2n.
-            row = error.case
-            position = None if row is None else row % n
-            detail = (
-                f" for case {position}: {dict(cases[position])}" if position is not None else ""
-            )
-            raise ImpossibleEvidenceError(
-                f"the evidence has probability zero under the model{detail}"
-            ) from error
-        stacked = np.stack([marginals[c][:, 1] for c in self._conditions], axis=1)
-        scores = stacked[n : 2 * n].copy()
-        # Each case's extra rows are consecutive: the "yes" answers, then one per "no".
-        for (index, node), row in extra.items():
-            if node is None:
-                base = _log_odds(stacked[row])
-                log_odds = base.copy()
-                last = row + sum(1 for state in cases[index].values() if state == "absent")
-                for no_row in range(row + 1, last + 1):
-                    answered = _log_odds(stacked[no_row])
-                    # A posterior of 0 or 1 that the "no" leaves as it is changes nothing
-                    # (inf - inf would be NaN).
-                    with np.errstate(invalid="ignore"):
-                        change = np.where(answered == base, 0.0, answered - base)
-                    log_odds += np.minimum(0.0, change)
-                scores[index] = _from_log_odds(log_odds)
-        return stacked[:n], stacked[n : 2 * n], scores
-
-    def _diagnosis(
-        self,
-        evidence: Mapping[str, str],
-        priors: np.ndarray,
-        posteriors: np.ndarray,
-        scores: np.ndarray,
-        ranking: str,
-        triage_scores: np.ndarray,
-    ) -> Diagnosis:
-        rows = [
-            (condition, float(prior), float(posterior), float(score))
-            for condition, prior, posterior, score in zip(
-                self._conditions, priors, posteriors, scores, strict=True
-            )
-        ]
-        # Values equal to 12 decimals count as tied, so float noise cannot
-        # override the documented tie order (score, then posterior, then id).
-        rows.sort(key=lambda row: (-round(row[3], 12), -round(row[2], 12), row[0]))
-        causes = [
-            RankedCause(
-                id=condition,
-                label=self._by_id[condition].label,
-                posterior=posterior,
-                prior=prior,
-                likelihood_ratio=likelihood_ratio(posterior, prior),
-                score=score,
-            )
-            for condition, prior, posterior, score in rows
-        ]
-        triage = assess_triage(
-            self._spec,
-            evidence,
-            {cause.id: cause.posterior for cause in causes},
-            scores=dict(zip(self._conditions, map(float, triage_scores), strict=True)),
-        )
-        return Diagnosis(
-            ranked=tuple(causes),
-            triage=triage,
-            evidence=MappingProxyType(dict(evidence)),
-            model_id=self.id,
-            model_version=self.version,
-            ranking=ranking,
-            advice=self._advice(causes, triage),
-        )
-
     def _advice(self, causes: Sequence[RankedCause], triage: Triage) -> tuple[CauseAdvice, ...]:
         """Advice for the first three causes, then for every condition that raised triage."""
         chosen = [cause.id for cause in causes[:_ADVISED]]
@@ -656,20 +579,41 @@ class Model:
         return tuple(advice)
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+def _warn_of_conditions(columns: Iterable[Any], conditions: Sequence[str]) -> None:
+    """Warn when a frame of cases observes conditions (see :class:`ConditionColumnWarning`)."""
+    known = set(conditions)
+    observed = [str(column) for column in columns if column in known]
+    if observed:
+        warnings.warn(
+            ConditionColumnWarning(
+                f"the frame observes the condition(s) {', '.join(observed)}: the posterior of "
+                "an observed condition is its observed value; drop those columns to rank the "
+                "conditions from the other findings"
+            ),
+            stacklevel=3,
+        )
 
 
-def _log_odds(probability: np.ndarray) -> np.ndarray:
-    """Log odds, with 0 and 1 mapped to -inf and +inf (no warnings)."""
-    with np.errstate(divide="ignore"):
-        return np.log(probability) - np.log1p(-probability)
+def _rank_order(scores: np.ndarray, posteriors: np.ndarray, id_ranks: np.ndarray) -> np.ndarray:
+    """Each row's conditions, highest score first, ties by posterior, then by id.
 
-
-def _from_log_odds(log_odds: np.ndarray) -> np.ndarray:
-    """The probability of a log odds; -inf and +inf give exactly 0 and 1."""
-    return np.where(
-        log_odds >= 0,
-        1.0 / (1.0 + np.exp(-np.abs(log_odds))),
-        np.exp(-np.abs(log_odds)) / (1.0 + np.exp(-np.abs(log_odds))),
+    Values equal to 12 decimals count as tied, so float noise cannot
+    override the documented tie order.  Conditions are columns in model
+    order; ``id_ranks`` holds each one's position among the sorted ids.
+    """
+    return np.lexsort(
+        (
+            np.broadcast_to(id_ranks, scores.shape),
+            -np.round(posteriors, 12),
+            -np.round(scores, 12),
+        ),
+        axis=-1,
     )
+
+
+def _likelihood_ratios(posteriors: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """Posterior odds over prior odds, as :func:`~bayesleg.reasoning.diagnosis.likelihood_ratio`."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (posteriors / (1.0 - posteriors)) / (priors / (1.0 - priors))
+    ratio = np.where(posteriors >= 1.0, np.inf, ratio)
+    return np.where((priors <= 0.0) | (priors >= 1.0), 1.0, ratio)

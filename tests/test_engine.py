@@ -30,6 +30,7 @@ from bayesleg.errors import (
     UnknownNodeError,
     UnsupportedSourceError,
 )
+from bayesleg.inference._propagate_last import BATCH_LAST
 from bayesleg.inference.engine import Engine, compile
 from bayesleg.inference.formats import to_pgmpy
 from bayesleg.inference.network import DiscreteNetwork
@@ -151,10 +152,15 @@ def test_explaining_away_in_a_collider():
 # -- agreement with brute force and pgmpy ---------------------------------------------
 
 
-@given(st.data())
-def test_agrees_with_enumerating_the_joint(data):
+@pytest.mark.parametrize(
+    "sizes",
+    [(1, 6), (BATCH_LAST, BATCH_LAST + 8)],
+    ids=["batch-first", "batch-last"],  # batches of BATCH_LAST or more take the batch-last kernel
+)
+@given(data=st.data())
+def test_agrees_with_enumerating_the_joint(sizes, data):
     network = data.draw(networks(zeros=True))
-    batch = data.draw(cases(network))
+    batch = data.draw(cases(network, min_size=sizes[0], max_size=sizes[1]))
     engine = compile(network)
     possible = [brute_log_evidence(network, case) > -math.inf for case in batch]
     if not all(possible):
@@ -169,7 +175,33 @@ def test_agrees_with_enumerating_the_joint(data):
         expected = brute_posteriors(network, case)
         for name in network.variables:
             np.testing.assert_allclose(result[name][i], expected[name], rtol=0, atol=TOLERANCE)
+            if isinstance(case.get(name), str):
+                hard = np.zeros(len(network.states[name]))
+                hard[network.states[name].index(case[name])] = 1.0
+                np.testing.assert_array_equal(result[name][i], hard)
         assert log_evidence[i] == pytest.approx(brute_log_evidence(network, case), abs=TOLERANCE)
+
+
+@given(st.data())
+def test_large_batches_answer_the_same_in_any_batch_or_chunking(data):
+    network = data.draw(networks())
+    batch = data.draw(cases(network, min_size=BATCH_LAST, max_size=BATCH_LAST + 8))
+    engine = compile(network)
+    together = engine.posteriors(batch)
+    permutation = data.draw(st.permutations(range(len(batch))))
+    shuffled = engine.posteriors([batch[i] for i in permutation])
+    # Chunks of three cases, the last of one or two: the same bits as one chunk.
+    chunked = compile(network)
+    chunked._chunk_last = 3
+    in_chunks = chunked.posteriors(batch)
+    for name in network.variables:
+        np.testing.assert_array_equal(shuffled[name], together[name][permutation])
+        np.testing.assert_array_equal(in_chunks[name], together[name])
+    # Alone, a case takes the batch-first kernel: the same answer but for rounding.
+    for i, case in enumerate(batch[:3]):
+        alone = engine.posteriors([case])
+        for name in network.variables:
+            np.testing.assert_allclose(alone[name][0], together[name][i], rtol=1e-12, atol=1e-15)
 
 
 @given(st.data())
@@ -211,7 +243,8 @@ def test_answers_do_not_depend_on_evidence_order_or_batch(data):
     shuffled = engine.posteriors(reordered)
     for name in network.variables:
         np.testing.assert_allclose(shuffled[name], together[name][permutation], atol=1e-15)
-    # A case gives the same answer, to the last bit, alone or in any batch.
+    # A case gives the same answer, to the last bit, alone or in any batch of
+    # fewer than BATCH_LAST cases.
     for i, case in enumerate(batch):
         alone = engine.posteriors([case])
         for name in network.variables:

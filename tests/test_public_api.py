@@ -14,6 +14,7 @@ import bayesleg
 PUBLIC = [
     "BayeslegError",
     "CauseAdvice",
+    "ConditionColumnWarning",
     "Contribution",
     "Diagnosis",
     "DiscreteNetwork",

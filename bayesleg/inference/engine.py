@@ -24,7 +24,11 @@ A junction tree, compiled once (plain Python, then numpy):
    (:mod:`bayesleg.inference._propagate`), and propagate once without evidence.
 
 A query is a batch of cases given as one likelihood vector per observed
-variable and case; every table carries a leading batch axis.
+variable and case.  Batches of fewer than 16 cases run on tables with a
+leading batch axis, whose sums are small matrix products case by case
+(:mod:`bayesleg.inference._propagate`: the least fixed cost per call); larger
+ones on tables with a trailing batch axis, whose sums add whole rows of cases
+at once (:mod:`bayesleg.inference._propagate_last`: the least cost per case).
 
 * *Collect*, over the cliques whose subtree holds evidence: each multiplies
   its table by its children's messages (the precomputed ones for children
@@ -38,9 +42,11 @@ variable and case; every table carries a leading batch axis.
   scheme; 0/0 counts as 0).  A marginal is its home clique's belief summed
   onto the variable and divided by its own total.
 
-Every sum is a matrix product applied case by case and every choice of
-method is fixed at compile time, so a case's answer is the same, to the last
-bit, alone or in any batch.  A case whose total comes near underflow is
+Every choice of method is fixed at compile time and each kernel sums every
+case in the same order whatever its batch, so a case's answer is the same, to
+the last bit, alone or in any batch of fewer than 16 cases, and in any batch
+of 16 or more however it is chunked; between the two it agrees to rounding
+(about 1e-16).  A case whose total comes near underflow is
 recomputed from the conditional tables in extended precision; one whose
 evidence has probability zero -- found by propagating the tables' zero
 patterns -- raises :class:`~bayesleg.errors.ImpossibleEvidenceError`.  Large
@@ -67,7 +73,7 @@ from bayesleg.errors import (
     UnknownNodeError,
     UnsupportedSourceError,
 )
-from bayesleg.inference import _cases, _propagate
+from bayesleg.inference import _cases, _propagate, _propagate_last
 from bayesleg.inference._jtree import CliqueTooLargeError, CliqueTree, build_clique_tree
 from bayesleg.inference._noisy_or_chains import chain_noisy_ors
 from bayesleg.inference.network import DEFAULT_MEMORY_LIMIT, DiscreteNetwork, check_table_sizes
@@ -80,12 +86,14 @@ _MERGE_SIZE = 64
 # Noisy-OR nodes are chained when that at least halves the table entries:
 # below that, the extra cliques cost more per query than they save.
 _CHAIN_GAIN = 0.5
-# Working memory of one chunk of a batch, in bytes, chosen for cache reuse.
+# Working memory of one chunk of a batch, in bytes, chosen for cache reuse: the
+# batch-first kernel's calls are per case, the batch-last kernel's per chunk.
 _CHUNK_BYTES = 1 << 22
+_CHUNK_BYTES_LAST = 1 << 24
 _BYTES = 8
 # Every clique's table is held this many times at least (see Engine._check_memory),
 # so no clique may have more than memory_limit / (_COPIES * _BYTES) entries.
-_COPIES = 5
+_COPIES = 8
 # Cases whose total or any message scale falls below this are recomputed in
 # extended precision: they are within a few hundred orders of underflow.
 _THRESHOLD = 1e-250
@@ -300,6 +308,8 @@ class Engine:
         # Kept to rebuild the tables from the CPTs when a case needs more care.
         self._tree, self._families, self._cpts = tree, families, cpts
         self._plan = _propagate.make_plan(tree, self._cards, self._tables)
+        self._tables_last = _propagate_last.make_tables(tree, self._cards, families, cpts)
+        self._plan_last = _propagate_last.make_plan(tree, self._cards, self._tables_last)
         self._compute_prior()
 
     def __repr__(self) -> str:
@@ -318,10 +328,10 @@ class Engine:
             for clique, k in zip(tree.cliques, tree.separator_size, strict=True)
         ]
         self.clique_sizes: tuple[int, ...] = tuple(size)
-        # Compiled: the CPTs, the tables, and the prior run's collected tables,
-        # beliefs and messages.  Per case: collected tables and beliefs,
-        # messages, evidence.
-        static = _BYTES * (cpt_entries + 3 * sum(size) + 3 * sum(separator))
+        # Compiled: the CPTs, and for each of the two kernels the tables and the
+        # prior run's collected tables, beliefs and messages.  Per case:
+        # collected tables and beliefs, messages, evidence.
+        static = _BYTES * (cpt_entries + 6 * sum(size) + 6 * sum(separator))
         per_case = _BYTES * (2 * sum(size) + 4 * sum(separator) + 2 * sum(cards))
         if static + per_case > memory_limit:
             largest = max(range(len(size)), key=size.__getitem__)
@@ -334,6 +344,7 @@ class Engine:
         self._memory_limit = memory_limit
         room = max(memory_limit - static, per_case)
         self._chunk = max(1, min(room // per_case, _CHUNK_BYTES // per_case))
+        self._chunk_last = max(1, min(room // per_case, _CHUNK_BYTES_LAST // per_case))
 
     def _compute_prior(self) -> None:
         plan = self._plan
@@ -349,6 +360,17 @@ class Engine:
         self._rescaled = tuple(c for c in range(n_cliques - 1) if run.scale[c] is not None)
         self._prior_log_scale = {c: np.log(run.scale[c]) for c in self._rescaled}
         self._prior_log_evidence = self._log_evidence(run, everything)[0]
+        # The batch-last kernel's prior run, on two copies of the empty case so
+        # that its sums run in the order of any batch; the first copy is kept.
+        doubled = tuple(np.repeat(table, 2, axis=1) for table in self._tables_last)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            both = _propagate_last.propagate(
+                self._plan_last, doubled, 2, {}, everything, root_first, None
+            )
+        last = _propagate_last.first_case(both)
+        last.freeze()
+        self._prior_last = last
+        self._prior_log_scale_last = {c: np.log(last.scale[c]) for c in self._rescaled}
         everyone = tuple(range(len(self._names)))
         out = np.empty((1, sum(self._cards)))
         _propagate.marginals(plan, run, everyone, out)
@@ -539,7 +561,9 @@ class Engine:
         cards = self._cards
         out = np.empty((n_cases, sum(cards[v] for v in target_ids)))
         log_evidence = np.empty(n_cases)
-        chunk = self._chunk
+        # The batch size alone picks the kernel, whatever the chunks.
+        last = n_cases >= _propagate_last.BATCH_LAST
+        chunk = self._chunk_last if last else self._chunk
         for start in range(0, n_cases, chunk):
             stop = min(start + chunk, n_cases)
             self._query_chunk(
@@ -549,6 +573,7 @@ class Engine:
                 out[start:stop],
                 log_evidence[start:stop],
                 first=start,
+                last=last,
             )
         log_evidence += log_scale
         posteriors = {}
@@ -580,8 +605,13 @@ class Engine:
         log_evidence: np.ndarray,
         *,
         first: int,
+        last: bool = False,
     ) -> None:
-        """Answer one chunk of cases, the first numbered ``first`` in the batch."""
+        """Answer one chunk of cases, the first numbered ``first`` in the batch.
+
+        With ``last``, by the batch-last kernel (a chunk of one case as two
+        copies of it, so that its sums run in the order of any other chunk).
+        """
         if not observed:
             column = 0
             for v in target_ids:
@@ -589,29 +619,67 @@ class Engine:
                 column += self._cards[v]
             log_evidence[:] = self._prior_log_evidence
             return
-        plan = self._plan
-        evidence = self._evidence_by_clique(block, observed)
+        if last and len(block) == 1:
+            doubled_out = np.empty((2, out.shape[1]))
+            doubled_logs = np.empty(2)
+            self._query_chunk(
+                np.repeat(block, 2, axis=0),
+                observed,
+                target_ids,
+                doubled_out,
+                doubled_logs,
+                first=first,
+                last=True,
+            )
+            out[:] = doubled_out[:1]
+            log_evidence[:] = doubled_logs[:1]
+            return
         active = self._active(observed)
         needed = self._needed(target_ids)
         with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-            run = _propagate.propagate(
-                plan, self._tables, block.shape[0], evidence, active, needed, self._prior
-            )
-            logs, smallest = self._log_evidence(run, active)
+            if last:
+                evidence = self._evidence_by_clique(block, observed, transpose=True)
+                run = _propagate_last.propagate(
+                    self._plan_last,
+                    self._tables_last,
+                    block.shape[0],
+                    evidence,
+                    active,
+                    needed,
+                    self._prior_last,
+                )
+                logs, smallest = self._log_evidence(run, active, self._prior_log_scale_last)
+                _propagate_last.marginals(self._plan_last, run, target_ids, out)
+            else:
+                evidence = self._evidence_by_clique(block, observed)
+                run = _propagate.propagate(
+                    self._plan,
+                    self._tables,
+                    block.shape[0],
+                    evidence,
+                    active,
+                    needed,
+                    self._prior,
+                )
+                logs, smallest = self._log_evidence(run, active)
+                _propagate.marginals(self._plan, run, target_ids, out)
             log_evidence[:] = logs
-            _propagate.marginals(plan, run, target_ids, out)
             # Totals this close to underflow may have lost precision on the way.
             bad = np.flatnonzero(~(smallest > _THRESHOLD))
             if bad.size:
                 self._recompute(block, observed, target_ids, out, log_evidence, bad, first)
 
-    def _log_evidence(self, run: Any, active: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    def _log_evidence(
+        self, run: Any, active: Sequence[bool], prior_log_scale: Mapping[int, Any] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Return log P(e) per case, and the smallest factor it was built from.
 
         The factors are added in one fixed order, those of cliques without
-        evidence from the prior run, so that a case's answer does not depend
-        on the other cases of its batch.
+        evidence from the prior run (of the kernel that made ``run``), so that
+        a case's answer does not depend on the other cases of its batch.
         """
+        if prior_log_scale is None:
+            prior_log_scale = self._prior_log_scale
         logs = np.log(run.total)
         smallest = run.total
         for c in self._rescaled:
@@ -620,18 +688,23 @@ class Engine:
                 logs += np.log(scale)
                 smallest = np.minimum(smallest, scale)
             else:
-                logs += self._prior_log_scale[c]
+                logs += prior_log_scale[c]
         return logs, smallest
 
     def _evidence_by_clique(
-        self, block: np.ndarray, observed: Sequence[int]
+        self, block: np.ndarray, observed: Sequence[int], *, transpose: bool = False
     ) -> dict[int, list[tuple[np.ndarray, int]]]:
+        """Each observed variable's likelihoods by home clique: ``(cases, states)``,
+        or ``(states, cases)`` with ``transpose`` (the batch-last kernel's layout)."""
         evidence: dict[int, list[tuple[np.ndarray, int]]] = {}
         home = self._plan.home
         column = 0
         for v in observed:
             card = self._cards[v]
-            evidence.setdefault(home[v], []).append((block[:, column : column + card], v))
+            likelihood = block[:, column : column + card]
+            if transpose:
+                likelihood = np.ascontiguousarray(likelihood.T)
+            evidence.setdefault(home[v], []).append((likelihood, v))
             column += card
         return evidence
 

@@ -25,12 +25,14 @@ raise it.  Nothing in the evidence can lower a level another rule raised.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from bayesleg.knowledge.modelfile import CARE_LEVELS, ModelSpec
 
-__all__ = ["Triage", "TriageReason", "assess_triage"]
+__all__ = ["Triage", "TriageBatch", "TriageReason", "TriageRules", "assess_triage"]
 
 
 @dataclass(frozen=True)
@@ -124,3 +126,154 @@ def assess_triage(
             reasons.append(TriageReason("condition", condition, str(node.care), text))
     level = max((reason.level for reason in reasons), key=CARE_LEVELS.index, default="self_care")
     return Triage(level, tuple(reasons))
+
+
+class TriageRules:
+    """The triage rules of a model compiled to index arrays, to triage many cases at once.
+
+    :meth:`assess` gives, for every case of a batch, the same level and the
+    same reasons as :func:`assess_triage`.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    node_ids : sequence of str
+        The columns of the evidence matrices given to :meth:`assess`.
+    conditions : sequence of str
+        The columns of its posterior and score matrices.
+    """
+
+    def __init__(self, spec: ModelSpec, node_ids: Sequence[str], conditions: Sequence[str]) -> None:
+        self._spec = spec
+        self._node_ids = tuple(node_ids)
+        self._conditions = tuple(conditions)
+        column = {node: i for i, node in enumerate(self._node_ids)}
+        by_id = {node.id: node for node in spec.nodes}
+        self._symptoms = np.array(
+            [column[n.id] for n in spec.nodes if n.kind == "symptom" and n.id in column],
+            dtype=np.intp,
+        )
+        # Red flags as sums: a flag's group holds when any of its ids is present,
+        # and the flag fires when all its groups and (if any) one alternative do.
+        groups = [(j, group) for j, flag in enumerate(spec.red_flags) for group in flag.all]
+        groups += [(j, flag.any) for j, flag in enumerate(spec.red_flags) if flag.any]
+        self._group_members = np.zeros((len(self._node_ids), len(groups)))
+        self._group_flags = np.zeros((len(groups), len(spec.red_flags)))
+        for g, (j, ids) in enumerate(groups):
+            self._group_members[[column[n] for n in ids], g] = 1.0
+            self._group_flags[g, j] = 1.0
+        self._groups_per_flag = self._group_flags.sum(axis=0)
+        self._flag_levels = np.array(
+            [CARE_LEVELS.index(flag.level) for flag in spec.red_flags], dtype=np.intp
+        )
+        nodes = [by_id[c] for c in self._conditions]
+        self._nodes = tuple(nodes)
+        #: Conditions that can raise the level (their care is not self care).
+        self.judged = np.array([node.care != "self_care" for node in nodes])
+        self._care = np.array(
+            [CARE_LEVELS.index(node.care) if node.care in CARE_LEVELS else 0 for node in nodes],
+            dtype=np.intp,
+        )
+        self._findings = tuple(
+            np.array([column[f] for f in node.findings if f in column], dtype=np.intp)
+            for node in nodes
+        )
+        self._finding_members = np.zeros((len(self._node_ids), len(nodes)))
+        for k, findings in enumerate(self._findings):
+            self._finding_members[findings, k] = 1.0
+
+    def thresholds(self, present: np.ndarray) -> np.ndarray:
+        """Return the threshold each condition's triage score is held to, per case.
+
+        ``present`` is a boolean ``(cases, nodes)`` matrix of the nodes
+        observed present; the result has shape ``(cases, conditions)``.
+        """
+        spec = self._spec
+        if spec.finding_threshold is None:
+            return np.full((len(present), len(self._conditions)), spec.condition_threshold.p)
+        specific = present @ self._finding_members > 0.0
+        return np.where(specific, spec.finding_threshold.p, spec.condition_threshold.p)
+
+    def symptom_present(self, present: np.ndarray) -> np.ndarray:
+        """Return, per case, whether any symptom is observed present."""
+        return np.asarray(present[:, self._symptoms].any(axis=1))
+
+    def assess(self, present: np.ndarray, scores: np.ndarray) -> TriageBatch:
+        """Triage every case of a batch.
+
+        Parameters
+        ----------
+        present : numpy.ndarray
+            Boolean ``(cases, nodes)``: the nodes observed present.
+        scores : numpy.ndarray
+            ``(cases, conditions)``: each condition's triage score (see the
+            module docstring).  Only the scores of :attr:`judged` conditions
+            in cases with a symptom present are read, and of those only
+            whether they reach their threshold and, where they do, the value.
+
+        Returns
+        -------
+        TriageBatch
+        """
+        n = len(present)
+        hits = (present @ self._group_members > 0.0) @ self._group_flags
+        fired = hits == self._groups_per_flag
+        thresholds = self.thresholds(present)
+        raised = (
+            self.symptom_present(present)[:, None] & self.judged[None, :] & (scores >= thresholds)
+        )
+        levels = np.zeros(n, dtype=np.intp)
+        if fired.size:
+            levels = np.maximum(levels, np.where(fired, self._flag_levels, 0).max(axis=1))
+        if raised.size:
+            levels = np.maximum(levels, np.where(raised, self._care, 0).max(axis=1))
+        return TriageBatch(self, present, scores, thresholds, fired, raised, levels)
+
+    def _triage(self, batch: TriageBatch, i: int) -> Triage:
+        reasons = []
+        for j in np.flatnonzero(batch.fired[i]):
+            flag = self._spec.red_flags[j]
+            text = f"{flag.label} (red flag {flag.id!r}; {flag.source.file})"
+            reasons.append(TriageReason("red_flag", flag.id, flag.level, text))
+        raised = [
+            (self._conditions[k], float(batch.scores[i, k]), float(batch.thresholds[i, k]), k)
+            for k in np.flatnonzero(batch.raised[i])
+        ]
+        raised.sort(key=lambda item: (-item[1], item[0]))
+        for condition, score, threshold, k in raised:
+            node = self._nodes[k]
+            specific = [self._node_ids[f] for f in self._findings[k] if batch.present[i, f]]
+            with_findings = f" with {', '.join(specific)}" if specific else ""
+            text = (
+                f"{node.label}: triage score {score:.2f} reaches the threshold "
+                f"{threshold:.2f}{with_findings} for {node.care}"
+            )
+            reasons.append(TriageReason("condition", condition, str(node.care), text))
+        return Triage(CARE_LEVELS[batch.levels[i]], tuple(reasons))
+
+
+@dataclass(frozen=True)
+class TriageBatch:
+    """The triage of a batch of cases, from :meth:`TriageRules.assess`.
+
+    ``levels`` holds each case's level as an index into ``CARE_LEVELS``;
+    :meth:`level_names` gives the names, and :meth:`triage` one case's
+    :class:`Triage` with its reasons.
+    """
+
+    rules: TriageRules
+    present: np.ndarray
+    scores: np.ndarray
+    thresholds: np.ndarray
+    fired: np.ndarray
+    raised: np.ndarray
+    levels: np.ndarray
+
+    def level_names(self) -> np.ndarray:
+        """Return each case's level name, as an object array."""
+        return np.array(CARE_LEVELS, dtype=object)[self.levels]
+
+    def triage(self, i: int) -> Triage:
+        """Return case ``i``'s triage, exactly as :func:`assess_triage` gives it."""
+        return self.rules._triage(self, i)

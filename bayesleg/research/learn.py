@@ -94,13 +94,11 @@ import numpy as np
 from bayesleg.errors import (
     ImpossibleEvidenceError,
     InvalidArgumentError,
-    InvalidEvidenceError,
     InvalidStateError,
-    UnknownNodeError,
 )
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
-from bayesleg.knowledge.evidence import EVIDENCE_VALUES
+from bayesleg.knowledge.evidence import LINE_INDEX, encode_frame, row_name
 from bayesleg.knowledge.modelfile import ANCHORS, STATES, ModelSpec, Parameter, Update
 from bayesleg.knowledge.modelwriter import render_model_file
 
@@ -141,8 +139,6 @@ _MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>", "#n/
 _EXPECTED_CELL = (
     "expected yes or no (or true/false, present/absent, 1/0), or an empty cell for missing"
 )
-# The index name :func:`read_cases` gives its frame: row labels are line numbers of the file.
-_LINE = "line"
 
 
 @dataclass(frozen=True)
@@ -423,62 +419,10 @@ def _check_options(strength: float, max_iterations: int, tolerance: float) -> No
 
 def _encode(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
     """Return the column ids and an int8 matrix: 1 present, 0 absent, -1 missing."""
-    if not (hasattr(data, "columns") and hasattr(data, "iloc")):
-        raise InvalidEvidenceError(
-            f"data must be a pandas DataFrame of cases, got {type(data).__name__}"
-        )
-    import pandas
-
-    known = set(node_ids)
-    columns = tuple(data.columns)
-    for column in columns:
-        if not isinstance(column, str) or column not in known:
-            raise UnknownNodeError(str(column), node_ids)
-    if len(set(columns)) != len(columns):
-        twice = next(c for c in columns if columns.count(c) > 1)
-        raise InvalidArgumentError(f"column {twice!r} appears more than once in the data")
-    if len(data) == 0:
+    columns, codes = encode_frame(data, node_ids)
+    if len(codes) == 0:
         raise InvalidArgumentError("the data have no cases")
-    codes = np.empty((len(data), len(columns)), dtype=np.int8)
-    for position, column in enumerate(columns):
-        series = data.iloc[:, position]
-        found, uniques = pandas.factorize(series, use_na_sentinel=True)
-        states = []
-        for unique, value in enumerate(uniques):
-            code = _code(value)
-            if code is None:
-                row = int(np.flatnonzero(found == unique)[0])
-                raise InvalidStateError(
-                    f"invalid value {value!r} in column {column!r}, {_row_name(data, row)}; "
-                    "expected True, False, 'present', 'absent', 'yes', 'no', 'true', 'false', "
-                    "1, 0, or a missing value"
-                )
-            states.append(code)
-        codes[:, position] = np.array([*states, -1], dtype=np.int8)[found]  # -1 picks the last
     return columns, codes
-
-
-def _code(value: Any) -> int | None:
-    """Return 1 (present) or 0 (absent) for a value of case data, None if it is neither."""
-    if isinstance(value, bool | np.bool_):
-        return int(bool(value))
-    if isinstance(value, str) and value.lower() in EVIDENCE_VALUES:
-        return STATES.index(EVIDENCE_VALUES[value.lower()])
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return int(value.lower() == "true")
-    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
-        return int(value)
-    return None
-
-
-def _row_name(data: Any, position: int) -> str:
-    """Name the row at ``position`` as the caller knows it: its index label, or its line."""
-    label = data.index[position]
-    if isinstance(label, np.generic):  # a numpy scalar's repr would say np.int64(12)
-        label = label.item()
-    if data.index.name == _LINE:
-        return f"line {label} of the file (the header is line 1)"
-    return f"row {label!r}"
 
 
 def read_cases(path: str | os.PathLike[str]) -> pandas.DataFrame:
@@ -561,7 +505,7 @@ def read_cases(path: str | os.PathLike[str]) -> pandas.DataFrame:
                 f"{name!r}, line {reader.line_num}: not valid CSV: {error}"
             ) from None
     frame = pandas.DataFrame(
-        records, columns=header, index=pandas.Index(lines, name=_LINE), dtype=object
+        records, columns=header, index=pandas.Index(lines, name=LINE_INDEX), dtype=object
     )
     return frame
 
@@ -707,7 +651,7 @@ def _impossible(
 ) -> ImpossibleEvidenceError:
     where = ""
     if error.case is not None:
-        where = f" ({_row_name(data, int(first_row[error.case]))})"
+        where = f" ({row_name(data, int(first_row[error.case]))})"
     return ImpossibleEvidenceError(
         f"a case{where} has probability zero under the model; EM cannot update from it, "
         "because a number set to 0 or 1 never moves"

@@ -49,7 +49,7 @@ def rank_dask_frame(model: Model, frame: Any) -> Any:
     import pandas
 
     check_columns(frame.columns, tuple(node.id for node in model.nodes), "node")
-    one_case = model.rank_frame(pandas.DataFrame(index=pandas.RangeIndex(1)))
+    one_case = model._rank_frame(pandas.DataFrame(index=pandas.RangeIndex(1)))
     meta = one_case.iloc[:0]
     # The model rebuilds from its validated file contents through its own class.
     handle = Handle(("model", model.id, model.version), type(model), (model.spec,), model)
@@ -61,7 +61,6 @@ def _rank_partition(
 ) -> pandas.DataFrame:
     if len(partition) == 0:
         return empty_like(meta, partition)
-    # Dask stores missing values of boolean and string columns as pandas.NA;
-    # rank_frame reads None as unobserved.
-    plain = partition.astype(object).where(partition.notna(), None)
-    return handle.get().rank_frame(plain)
+    # Missing values may arrive as pandas.NA (boolean and string columns): the
+    # frame reader takes them as unobserved, as it does None and NaN.
+    return handle.get()._rank_frame(partition)

@@ -1,0 +1,214 @@
+"""Score a batch of cases at once: priors, posteriors, triage scores, ranking order.
+
+:meth:`Model.diagnose <bayesleg.model.Model.diagnose>`, ``diagnose_many`` and
+``rank_frame`` all go through :class:`CohortScorer`.  A case's numbers do
+not depend on the other cases of its batch: to the last bit in batches of
+fewer than 16 engine rows, to rounding (about 1e-16) between those and larger
+ones, which the engine runs in its batch-last layout (see
+:mod:`bayesleg.inference.engine`).  A batch takes at most two engine passes,
+whatever its size:
+
+1. *Posteriors*, P(condition | all evidence); *priors*, P(condition | factor
+   evidence), when asked for (``rank_frame`` does without); and, for each case
+   with a symptom present and a "no" answer, P(condition | the "yes" answers
+   alone).
+2. *Triage scores* (see :mod:`bayesleg.reasoning.triage`): the score of
+   condition ``c`` is ``odds(c | Y) * prod_x min(1, r_x)`` over the "no"
+   answers ``x``, where ``Y`` are the "yes" answers and
+   ``r_x = odds(c | Y, x absent) / odds(c | Y) = P(x absent | c, Y) / P(x absent | not c, Y)``.
+   Two cases per condition -- ``Y`` with ``c`` present, and with ``c``
+   absent -- give ``r_x`` for every ``x`` at once.  The score never exceeds
+   P(c | Y), so only the conditions that can raise the triage level (their
+   care is not self care) and whose P(c | Y) reaches their threshold need
+   them; the others cannot raise it.
+
+Cases are int8 matrices over the model's node ids: 1 present, 0 absent, -1
+unobserved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesleg.errors import ImpossibleEvidenceError
+from bayesleg.inference.engine import Engine
+from bayesleg.knowledge.modelfile import STATES, ModelSpec
+from bayesleg.reasoning.triage import TriageBatch, TriageRules
+
+__all__ = ["CohortScorer", "CohortScores", "encode_cases"]
+
+_PRESENT = STATES.index("present")
+_ABSENT = STATES.index("absent")
+# A condition whose P(c | yes answers) is below its threshold by this relative
+# margin cannot have a triage score reaching it, rounding included.
+_MARGIN = 1e-9
+
+
+def encode_cases(cases: Sequence[dict[str, str]], node_ids: Sequence[str]) -> np.ndarray:
+    """Return normalised evidence dicts as an int8 matrix over ``node_ids``."""
+    column = {node: i for i, node in enumerate(node_ids)}
+    codes = np.full((len(cases), len(node_ids)), -1, dtype=np.int8)
+    for row, case in enumerate(cases):
+        for node, state in case.items():
+            codes[row, column[node]] = 1 if state == "present" else 0
+    return codes
+
+
+@dataclass(frozen=True)
+class CohortScores:
+    """What :meth:`CohortScorer.score` returns for a batch of ``n`` cases.
+
+    ``priors`` and ``posteriors`` have shape ``(n, conditions)`` (``priors``
+    ``(n, 0)`` when not asked for); ``triage`` holds every case's triage level
+    and reasons.
+    """
+
+    priors: np.ndarray
+    posteriors: np.ndarray
+    triage: TriageBatch
+
+
+class CohortScorer:
+    """Score batches of cases of one model in a fixed number of engine passes.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    engine : Engine
+        The engine compiled from the model's network.
+    """
+
+    def __init__(self, spec: ModelSpec, engine: Engine) -> None:
+        self.node_ids = tuple(node.id for node in spec.nodes)
+        self.conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
+        self._engine = engine
+        factors = [node.id for node in spec.nodes if node.kind == "factor"]
+        position = {node: i for i, node in enumerate(self.node_ids)}
+        self._factor_columns = np.array([position[f] for f in factors], dtype=np.intp)
+        self._condition_columns = np.array([position[c] for c in self.conditions], dtype=np.intp)
+        self.rules = TriageRules(spec, self.node_ids, self.conditions)
+
+    def score(self, codes: np.ndarray, *, priors: bool = True) -> CohortScores:
+        """Return the priors, posteriors and triage of every case.
+
+        Parameters
+        ----------
+        codes : numpy.ndarray
+            int8, shape ``(n, nodes)``: 1 present, 0 absent, -1 unobserved.
+        priors : bool, default True
+            Whether to compute the priors.
+
+        Raises
+        ------
+        ImpossibleEvidenceError
+            If a case's evidence has probability zero; the message names the
+            first such case and its evidence, and ``case`` holds its index.
+        """
+        n = len(codes)
+        present = codes == 1
+        conditions = self.conditions
+        # Cases whose triage scores need the "yes" answers alone: the others'
+        # scores are their posteriors (no "no" answer) or never read (no symptom).
+        asked = np.flatnonzero(self.rules.symptom_present(present) & (codes == 0).any(axis=1))
+        yes = np.where(present[asked], np.int8(1), np.int8(-1))
+        rows = [codes]
+        if priors:
+            factor_codes = np.full_like(codes, -1)
+            factor_codes[:, self._factor_columns] = codes[:, self._factor_columns]
+            rows.append(factor_codes)
+        rows.append(yes)
+        try:
+            marginals = self._marginals(self._engine, np.concatenate(rows), conditions)
+        except ImpossibleEvidenceError as error:
+            # The other rows observe subsets of their case's evidence, so the
+            # first impossible row is always one of the first n.
+            raise self._impossible(codes, error) from error
+        posteriors = marginals[_PRESENT][:n]
+        scores = posteriors.copy()
+        if asked.size:
+            start = len(marginals[_PRESENT]) - len(asked)
+            scores[asked] = self._triage_scores(
+                codes[asked], yes, marginals[_PRESENT][start:], marginals[_ABSENT][start:]
+            )
+        return CohortScores(
+            marginals[_PRESENT][n : 2 * n] if priors else np.empty((n, 0)),
+            posteriors,
+            self.rules.assess(present, scores),
+        )
+
+    def _triage_scores(
+        self, codes: np.ndarray, yes: np.ndarray, likely: np.ndarray, unlikely: np.ndarray
+    ) -> np.ndarray:
+        """Return triage scores for cases with "no" answers, 0 where they cannot count.
+
+        ``likely`` and ``unlikely`` are P(c | Y) and P(not c | Y) per case and
+        condition.
+        """
+        rules = self.rules
+        thresholds = rules.thresholds(codes == 1)
+        candidate = rules.judged[None, :] & (likely >= thresholds * (1.0 - _MARGIN))
+        scores = np.zeros_like(likely)
+        # A condition certain given the "yes" answers stays certain with any
+        # possible "no" answer.
+        certain = candidate & ~(unlikely > 0.0)
+        scores[certain] = 1.0
+        cases, columns = np.nonzero(candidate & (unlikely > 0.0))
+        if not cases.size:
+            return scores
+        absent = codes[cases] == 0
+        asked = np.flatnonzero(absent.any(axis=0))
+        pinned = np.concatenate([yes[cases], yes[cases]])
+        pairs = len(cases)
+        pinned[np.arange(pairs), self._condition_columns[columns]] = 1
+        pinned[pairs + np.arange(pairs), self._condition_columns[columns]] = 0
+        targets = [self.node_ids[j] for j in asked]
+        given = self._marginals(self._engine, pinned, targets)[_ABSENT]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = np.log(given[:pairs]) - np.log(given[pairs:])
+            lowered = np.where(absent[:, asked], np.minimum(0.0, change), 0.0).sum(axis=1)
+            base = np.log(likely[cases, columns]) - np.log(unlikely[cases, columns])
+        scores[cases, columns] = _from_log_odds(base + lowered)
+        return scores
+
+    def _marginals(
+        self, engine: Engine, codes: np.ndarray, targets: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return P(target absent) and P(target present) per row, each ``(rows, targets)``."""
+        observed = np.flatnonzero((codes >= 0).any(axis=0))
+        # Likelihood (1, 0) for absent, (0, 1) for present, (1, 1) for unobserved.
+        chosen = codes[:, observed]
+        likelihood = np.empty((len(observed), len(codes), 2))
+        likelihood[:, :, _ABSENT] = (chosen != 1).T
+        likelihood[:, :, _PRESENT] = (chosen != 0).T
+        node_ids = self.node_ids
+        likelihoods = {node_ids[j]: likelihood[i] for i, j in enumerate(observed.tolist())}
+        marginals, _ = engine.posteriors_from_likelihoods(likelihoods, len(codes), targets)
+        stacked = np.stack([marginals[target] for target in targets], axis=1)
+        return stacked[:, :, _ABSENT], stacked[:, :, _PRESENT]
+
+    def _impossible(self, codes: np.ndarray, error: ImpossibleEvidenceError) -> Exception:
+        row = error.case if isinstance(getattr(error, "case", None), int) else None
+        detail = ""
+        if row is not None and row < len(codes):
+            evidence = {
+                node: STATES[code]
+                for node, code in zip(self.node_ids, codes[row].tolist(), strict=True)
+                if code >= 0
+            }
+            detail = f" for case {row}: {evidence}"
+        impossible = ImpossibleEvidenceError(
+            f"the evidence has probability zero under the model{detail}"
+        )
+        if row is not None:
+            impossible.case = row
+        impossible.observed = error.observed
+        return impossible
+
+
+def _from_log_odds(log_odds: np.ndarray) -> np.ndarray:
+    """The probability of a log odds; -inf and +inf give exactly 0 and 1."""
+    magnitude = np.exp(-np.abs(log_odds))
+    return np.where(log_odds >= 0, 1.0 / (1.0 + magnitude), magnitude / (1.0 + magnitude))

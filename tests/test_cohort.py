@@ -1,0 +1,193 @@
+"""Batched scoring (bayesleg.reasoning.cohort): the same answers as case by case.
+
+The triage scores are checked against the definition computed the plain way
+-- one engine query for the "yes" answers alone and one more per "no"
+answer -- and the batched triage against ``assess_triage`` on the vignettes
+and on random cases.
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesleg
+from bayesleg.errors import ConditionColumnWarning, ImpossibleEvidenceError, InvalidStateError
+from bayesleg.knowledge.evidence import normalise_evidence
+from bayesleg.reasoning.triage import assess_triage
+from bayesleg.research.evaluate import read_vignettes
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+VIGNETTE_FILES = ("vignettes.jsonl", "vignettes_holdout.jsonl", "vignettes_benign.jsonl")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return bayesleg.load()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bayesleg.load(Path(__file__).parent / "fixtures" / "tiny.toml")
+
+
+def _ids(model):
+    return tuple(node.id for node in model.nodes)
+
+
+def _vignette_cases():
+    cases = []
+    for name in VIGNETTE_FILES:
+        cases += [vignette.evidence for vignette in read_vignettes(DATA / name)]
+    return cases
+
+
+def _random_cases(model, n, seed):
+    """Cases drawn from the model, each node kept with probability 0.1 to 0.6."""
+    rng = np.random.default_rng(seed)
+    cohort = model.simulate(n, seed=seed)
+    observable = [*model.factors, *model.symptoms]
+    cases = []
+    for row in cohort[observable].to_dict(orient="records"):
+        rate = rng.uniform(0.1, 0.6)
+        cases.append({node: bool(value) for node, value in row.items() if rng.random() < rate})
+    return cases
+
+
+def _log_odds(p):
+    with np.errstate(divide="ignore"):
+        return math.log(p) - math.log1p(-p) if 0 < p < 1 else (math.inf if p >= 1 else -math.inf)
+
+
+def _reference_scores(model, evidence):
+    """The triage score by its definition: one query for "yes" alone, one per "no" added."""
+    yes = {node: state for node, state in evidence.items() if state == "present"}
+    no = [node for node, state in evidence.items() if state == "absent"]
+    queries = [yes] + [{**yes, node: "absent"} for node in no]
+    marginals = model.engine.posteriors(queries, targets=model.conditions)
+    scores = {}
+    for condition in model.conditions:
+        column = marginals[condition][:, 1]
+        base = _log_odds(float(column[0]))
+        total = base
+        for answered in column[1:]:
+            change = _log_odds(float(answered)) - base if _log_odds(float(answered)) != base else 0
+            total += min(0.0, change)
+        scores[condition] = (
+            1.0 / (1.0 + math.exp(-total)) if math.isfinite(total) else float(total > 0)
+        )
+    return scores
+
+
+def _assert_same_triage(model, evidence, diagnosis, scores=None):
+    posteriors = {cause.id: cause.posterior for cause in diagnosis.ranked}
+    expected = assess_triage(model.spec, evidence, posteriors, scores=scores)
+    assert diagnosis.triage == expected
+
+
+@pytest.mark.parametrize("source", ["vignettes", "random"])
+def test_batched_triage_matches_the_definition_and_assess_triage(shipped, source):
+    raw = _vignette_cases() if source == "vignettes" else _random_cases(shipped, 150, seed=3)
+    cases = [normalise_evidence(case, _ids(shipped)) for case in raw]
+    batch = shipped.diagnose_many(cases)
+    raised = 0
+    for evidence, diagnosis in zip(cases, batch, strict=True):
+        _assert_same_triage(shipped, evidence, diagnosis, _reference_scores(shipped, evidence))
+        raised += any(reason.kind == "condition" for reason in diagnosis.triage.reasons)
+    assert raised > 0  # the comparison covers raised conditions, not only empty reasons
+
+
+def test_triage_scores_agree_with_the_definition_to_1e_9(shipped):
+    scorer = shipped._scorer
+    cases = [normalise_evidence(case, _ids(shipped)) for case in _random_cases(shipped, 60, seed=8)]
+    from bayesleg.reasoning.cohort import encode_cases
+
+    scored = scorer.score(encode_cases(cases, scorer.node_ids))
+    triage = scored.triage
+    compared = 0
+    for i, evidence in enumerate(cases):
+        reference = _reference_scores(shipped, evidence)
+        for k, condition in enumerate(scorer.conditions):
+            if reference[condition] >= triage.thresholds[i, k] and scorer.rules.judged[k]:
+                assert triage.scores[i, k] == pytest.approx(reference[condition], abs=1e-9)
+                compared += 1
+    assert compared > 0
+
+
+def test_one_case_alone_or_in_a_batch_gives_the_same_diagnosis(shipped):
+    cases = _random_cases(shipped, 40, seed=5)
+    batch = shipped.diagnose_many(cases)  # large enough for the batch-last layout
+    small = shipped.diagnose_many(cases[:3])  # not: the same bits as one case alone
+    for case, batched in zip(cases, batch, strict=True):
+        alone = shipped.diagnose(case)
+        assert [c.id for c in alone.ranked] == [c.id for c in batched.ranked]
+        assert alone.triage == batched.triage
+        assert alone.advice == batched.advice
+        for one, many in zip(alone.ranked, batched.ranked, strict=True):
+            assert one.posterior == pytest.approx(many.posterior, rel=1e-12, abs=1e-15)
+            assert one.prior == pytest.approx(many.prior, rel=1e-12, abs=1e-15)
+    for case, batched in zip(cases, small, strict=False):
+        assert shipped.diagnose(case) == batched
+
+
+def test_rank_frame_matches_diagnose_many_row_by_row(shipped):
+    cases = _random_cases(shipped, 80, seed=9)
+    frame = pd.DataFrame(cases, columns=[*shipped.factors, *shipped.symptoms])
+    ranked = shipped.rank_frame(frame)
+    batch = shipped.diagnose_many(cases)
+    assert list(ranked.columns) == [*shipped.conditions, "top_cause", "triage"]
+    for row, diagnosis in zip(ranked.itertuples(index=False), batch, strict=True):
+        values = row._asdict()
+        assert values["top_cause"] == diagnosis.top.id
+        assert values["triage"] == diagnosis.triage.level
+        for cause in diagnosis.ranked:
+            assert values[cause.id] == cause.posterior
+
+
+def test_rank_frame_reads_0_1_true_false_and_missing_values(tiny):
+    expected = tiny.rank_frame(
+        pd.DataFrame({"f": ["present", "absent", None], "s": ["yes", None, "no"]})
+    )
+    for f, s in (
+        ([1, 0, None], [1, None, 0]),
+        ([1.0, 0.0, np.nan], [1.0, np.nan, 0.0]),
+        ([True, False, None], [True, None, False]),
+        (
+            pd.array([True, False, None], dtype="boolean"),
+            pd.array([True, None, False], dtype="boolean"),
+        ),
+    ):
+        pd.testing.assert_frame_equal(
+            tiny.rank_frame(pd.DataFrame({"f": f, "s": s})), expected, check_exact=True
+        )
+    with pytest.raises(InvalidStateError, match=r"^case 1: invalid value 2 in column 'f'") as bad:
+        tiny.rank_frame(pd.DataFrame({"f": [1, 2]}))
+    assert bad.value.case == 1
+
+
+def test_rank_frame_warns_of_condition_columns(tiny):
+    with pytest.warns(ConditionColumnWarning, match=r"observes the condition\(s\) c"):
+        ranked = tiny.rank_frame(pd.DataFrame({"c": [True], "s": [True]}))
+    assert ranked["c"].iloc[0] == 1.0
+
+
+def test_rank_frame_of_no_rows_and_of_no_columns(tiny):
+    empty = tiny.rank_frame(pd.DataFrame({"s": pd.Series([], dtype=bool)}))
+    assert len(empty) == 0
+    assert list(empty.columns) == [*tiny.conditions, "top_cause", "triage"]
+    nothing = tiny.rank_frame(pd.DataFrame(index=range(2)))
+    alone = tiny.diagnose({})
+    assert nothing["top_cause"].tolist() == [alone.top.id] * 2
+
+
+def test_impossible_rows_are_named(tiny):
+    # S has leak 0, so S present with both of its causes absent cannot happen.
+    frame = pd.DataFrame({"c": [None, False], "d": [None, False], "s": [True, True]})
+    with (
+        pytest.warns(ConditionColumnWarning),
+        pytest.raises(ImpossibleEvidenceError, match="for case 1:") as raised,
+    ):
+        tiny.rank_frame(frame)
+    assert raised.value.case == 1
