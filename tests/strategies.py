@@ -227,6 +227,23 @@ def unicode_text(*, max_size: int = 20) -> st.SearchStrategy[str]:
     return st.lists(alphabet, max_size=max_size).map("".join)
 
 
+def json_values(*, max_text: int = 20) -> st.SearchStrategy[object]:
+    """Draw any JSON value: null, booleans, numbers, :func:`unicode_text` strings, and
+    lists and objects of them, nested."""
+    return st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | unicode_text(max_size=max_text),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(unicode_text(max_size=10), children, max_size=4)
+        ),
+        max_leaves=20,
+    )
+
+
 _SOURCE = "source = '001_a6af47fc61bf8c8f.txt: \"glycogen stores can become depleted\"'"
 
 

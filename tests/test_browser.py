@@ -18,15 +18,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from serve_process import served
 
 import bayesleg
 
@@ -65,30 +62,8 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="module")
 def server():
     """A ``bayesleg serve`` of the shipped model; yields its origin."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bayesleg", "serve", "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    origin = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                httpx.get(f"{origin}/healthz", timeout=5)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"bayesleg serve did not start: {process.stderr.read()}")
-                time.sleep(0.2)
-        yield origin
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
+    with served() as address:
+        yield f"http://{address}"
 
 
 @pytest.fixture(scope="module")

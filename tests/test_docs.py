@@ -58,11 +58,7 @@ longer matches is replaced by the actual line, so put the ``...`` back.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -79,6 +75,7 @@ from doc_examples import (
     outputs_match,
     parse_page,
 )
+from serve_process import served
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -139,34 +136,8 @@ def docs_runs(tmp_path_factory, request):
 @pytest.fixture(scope="session")
 def docs_server():
     """A ``bayesleg serve`` on a free loopback port; yields its ``host:port``."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bayesleg", "serve", "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{address}/healthz", timeout=5):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None:
-                    pytest.fail(f"bayesleg serve stopped: {server.stderr.read()}")
-                if time.monotonic() > deadline:
-                    pytest.fail("bayesleg serve did not answer within 60 s")
-                time.sleep(0.2)
+    with served() as address:
         yield address
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
 
 
 def _calls_server(page: Page, index: int) -> bool:

@@ -22,6 +22,7 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+from strategies import json_values as any_json
 from strategies import unicode_text
 
 import bayesleg
@@ -301,18 +302,7 @@ def test_hook_requests_must_be_json(client):
 # --------------------------------------------------------------------------
 
 OBSERVABLE = [node.id for node in MODEL.nodes]
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | unicode_text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(unicode_text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = any_json(max_text=12)
 codings = st.fixed_dictionaries(
     {},
     optional={

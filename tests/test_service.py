@@ -21,6 +21,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from schemathesis.config import SchemathesisConfig
 from starlette.testclient import TestClient
+from strategies import json_values as any_json
 from strategies import unicode_text
 
 import bayesleg
@@ -595,19 +596,7 @@ ANSWERS = {
 }
 VOCABULARY = [n.id for n in bayesleg.load().nodes]
 
-# Strings are of any code point, lone surrogates and line separators included.
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | unicode_text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(unicode_text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = any_json(max_text=20)
 evidence = st.dictionaries(
     st.sampled_from(VOCABULARY) | unicode_text(max_size=12),
     st.sampled_from([True, False, None, "yes", "no", "present", "absent", "Yes"]) | json_values,
