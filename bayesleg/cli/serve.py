@@ -23,9 +23,11 @@ from bayesleg.serving.limits import (
 
 HELP = "serve diagnoses over HTTP (needs the server extra)"
 DESCRIPTION = (
-    "Serve POST /v1/diagnose, /v1/diagnose/batch, /v1/next-questions, GET /v1/model, "
-    "/healthz and /openapi.json.  Binds to loopback unless --host says otherwise; "
-    "the service has no authentication."
+    "Serve POST /v1/diagnose, /v1/diagnose/batch, /v1/next-questions, /v1/explain, "
+    "GET /v1/model, /healthz and /openapi.json; the explorer page at /; FHIR at "
+    "POST /fhir/RiskAssessment/$evaluate and GET /fhir/Questionnaire; CDS Hooks at "
+    "GET /cds-services and POST /cds-services/{id}.  Binds to loopback unless --host "
+    "says otherwise; the service has no authentication."
 )
 
 
