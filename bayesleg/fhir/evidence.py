@@ -143,14 +143,21 @@ class _Reader:
             where, f"{what} ({given or 'no coding'}) has {problem}; expected {_VALUE_EXPECTED}"
         )
 
-    def observation(self, resource: Mapping[str, Any], where: str, full_url: Any = None) -> None:
+    def status(
+        self, resource: Mapping[str, Any], where: str, kind: str, statuses: frozenset[str]
+    ) -> str:
+        """Return the resource's status, refusing one that ``kind`` does not have."""
         status = resource.get("status")
-        if not isinstance(status, str) or status not in _OBSERVATION_STATUSES:
+        if not isinstance(status, str) or status not in statuses:
             raise self.fail(
                 where,
-                f"status {quoted(status)} is not an Observation status; expected one of "
-                f"{', '.join(sorted(_OBSERVATION_STATUSES))}",
+                f"status {quoted(status)} is not {kind} status; expected one of "
+                f"{', '.join(sorted(statuses))}",
             )
+        return status
+
+    def observation(self, resource: Mapping[str, Any], where: str, full_url: Any = None) -> None:
+        status = self.status(resource, where, "an Observation", _OBSERVATION_STATUSES)
         if status in _IGNORED:
             return
         node = self.node(resource.get("code"), where)
@@ -222,13 +229,7 @@ class _Reader:
         return states.pop() if states else None
 
     def response(self, resource: Mapping[str, Any], where: str, full_url: Any = None) -> None:
-        status = resource.get("status")
-        if not isinstance(status, str) or status not in _RESPONSE_STATUSES:
-            raise self.fail(
-                where,
-                f"status {quoted(status)} is not a QuestionnaireResponse status; expected one of "
-                f"{', '.join(sorted(_RESPONSE_STATUSES))}",
-            )
+        status = self.status(resource, where, "a QuestionnaireResponse", _RESPONSE_STATUSES)
         if status == "entered-in-error":
             return
         self.add_subject(resource, where)
