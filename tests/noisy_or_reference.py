@@ -34,16 +34,17 @@ class Network:
         Parents first.  A node without terms is a factor (its number a prior).
     terms : mapping of str to tuple of tuple of str
         Each other node's terms, as the ids of their members, in file order.
-    preventers : mapping of str to tuple of (str, int), optional
+    preventers : mapping of str to tuple of (str, int) or (str, int, tuple of str), optional
         Each condition's preventers: the factor and the state (1 present, 0
-        absent) in which it blocks.
+        absent) in which it blocks, and, for a preventer of one term, that
+        term's members (it then scales the term's weight by ``1 - q``).
     """
 
     def __init__(
         self,
         nodes: tuple[str, ...],
         terms: Mapping[str, tuple[tuple[str, ...], ...]],
-        preventers: Mapping[str, tuple[tuple[str, int], ...]] | None = None,
+        preventers: Mapping[str, tuple[tuple, ...]] | None = None,
     ) -> None:
         self.nodes = nodes
         self.terms = terms
@@ -57,7 +58,7 @@ class Network:
                 else (
                     "leak",
                     *(f"parents.{'+'.join(members)}" for members in terms[node]),
-                    *(f"prevented_by.{factor}" for factor, _ in self.preventers.get(node, ())),
+                    *(f"prevented_by.{p[0]}" for p in self.preventers.get(node, ())),
                 )
             )
         )
@@ -69,12 +70,20 @@ class Network:
         if node not in self.terms:
             return np.full(len(states), values[(node, "prior")])
         absent = np.full(len(states), 1.0 - values[(node, "leak")])
+        preventers = self.preventers.get(node, ())
         for members in self.terms[node]:
             on = np.all(states[:, [self.nodes.index(m) for m in members]] == 1, axis=1)
             weight = values[(node, f"parents.{'+'.join(members)}")]
+            for factor, state, *term in preventers:
+                if term and tuple(term[0]) == tuple(members):
+                    in_force = states[:, self.nodes.index(factor)] == state
+                    q = values[(node, f"prevented_by.{factor}")]
+                    weight = weight * np.where(in_force, 1.0 - q, 1.0)
             absent = absent * np.where(on, 1.0 - weight, 1.0)
         present = 1.0 - absent
-        for factor, state in self.preventers.get(node, ()):
+        for factor, state, *term in preventers:
+            if term:
+                continue
             in_force = states[:, self.nodes.index(factor)] == state
             present = present * np.where(
                 in_force, 1.0 - values[(node, f"prevented_by.{factor}")], 1

@@ -154,8 +154,9 @@ def test_scores_match_brute_force_twin_networks(tmp_path, seed, practices):
 
 
 def test_the_random_practice_networks_hold_joint_causes_and_preventers():
-    """Joint terms with a condition, preventers below a condition, joint terms on symptoms."""
-    with_condition = preventers = on_symptoms = 0
+    """Joint terms with a condition, preventers below a condition, joint terms on symptoms,
+    and preventers of one term."""
+    with_condition = preventers = on_symptoms = scoped = 0
     for seed in SEEDS:
         _, nodes = _network(seed, practices=True)
         kind = {node.id: node.kind for node in nodes}
@@ -169,7 +170,9 @@ def test_the_random_practice_networks_hold_joint_causes_and_preventers():
             for node in nodes
         )
         on_symptoms += any(node.kind == "symptom" for node, _ in joint)
+        scoped += any(node.term_of for node in nodes)
     assert with_condition >= len(SEEDS) // 2
+    assert scoped >= len(SEEDS) // 3
     assert preventers >= len(SEEDS) // 2
     assert on_symptoms >= len(SEEDS) // 2
 
@@ -217,28 +220,43 @@ def test_the_random_networks_hold_chains_and_certain_links():
 
 
 def _structural(x, fired, terms, preventers):
-    """Y from its parents ``x`` and its noise: the leak, one per term, one per preventer."""
-    produced = fired[0] or any(
-        on and all(x[axis] for axis in axes)
-        for (axes, _), on in zip(terms, fired[1 : 1 + len(terms)], strict=True)
-    )
-    blocked = any(
+    """Y from its parents ``x`` and its noise: the leak, one per term, one per preventer.
+
+    A preventer ``(axis, state, q, term)`` with ``term >= 0`` blocks that term alone.
+    """
+    term_noise = fired[1 : 1 + len(terms)]
+    block = [
         on and x[axis] == state
-        for (axis, state, _), on in zip(preventers, fired[1 + len(terms) :], strict=True)
+        for (axis, state, _, _), on in zip(preventers, fired[1 + len(terms) :], strict=True)
+    ]
+    produced = fired[0] or any(
+        on
+        and all(x[axis] for axis in axes)
+        and not any(b for b, (*_, term) in zip(block, preventers, strict=True) if term == t)
+        for t, ((axes, _), on) in enumerate(zip(terms, term_noise, strict=True))
     )
+    blocked = any(b for b, (*_, term) in zip(block, preventers, strict=True) if term < 0)
     return int(produced and not blocked)
 
 
-def test_twin_table_matches_the_noise_of_one_node():
+@pytest.mark.parametrize(
+    "preventers",
+    [
+        [(2, 0, 0.5, -1), (3, 1, 0.25, -1)],
+        [(2, 0, 0.5, -1), (3, 1, 0.25, 1)],
+        [(2, 1, 0.75, 0), (3, 0, 0.25, 2)],
+    ],
+    ids=["whole-node", "one-scoped", "two-scoped"],
+)
+def test_twin_table_matches_the_noise_of_one_node(preventers):
     """P(Y' | Y, x, x') for a node with joint terms and preventers, by enumerating its noise.
 
     Parents a (switched off), b (with a copy, which may be on where b is off) and
-    factors f and g; terms a, b+f and a+b; f absent and g present prevent Y.
+    factors f and g; terms a, b+f and a+b; f and g prevent Y, or one term of it.
     """
     leak, terms = 0.1, [((0,), 0.5), ((1, 2), 0.75), ((0, 1), 0.9)]
-    preventers = [(2, 0, 0.5), (3, 1, 0.25)]
     table = _twin_table(leak, terms, preventers, [True, False, False, False], [-1, 0, -1, -1], 1)
-    noise = [leak, *(w for _, w in terms), *(q for _, _, q in preventers)]
+    noise = [leak, *(w for _, w in terms), *(q for _, _, q, _ in preventers)]
     for *factual, b_counterfactual in itertools.product((0, 1), repeat=5):
         counterfactual = [0, b_counterfactual, factual[2], factual[3]]
         joint = np.zeros((2, 2))  # Y', Y

@@ -245,6 +245,61 @@ def test_em_reaches_the_map_estimate_found_by_a_generic_optimiser(start, true_va
     assert REFERENCE.log_posterior(em, data, prior, strength) >= best - 1e-6
 
 
+def test_em_reaches_the_map_estimate_with_a_preventer_of_one_term(start, tmp_path):
+    """c2's preventer (f1 absent) made a preventer of its f2 term only, not of its leak."""
+
+    def scoped(spec):
+        nodes = tuple(
+            replace(n, inhibitors=tuple(replace(i, term="f2") for i in n.inhibitors))
+            if n.id == "c2"
+            else n
+            for n in spec.nodes
+        )
+        return replace(spec, nodes=nodes)
+
+    path = tmp_path / "scoped.toml"
+    write_model_file(scoped(start.spec), path)
+    model = bayesleg.load(path)
+    assert model.node("c2").inhibitors[0].term == "f2"
+    reference = Network(NODES, TERMS, {**PREVENTERS, "c2": (("f1", 0, ("f2",)),)})
+    # The reference's formula and the model's tables give the same joint.
+    own = dict(zip(KEYS, _numbers(model), strict=True))
+    np.testing.assert_allclose(
+        brute_joint(model.discrete_network).reshape(-1), reference.joint(own), atol=1e-15
+    )
+    values = dict(zip(KEYS, _numbers(bayesleg.load(FIXTURE)), strict=True))
+    rng = np.random.default_rng(13)
+    data = hide(reference.sample(values, 3000, rng), RATES, rng)
+    strength = 5.0
+    result = fit(model, data, strength=strength, tolerance=1e-10, max_iterations=10_000)
+    assert result.converged
+    prior = _numbers(model)
+    optimum, best = reference.map_estimate(data, prior, strength)
+    em = np.array([result.estimates[k] for k in KEYS])
+    np.testing.assert_allclose(em, optimum, atol=1e-5)
+    assert reference.log_posterior(em, data, prior, strength) >= best - 1e-6
+
+
+def test_a_preventer_of_one_term_leaves_the_leak_alone(tmp_path):
+    """The table of c2 with its preventer scoped to f2, against the formula by hand."""
+    truth = bayesleg.load(FIXTURE)
+    nodes = tuple(
+        replace(n, inhibitors=tuple(replace(i, term="f2") for i in n.inhibitors))
+        if n.id == "c2"
+        else n
+        for n in truth.spec.nodes
+    )
+    path = tmp_path / "scoped.toml"
+    write_model_file(replace(truth.spec, nodes=nodes), path)
+    table = bayesleg.load(path).discrete_network.cpts["c2"]  # axes: c2, f2, f1
+    leak, w, q = 0.25, 0.5, 0.5
+    # f1 absent blocks the f2 term with probability q; the leak is never blocked.
+    assert table[1, 0, 0] == pytest.approx(leak)
+    assert table[1, 0, 1] == pytest.approx(leak)
+    assert table[1, 1, 0] == pytest.approx(1 - (1 - leak) * (1 - w * (1 - q)))
+    assert table[1, 1, 1] == pytest.approx(1 - (1 - leak) * (1 - w))
+
+
 # -- writing the update --------------------------------------------------------------
 
 

@@ -310,6 +310,11 @@ def test_the_quotes_are_checked_against_their_texts_when_the_sources_are_at_hand
             "prevented_by.f.when",
             "expected 'present' or 'absent'",
         ),
+        (
+            C_PARENTS + '\n[condition.prevented_by]\nf = { term = "g", ' + C_PARENTS[6:],
+            "prevented_by.f.term",
+            "expected one of the node's parents ['f'], got 'g'",
+        ),
     ],
     ids=[
         "unknown cue",
@@ -319,6 +324,7 @@ def test_the_quotes_are_checked_against_their_texts_when_the_sources_are_at_hand
         "unknown",
         "not a factor",
         "when",
+        "term",
     ],
 )
 def test_cues_joint_causes_and_preventers_are_checked(tmp_path, new, field, words):

@@ -34,6 +34,7 @@ FACTORS = {
     "beginner",
     "heavy_weights",
     "electrolyte_drinks",
+    "manages_blood_sugar",
 }
 CONDITIONS = {
     "glycogen_depletion",
@@ -194,7 +195,32 @@ PRACTICES = [
     ("mileage_jump", "low_fitness", {"beginner": True}, "10-percent rule"),
     ("tight_clothing", "restricted_circulation", {}, "proper attire"),
     ("poor_posture", "nerve_compression", {}, "proper form"),
+    ("manages_blood_sugar", "peripheral_neuropathy", {"diabetes": True}, "blood sugar levels"),
 ]
+
+
+def test_blood_sugar_management_blocks_the_diabetes_route_only(model):
+    """002: management prevents the symptoms of diabetic neuropathy; neuropathy
+    from other causes (the base rate) is untouched, and unanswered, the
+    diabetes route keeps the anchor its passage sets."""
+    (practice,) = model.node("peripheral_neuropathy").inhibitors
+    assert (practice.factor, practice.when, practice.term) == (
+        "manages_blood_sugar",
+        "present",
+        "diabetes",
+    )
+
+    def posterior(evidence):
+        ranked = model.diagnose(evidence).ranked
+        return {c.id: c.posterior for c in ranked}["peripheral_neuropathy"]
+
+    leak = model.node("peripheral_neuropathy").leak.p
+    # Without diabetes the practice changes nothing.
+    no_diabetes = {"diabetes": False}
+    assert posterior({**no_diabetes, "manages_blood_sugar": True}) == pytest.approx(leak)
+    assert posterior({**no_diabetes, "manages_blood_sugar": False}) == pytest.approx(leak)
+    # With diabetes and management unknown: 1 - (1 - leak) * (1 - 0.25), the anchor.
+    assert posterior({"diabetes": True}) == pytest.approx(1 - (1 - leak) * 0.75)
 
 
 @pytest.mark.parametrize(("factor", "condition", "case", "passage"), PRACTICES)

@@ -10,7 +10,8 @@ here as a structural causal model:
   and not OR_j (factor j in its state and V_jY)`` with ``L_Y ~
   Bernoulli(leak)``, ``U_tY ~ Bernoulli(weight_t)`` for each term ``t`` (one
   parent, or a joint cause ``a+b``) and ``V_jY ~ Bernoulli(q_j)`` for each
-  preventer ``j``.
+  preventer ``j``; a preventer of one term ``t`` (``term_of``) blocks that
+  term's clause alone instead of ``Y``.
 
 Every assignment of every noise variable is a world with its probability;
 the factual world and any counterfactual world are computed from the same
@@ -33,6 +34,7 @@ class Node:
     p: float  # prior of a factor, leak of the others
     parents: dict[str, float] = field(default_factory=dict)  # term ("a" or "a+b") -> weight
     prevented_by: dict[str, tuple[str, float]] = field(default_factory=dict)  # factor -> (when, q)
+    term_of: dict[str, str] = field(default_factory=dict)  # factor -> the one term it prevents
 
 
 def random_network(
@@ -44,8 +46,8 @@ def random_network(
     enumerate.  With ``chain``, condition ``c1`` is a child of ``c0`` and
     symptom ``s0`` a child of ``c1``: a chain c0 -> c1 -> s0.  With
     ``practices``, conditions and symptoms may have joint terms and
-    conditions preventers; with both, ``c1`` has a joint term with ``c0`` and
-    a preventer, and ``s1`` a joint term."""
+    conditions preventers (some of one term only); with both, ``c1`` has a
+    joint term with ``c0`` and a preventer, and ``s1`` a joint term."""
     values = [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, round(float(rng.uniform(0.05, 0.95)), 3)]
 
     def joint(pool: list[str]) -> str:
@@ -85,6 +87,15 @@ def random_network(
             when = str(rng.choice(["absent", "present"]))
             by_id["c1"].prevented_by.setdefault("f0", (when, float(rng.choice(values[:5]))))
             by_id["s1"].parents.setdefault("c0+c1", float(rng.choice(values)))
+        if practices:
+            for node in nodes:
+                free = [f for f in factors if f not in node.prevented_by]
+                room = noise_count(nodes) < max_noise
+                if node.kind == "condition" and node.parents and free and room:
+                    factor = str(rng.choice(free))
+                    when = str(rng.choice(["absent", "present"]))
+                    node.prevented_by[factor] = (when, float(rng.choice(values[:5])))
+                    node.term_of[factor] = str(rng.choice(sorted(node.parents)))
         if noise_count(nodes) <= max_noise:
             return nodes
 
@@ -105,7 +116,8 @@ def nodes_from_spec(spec, keep: set[str] | None = None) -> list[Node]:
         p = node.prior.p if node.kind == "factor" else node.leak.p
         parents = {key: weight.p for key, weight in node.parents}
         prevented_by = {i.factor: (i.when, i.parameter.p) for i in node.inhibitors}
-        nodes.append(Node(node.id, node.kind, p, parents, prevented_by))
+        term_of = {i.factor: i.term for i in node.inhibitors if i.term is not None}
+        nodes.append(Node(node.id, node.kind, p, parents, prevented_by, term_of))
     return nodes
 
 
@@ -142,6 +154,8 @@ def model_text(nodes: list[Node]) -> str:
         lines.extend(f'parents."{key}" = {number(w)}' for key, w in node.parents.items())
         for factor, (when, q) in node.prevented_by.items():
             when_field = f'when = "{when}", '
+            if factor in node.term_of:
+                when_field += f'term = "{node.term_of[factor]}", '
             lines.append(f"prevented_by.{factor} = {number(q, when_field)}")
         lines.append("")
     lines.append(f"[triage]\ncondition_threshold = {number(0.2)}\n")
@@ -195,16 +209,24 @@ class Worlds:
                 values[node.id] = np.full(len(self.weight), bool(setting))
             else:
                 on = self.noise[node.id, None].copy()
+
+                def blocked(factor: str, node: Node = node) -> np.ndarray:
+                    when = node.prevented_by[factor][0]
+                    return (values[factor] == (when == "present")) & self.noise[
+                        node.id, "!" + factor
+                    ]
+
                 for term in node.parents:
                     fired = self.noise[node.id, term].copy()
                     for member in term.split("+"):
                         fired &= values[member]
+                    for factor, scoped in node.term_of.items():
+                        if scoped == term:
+                            fired &= ~blocked(factor)
                     on |= fired
-                for factor, (when, _) in node.prevented_by.items():
-                    blocked = (values[factor] == (when == "present")) & self.noise[
-                        node.id, "!" + factor
-                    ]
-                    on &= ~blocked
+                for factor in node.prevented_by:
+                    if factor not in node.term_of:
+                        on &= ~blocked(factor)
                 values[node.id] = on
         self._worlds[intervention] = values
         return values

@@ -302,6 +302,9 @@ def _node(node: NodeSpec, by_id: Mapping[str, NodeSpec]) -> Iterator[_Block]:
             *factor,
             _Span(f" is {inhibitor.when}"),
         )
+        if inhibitor.term is not None:
+            route = _joined([_named(m, by_id) for m in inhibitor.term.split("+")], " and ")
+            when = (*when, _Span(" (only the route from "), *route, _Span(")"))
         yield _number_entry(when, inhibitor.parameter)
 
 

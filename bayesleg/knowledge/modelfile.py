@@ -174,12 +174,15 @@ class Inhibitor:
     """A preventive practice: ``factor`` in state ``when`` blocks the condition.
 
     ``parameter.p`` is the probability that the practice prevents the
-    condition, whatever would otherwise have produced it.
+    condition, whatever would otherwise have produced it; or, when ``term``
+    names one of the node's terms (a parent id or a joint key ``a+b``), the
+    probability that it stops that term alone from producing it.
     """
 
     factor: str
     when: str
     parameter: Parameter
+    term: str | None = None
 
 
 @dataclass(frozen=True)
@@ -474,7 +477,15 @@ class _Reader:
                 raise self.fail(
                     f"expected 'present' or 'absent', got {when!r}", node_id, f"{field}.when"
                 )
-            inhibitors.append(Inhibitor(factor, when, self.parameter(entry, node_id, field)))
+            term = entry.pop("term", None)
+            if term is not None and term not in dict(parents):
+                raise self.fail(
+                    f"expected one of the node's parents {[k for k, _ in parents]}, got {term!r}",
+                    node_id,
+                    f"{field}.term",
+                )
+            parameter = self.parameter(entry, node_id, field)
+            inhibitors.append(Inhibitor(factor, when, parameter, term))
         findings = table.get("findings", [])
         if not isinstance(findings, list) or not all(isinstance(f, str) for f in findings):
             raise self.fail(

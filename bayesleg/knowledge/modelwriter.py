@@ -164,7 +164,8 @@ def _node_lines(node: NodeSpec) -> list[str]:
     if node.inhibitors:
         lines.append(f"[{node.kind}.prevented_by]")
         lines.extend(
-            f"{i.factor} = {_parameter(i.parameter, when=i.when)}" for i in node.inhibitors
+            f"{i.factor} = {_parameter(i.parameter, when=i.when, term=i.term)}"
+            for i in node.inhibitors
         )
     return lines
 
@@ -173,8 +174,12 @@ def _key(key: str) -> str:
     return key if key.replace("_", "").isalnum() else _string(key)
 
 
-def _parameter(parameter: Parameter, *, when: str | None = None) -> str:
+def _parameter(
+    parameter: Parameter, *, when: str | None = None, term: str | None = None
+) -> str:
     fields = [] if when is None else [f"when = {_string(when)}"]
+    if term is not None:
+        fields.append(f"term = {_string(term)}")
     fields += [
         f"p = {_number(parameter.p)}",
         f"verbal = {_string(parameter.verbal)}",

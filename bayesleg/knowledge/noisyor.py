@@ -66,7 +66,9 @@ def node_table(node: NodeSpec, numbers: Sequence[float] | None = None) -> np.nda
 
     A factor's table is its prior; a condition's or a symptom's is its leaky
     noisy-OR over its terms (a joint term is active only when all its parents
-    are present), multiplied by ``1 - q`` for every active preventer.
+    are present), multiplied by ``1 - q`` for every active preventer of the
+    whole node; a preventer of one term multiplies that term's weight by
+    ``1 - q`` where it is active.
 
     Parameters
     ----------
@@ -103,16 +105,23 @@ def node_table(node: NodeSpec, numbers: Sequence[float] | None = None) -> np.nda
     with np.errstate(divide="ignore"):  # a probability of 1 has log1p(-1) = -inf
         log_absent = np.full(shape, np.log1p(-values[0]))
         terms = node.terms
-        for (members, _), weight in zip(terms, values[1 : 1 + len(terms)], strict=True):
-            active = np.ones(shape, dtype=bool)
-            for member in members:
-                active &= _indicator(shape, axis[member], 1)
-            log_absent = log_absent + np.where(active, np.log1p(-weight), 0.0)
-        log_kept = np.zeros(shape)  # log P(no active preventer blocks it)
+        # A preventer of one term scales that term's weight by 1 - q where it is on.
+        scale = {key: np.ones(shape) for key, _ in node.parents}
+        log_kept = np.zeros(shape)  # log P(no active preventer of the whole node blocks it)
         for inhibitor, q in zip(node.inhibitors, values[1 + len(terms) :], strict=True):
             state = STATES.index(inhibitor.when)
             on = _indicator(shape, axis[inhibitor.factor], state)
-            log_kept = log_kept + np.where(on, np.log1p(-q), 0.0)
+            if inhibitor.term is None:
+                log_kept = log_kept + np.where(on, np.log1p(-q), 0.0)
+            else:
+                scale[inhibitor.term] = scale[inhibitor.term] * np.where(on, 1.0 - q, 1.0)
+        for (key, _), (members, _), weight in zip(
+            node.parents, terms, values[1 : 1 + len(terms)], strict=True
+        ):
+            active = np.ones(shape, dtype=bool)
+            for member in members:
+                active &= _indicator(shape, axis[member], 1)
+            log_absent = log_absent + np.where(active, np.log1p(-weight * scale[key]), 0.0)
     produced = -np.expm1(log_absent)
     present = produced * np.exp(log_kept)
     absent = np.exp(log_absent) + produced * -np.expm1(log_kept)

@@ -14,9 +14,11 @@ Structural form of a condition or symptom ``Y`` (Díez's parameterisation)::
     L_Y ~ Bernoulli(leak_Y),  U_tY ~ Bernoulli(weight_tY),  V_jY ~ Bernoulli(q_jY)
 
 all independent; a term is one parent or a joint cause ``a+b``, and a
-factor is its own noise, ``F ~ Bernoulli(prior_F)``.  Preventers are
-factors, which no intervention touches, so a preventer blocks ``Y`` in both
-worlds or in neither.
+factor is its own noise, ``F ~ Bernoulli(prior_F)``.  A preventer of one
+term ``t`` blocks that term alone: its clause reads ``(all parents of t
+present and U_tY and not (factor j in its state and V_jY))``.  Preventers are
+factors, which no intervention touches, so a preventer blocks ``Y`` (or its
+term) in both worlds or in neither.
 
 Definitions
 -----------
@@ -111,9 +113,10 @@ __all__ = ["RANKINGS", "check_ranking", "counterfactual_scores"]
 #: The rankings :meth:`Model.diagnose` knows.
 RANKINGS: tuple[str, ...] = ("posterior", "expected_disablement", "expected_sufficiency")
 
-# A noisy-OR term (its parents, its weight) and a preventer (factor, state index, q).
+# A noisy-OR term (its parents, its weight) and a preventer (factor, state index, q,
+# and the index of the one term it prevents, or -1 for the whole node).
 _Term = tuple[tuple[str, ...], float]
-_Preventer = tuple[str, int, float]
+_Preventer = tuple[str, int, float, int]
 
 
 def check_ranking(ranking: object) -> str:
@@ -178,7 +181,15 @@ def _build_structure(model: Model) -> _Structure:
         descendants[node.id] = frozenset(below)
     terms = {node.id: tuple((members, w.p) for members, w in node.terms) for node in spec.nodes}
     preventers = {
-        node.id: tuple((i.factor, STATES.index(i.when), i.parameter.p) for i in node.inhibitors)
+        node.id: tuple(
+            (
+                i.factor,
+                STATES.index(i.when),
+                i.parameter.p,
+                -1 if i.term is None else [key for key, _ in node.parents].index(i.term),
+            )
+            for i in node.inhibitors
+        )
         for node in spec.nodes
     }
     weights = {
@@ -470,7 +481,7 @@ def _build_twin(
         cpts[name] = _twin_table(
             structure.leak[node],
             [(tuple(axis[m] for m in members), w) for members, w in structure.terms[node]],
-            [(axis[factor], state, q) for factor, state, q in structure.preventers[node]],
+            [(axis[f], state, q, term) for f, state, q, term in structure.preventers[node]],
             [p in intervened for p in own],
             [changed.index(p) if p in copies else -1 for p in own],
             len(changed),
@@ -482,7 +493,7 @@ def _build_twin(
 def _twin_table(
     leak: float,
     terms: Sequence[tuple[tuple[int, ...], float]],
-    preventers: Sequence[tuple[int, int, float]],
+    preventers: Sequence[tuple[int, int, float, int]],
     intervened: Sequence[bool],
     copy_axis: Sequence[int],
     n_copies: int,
@@ -490,8 +501,11 @@ def _twin_table(
     """Return P(Y' | Y, factual parents, counterfactual copies of changed parents).
 
     ``terms`` are ``(parent axes, weight)``; ``preventers`` are ``(parent
-    axis, blocking state, q)`` on factors, which hold the same state in both
-    worlds.  Axes: ``Y'``, ``Y``, then one per factual parent, then one per
+    axis, blocking state, q, term)`` on factors, which hold the same state in
+    both worlds; ``term`` is the index of the one term a preventer blocks, or
+    -1 for the whole node.  A preventer of one term shares its noise between
+    the worlds as that term's does, so it scales the term's weight by ``1 -
+    q`` where it is active, in both worlds alike.  Axes: ``Y'``, ``Y``, then one per factual parent, then one per
     copy.  A parent's counterfactual state is absent if intervened on, its
     copy's state if it has one, and its factual state otherwise.
 
@@ -519,7 +533,11 @@ def _twin_table(
     absent = np.full(shape, 1.0 - leak)
     absent_counterfactual = absent.copy()
     absent_both = absent.copy()
-    for axes, weight in terms:
+    weights: list[float | np.ndarray] = [weight for _, weight in terms]
+    for axis, state, q, term in preventers:
+        if term >= 0:
+            weights[term] = weights[term] * np.where(factual[axis] == bool(state), 1.0 - q, 1.0)
+    for (axes, _), weight in zip(terms, weights, strict=True):
         on = np.logical_and.reduce([factual[a] for a in axes])
         on_counterfactual = np.logical_and.reduce([counterfactual[a] for a in axes])
         absent = absent * np.where(on, 1.0 - weight, 1.0)
@@ -528,8 +546,9 @@ def _twin_table(
         )
         absent_both = absent_both * np.where(on | on_counterfactual, 1.0 - weight, 1.0)
     unblocked = np.ones(shape)  # b: no active preventer blocks Y (in either world)
-    for axis, state, q in preventers:
-        unblocked = unblocked * np.where(factual[axis] == bool(state), 1.0 - q, 1.0)
+    for axis, state, q, term in preventers:
+        if term < 0:
+            unblocked = unblocked * np.where(factual[axis] == bool(state), 1.0 - q, 1.0)
     off = 1.0 - unblocked * (1.0 - absent)  # P(Y=0)
     off_counterfactual = 1.0 - unblocked * (1.0 - absent_counterfactual)  # P(Y'=0)
     off_both = 1.0 - unblocked * (1.0 - absent_both)  # P(Y=0, Y'=0)

@@ -279,6 +279,15 @@ def _node_builder(node: NodeSpec, numbers: slice) -> Builder:
         _indicator(shape, axis[inhibitor.factor], STATES.index(inhibitor.when))
         for inhibitor in node.inhibitors
     ]
+    keys = [key for key, _ in node.parents]
+    # The preventers of one term (by term index), and those of the whole node.
+    scoped: dict[int, list[int]] = {}
+    whole = []
+    for j, inhibitor in enumerate(node.inhibitors):
+        if inhibitor.term is None:
+            whole.append(j)
+        else:
+            scoped.setdefault(keys.index(inhibitor.term), []).append(j)
     leak = numbers.start
     first_term = leak + 1
     first_preventer = first_term + len(terms)
@@ -286,17 +295,24 @@ def _node_builder(node: NodeSpec, numbers: slice) -> Builder:
     def table(values: np.ndarray) -> np.ndarray:
         batch = len(values)
         expand = (batch, *(1,) * len(shape))
+        own = values[:, numbers]
         with np.errstate(divide="ignore"):  # a probability of 1 has log1p(-1) = -inf
-            logs = np.log1p(-values[:, numbers])
+            logs = np.log1p(-own)
             log_absent = np.broadcast_to(logs[:, 0].reshape(expand), (batch, *shape))
             for t, active in enumerate(terms):
-                log_absent = log_absent + np.where(
-                    active, logs[:, first_term - leak + t].reshape(expand), 0.0
-                )
+                if t in scoped:
+                    weight = np.broadcast_to(own[:, 1 + t].reshape(expand), (batch, *shape))
+                    for j in scoped[t]:
+                        q = own[:, first_preventer - leak + j].reshape(expand)
+                        weight = weight * np.where(preventers[j], 1.0 - q, 1.0)
+                    log_term = np.log1p(-weight)
+                else:
+                    log_term = logs[:, first_term - leak + t].reshape(expand)
+                log_absent = log_absent + np.where(active, log_term, 0.0)
             log_kept = np.zeros((1, *shape))
-            for j, on in enumerate(preventers):
+            for j in whole:
                 log_kept = log_kept + np.where(
-                    on, logs[:, first_preventer - leak + j].reshape(expand), 0.0
+                    preventers[j], logs[:, first_preventer - leak + j].reshape(expand), 0.0
                 )
         produced = -np.expm1(log_absent)
         kept = produced * np.exp(log_kept)

@@ -99,7 +99,14 @@ from bayesleg.errors import (
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.knowledge.evidence import LINE_INDEX, encode_frame, row_name
-from bayesleg.knowledge.modelfile import ANCHORS, STATES, ModelSpec, Parameter, Update
+from bayesleg.knowledge.modelfile import (
+    ANCHORS,
+    STATES,
+    Inhibitor,
+    ModelSpec,
+    Parameter,
+    Update,
+)
 from bayesleg.knowledge.modelwriter import render_model_file
 
 if TYPE_CHECKING:
@@ -594,6 +601,15 @@ def _activation_network(
             current = name
         return current
 
+    def block(node: str, inhibitor: Inhibitor) -> str:
+        # The preventer's blocking variable: on with probability q in its state.
+        q = value[(node, f"prevented_by.{inhibitor.factor}")]
+        table = np.array([[1.0, 1.0], [0.0, 0.0]])
+        table[:, STATES.index(inhibitor.when)] = (1.0 - q, q)
+        name = f"{node}:block:{inhibitor.factor}"
+        add(name, (inhibitor.factor,), table)
+        return name
+
     for node in spec.nodes:
         if node.kind == "factor":
             p = value[(node.id, "prior")]
@@ -610,16 +626,17 @@ def _activation_network(
             if len(members) > 1:
                 add(on, members, _and_table(len(members)))
             w = value[(node.id, f"parents.{key}")]
-            activations.append(f"{node.id}:term:{key}")
-            add(activations[-1], (on,), np.array([[1.0, 1.0 - w], [0.0, w]]))
-        active = f"{node.id}:active" if node.inhibitors else node.id
+            term = f"{node.id}:term:{key}"
+            add(term, (on,), np.array([[1.0, 1.0 - w], [0.0, w]]))
+            # A preventer of this term alone blocks its activation before the OR.
+            blocks = [block(node.id, i) for i in node.inhibitors if i.term == key]
+            if blocks:
+                term = chain(node.id, [term, *blocks], _AND_NOT, f"{term}:unblocked", f"{key}:")
+            activations.append(term)
+        whole = [i for i in node.inhibitors if i.term is None]
+        active = f"{node.id}:active" if whole else node.id
         gated = [chain(node.id, activations, _OR, active, "or")]
-        for inhibitor in node.inhibitors:
-            q = value[(node.id, f"prevented_by.{inhibitor.factor}")]
-            table = np.array([[1.0, 1.0], [0.0, 0.0]])
-            table[:, STATES.index(inhibitor.when)] = (1.0 - q, q)
-            gated.append(f"{node.id}:block:{inhibitor.factor}")
-            add(gated[-1], (inhibitor.factor,), table)
+        gated += [block(node.id, inhibitor) for inhibitor in whole]
         chain(node.id, gated, _AND_NOT, node.id, "unblocked")
     return DiscreteNetwork(
         variables=tuple(variables),
