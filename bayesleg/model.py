@@ -16,6 +16,7 @@ import numpy as np
 from bayesleg.errors import (
     BayeslegError,
     ConditionColumnWarning,
+    ImpossibleEvidenceError,
     InvalidArgumentError,
     UnknownNodeError,
     name_case,
@@ -248,7 +249,16 @@ class Model:
         """
         ranking = check_ranking(ranking)
         samples = check_uncertainty(uncertainty)
-        diagnosis = self._diagnose_normalised([normalise_evidence(evidence, self._ids)], ranking)[0]
+        normalised = normalise_evidence(evidence, self._ids)
+        try:
+            diagnosis = self._diagnose_normalised([normalised], ranking)[0]
+        except ImpossibleEvidenceError as error:
+            # One case, so no case number: the evidence as given instead.
+            single = ImpossibleEvidenceError(
+                f"the evidence has probability zero under the model: {normalised}"
+            )
+            single.observed = error.observed
+            raise single from error
         return with_uncertainty(self.spec, diagnosis, samples) if samples else diagnosis
 
     def diagnose_many(

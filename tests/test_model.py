@@ -196,8 +196,16 @@ def test_evidence_must_be_a_mapping(tiny):
 
 def test_impossible_evidence_raises(tiny):
     # S has leak 0, so S present with both of its causes absent cannot happen.
-    with pytest.raises(ImpossibleEvidenceError, match="probability zero"):
+    with pytest.raises(ImpossibleEvidenceError, match="probability zero") as raised:
         tiny.diagnose({"c": False, "d": False, "s": True})
+    # One case: no case number, and the evidence as the model read it.
+    assert "case" not in str(raised.value)
+    assert raised.value.case is None
+    assert str(raised.value).endswith("{'c': 'absent', 'd': 'absent', 's': 'present'}")
+    # In a batch the case is named.
+    with pytest.raises(ImpossibleEvidenceError, match="case 1") as raised:
+        tiny.diagnose_many([{}, {"c": False, "d": False, "s": True}])
+    assert raised.value.case == 1
 
 
 def test_bad_model_file_raises_at_load(tmp_path):

@@ -174,9 +174,7 @@ def _key(key: str) -> str:
     return key if key.replace("_", "").isalnum() else _string(key)
 
 
-def _parameter(
-    parameter: Parameter, *, when: str | None = None, term: str | None = None
-) -> str:
+def _parameter(parameter: Parameter, *, when: str | None = None, term: str | None = None) -> str:
     fields = [] if when is None else [f"when = {_string(when)}"]
     if term is not None:
         fields.append(f"term = {_string(term)}")

@@ -505,9 +505,10 @@ def _twin_table(
     both worlds; ``term`` is the index of the one term a preventer blocks, or
     -1 for the whole node.  A preventer of one term shares its noise between
     the worlds as that term's does, so it scales the term's weight by ``1 -
-    q`` where it is active, in both worlds alike.  Axes: ``Y'``, ``Y``, then one per factual parent, then one per
-    copy.  A parent's counterfactual state is absent if intervened on, its
-    copy's state if it has one, and its factual state otherwise.
+    q`` where it is active, in both worlds alike.  Axes: ``Y'``, ``Y``, then
+    one per factual parent, then one per copy.  A parent's counterfactual
+    state is absent if intervened on, its copy's state if it has one, and its
+    factual state otherwise.
 
     Examples
     --------
