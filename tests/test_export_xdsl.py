@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 
 import bayesleg
-from bayesleg.errors import ModelFileError
+from bayesleg.errors import ModelFileError, UnsupportedSourceError
 from bayesleg.inference.formats import parse_xdsl, read_network
+from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.research.export import export_network
 
 TINY = Path(__file__).parent / "fixtures" / "tiny.toml"
@@ -191,6 +192,18 @@ def test_nodes_sit_in_three_columns_by_the_layout(model, exported):
         tops = [placed[v][1] for v in ids]
         assert tops == sorted(tops) and len(set(tops)) == len(tops)  # in layout order
     assert len({placed[v][0] for v in placed}) == 3
+
+
+def test_a_name_with_whitespace_is_refused(tmp_path):
+    network = DiscreteNetwork(
+        variables=("a b",),
+        states={"a b": ("no", "yes")},
+        parents={"a b": ()},
+        cpts={"a b": [0.5, 0.5]},
+    )
+    with pytest.raises(UnsupportedSourceError, match=r"cannot write variable 'a b' as XDSL"):
+        export_network(network, tmp_path / "x.xdsl")
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- reading it back --------------------------------------------------------------------

@@ -37,12 +37,13 @@ from xml.etree import ElementTree
 
 import numpy as np
 
+from bayesleg.errors import UnsupportedSourceError
 from bayesleg.inference.network import DiscreteNetwork
 
 if TYPE_CHECKING:
     from bayesleg.knowledge.modelfile import ModelSpec, NodeSpec
 
-__all__ = ["XDSL", "noisy_max_nodes", "xdsl_document"]
+__all__ = ["XDSL", "xdsl_document"]
 
 _PRESENT, _ABSENT = "present", "absent"
 # Node boxes on GeNIe's canvas: size, spacing, and a colour for each column.
@@ -61,16 +62,8 @@ class XDSL:
     noisy_max: tuple[str, ...]
 
 
-def noisy_max_nodes(spec: ModelSpec) -> tuple[str, ...]:
-    """Return the ids of the nodes GeNIe's noisy-MAX expresses exactly, in file order.
-
-    A condition or symptom with at least one term, every term a single parent,
-    and no preventer.
-    """
-    return tuple(node.id for node in spec.nodes if _fits_noisy_max(node))
-
-
 def _fits_noisy_max(node: NodeSpec) -> bool:
+    """A condition or symptom with a term, every term a single parent, and no preventer."""
     return (
         node.kind != "factor"
         and bool(node.terms)
@@ -97,7 +90,20 @@ def xdsl_document(
     noisy_max : bool, default True
         False writes every node as a ``<cpt>`` table, for readers that know
         no other element (pgmpy's, pyAgrum's).
+
+    Raises
+    ------
+    UnsupportedSourceError
+        If a variable's name holds whitespace, which separates the names of
+        a ``<parents>`` list.
     """
+    spaced = next((v for v in network.variables if len(v.split()) != 1), None)
+    if spaced is not None:
+        raise UnsupportedSourceError(
+            f"cannot write variable {spaced!r} as XDSL: a node's <parents> are separated "
+            "by whitespace, so a name must be one word (GeNIe wants a letter, then "
+            "letters, digits and underscores)"
+        )
     nodes = {node.id: node for node in spec.nodes} if spec is not None else {}
     noisy = {v for v in network.variables if noisy_max and v in nodes and _fits_noisy_max(nodes[v])}
     states = {
