@@ -290,6 +290,23 @@ def test_a_bad_noisy_max_is_refused_naming_the_node(node, message):
     assert "'c'" in str(caught.value) and "bad.xdsl" in str(caught.value)
 
 
+def test_a_file_in_the_encoding_it_declares_reads(tmp_path):
+    # GeNIe often writes ISO-8859-1; a state named "é" is one byte there.
+    text = _xdsl(
+        '<cpt id="a"><state id="\u00e9"/><state id="b"/><probabilities>0.25 0.75</probabilities></cpt>'
+    )
+    path = tmp_path / "latin.xdsl"
+    path.write_bytes(
+        text.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="ISO-8859-1"?>').encode(
+            "latin-1"
+        )
+    )
+    assert read_network(path).states["a"] == ("\u00e9", "b")
+    path.write_bytes(b'<?xml version="1.0" encoding="no-such"?><smile/>')
+    with pytest.raises(ModelFileError, match="cannot decode the XML: unknown encoding: no-such"):
+        read_network(path)
+
+
 def test_a_document_that_is_not_xdsl_is_refused():
     with pytest.raises(ModelFileError, match="not well-formed XML"):
         parse_xdsl("<smile><nodes>")

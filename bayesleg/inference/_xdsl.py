@@ -25,6 +25,7 @@ Other node kinds (deterministic, decision, utility, equation, ...) are refused.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from xml.etree import ElementTree
 
 import numpy as np
@@ -39,19 +40,17 @@ _KINDS = ("cpt", "noisymax")
 _TOLERANCE = 1e-6
 
 
+@dataclass(frozen=True)
 class _Node:
     """One node as declared: its element, states and parents."""
 
-    def __init__(
-        self, element: ElementTree.Element, states: tuple[str, ...], parents: tuple[str, ...]
-    ):
-        self.element = element
-        self.states = states
-        self.parents = parents
+    element: ElementTree.Element
+    states: tuple[str, ...]
+    parents: tuple[str, ...]
 
 
 def read_xdsl(
-    text: str, *, source: object, memory_limit: int
+    text: str | bytes, *, source: object, memory_limit: int
 ) -> tuple[
     list[str], dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], dict[str, np.ndarray]
 ]:
@@ -68,6 +67,8 @@ def read_xdsl(
         root = ElementTree.fromstring(text)
     except ElementTree.ParseError as error:
         raise ModelFileError(source, f"not well-formed XML: {error}") from None
+    except (LookupError, ValueError) as error:  # an unknown or multi-byte declared encoding
+        raise ModelFileError(source, f"cannot decode the XML: {error}") from None
     if root.tag != "smile":
         raise ModelFileError(source, f"expected a <smile> document, found <{root.tag[:40]}>")
     listed = root.find("nodes")

@@ -128,13 +128,15 @@ def read_network(
             f"{path}: unknown network format {kind or '(no suffix)'!r}; expected .bif, "
             ".xmlbif, .xdsl or .uai, optionally followed by .gz"
         )
+    if kind == ".xdsl":  # the XML parser follows the encoding the file declares
+        return parse_xdsl(
+            _read_bytes(path, compressed, max_bytes), source=path, memory_limit=memory_limit
+        )
     text = _read_text(path, compressed, max_bytes)
     if kind == ".bif":
         return parse_bif(text, source=path, memory_limit=memory_limit)
     if kind == ".uai":
         return parse_uai(text, source=path, memory_limit=memory_limit)
-    if kind == ".xdsl":
-        return parse_xdsl(text, source=path, memory_limit=memory_limit)
     from pgmpy import readwrite
 
     reader = getattr(readwrite, _READERS[kind])
@@ -152,6 +154,15 @@ def read_network(
 
 def _read_text(path: Path, compressed: bool, max_bytes: int) -> str:
     """Return the file's text, refusing more than ``max_bytes`` bytes of it."""
+    data = _read_bytes(path, compressed, max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelFileError(path, f"cannot read the file: {error}") from error
+
+
+def _read_bytes(path: Path, compressed: bool, max_bytes: int) -> bytes:
+    """Return the file's bytes (decompressed), refusing more than ``max_bytes`` of them."""
     too_long = ModelFileError(
         path,
         f"the file{' decompresses to' if compressed else ' holds'} more than {max_bytes} "
@@ -165,8 +176,8 @@ def _read_text(path: Path, compressed: bool, max_bytes: int) -> str:
                 data += chunk
                 if len(data) > max_bytes:
                     raise too_long
-        return data.decode("utf-8")
-    except (OSError, UnicodeDecodeError, EOFError, zlib.error) as error:
+        return bytes(data)
+    except (OSError, EOFError, zlib.error) as error:
         raise ModelFileError(path, f"cannot read the file: {error}") from error
 
 
@@ -382,7 +393,7 @@ def parse_uai(
 
 
 def parse_xdsl(
-    text: str, *, source: object = "<string>", memory_limit: int = DEFAULT_MEMORY_LIMIT
+    text: str | bytes, *, source: object = "<string>", memory_limit: int = DEFAULT_MEMORY_LIMIT
 ) -> DiscreteNetwork:
     """Parse the text of a GeNIe ``.xdsl`` file: ``<cpt>`` and ``<noisymax>`` nodes.
 
@@ -396,8 +407,9 @@ def parse_xdsl(
 
     Parameters
     ----------
-    text : str
-        The file's contents.
+    text : str or bytes
+        The file's contents; as bytes, decoded as the XML declaration says
+        (GeNIe writes ISO-8859-1 as often as UTF-8).
     source : object, default "<string>"
         Where the text came from, for error messages.
     memory_limit : int, default 1 GiB
