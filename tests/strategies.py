@@ -394,6 +394,11 @@ _TOKENS = {
         "<probabilities>",
         "</probabilities>",
         "<nodes>",
+        '<noisymax id="v9">',
+        "</noisymax>",
+        "<strengths>1 0</strengths>",
+        "<parameters>",
+        "</parameters>",
     ),
     ".toml": (
         *"[]{}=\"',.#\n",

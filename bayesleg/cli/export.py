@@ -17,7 +17,10 @@ from bayesleg.research.export import (
 
 HELP = "write the network as BIF, XMLBIF, XDSL, NET or UAI"
 DESCRIPTION = (
-    "Write the model's network in another tool's format through pgmpy's writers. "
+    "Write the model's network in another tool's format. "
+    "XDSL (GeNIe) writes each leaky noisy-OR node whose terms are single parents and "
+    "which no preventer blocks as GeNIe's own noisy-MAX, every other node as a table; "
+    "the other formats go through pgmpy's writers and hold tables only. "
     "A FILE ending in .gz is written gzip-compressed. "
     "UAI files have no names: the variable and state names go beside the file in "
     "FILE.names.json."
@@ -33,6 +36,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "it must agree with that suffix",
     )
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    parser.add_argument(
+        "--tables",
+        action="store_true",
+        help="XDSL: write every node as a full <cpt> table, no <noisymax>, for readers "
+        "that know only tables (pgmpy, pyAgrum); the other formats always hold tables",
+    )
     add_force_option(parser, "FILE (and FILE.names.json)")
     add_model_option(parser)
 
@@ -47,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         check_output(names_path, force=args.force)
     model = load(args.model)
     with writing(args.output):
-        written = export_network(model, args.output, format=format)
-    print(f"wrote {written.path} ({format}, {len(written.states)} variables)")
+        written = export_network(model, args.output, format=format, noisy_max=not args.tables)
+    noisy = f", {len(written.noisy_max)} as noisy-MAX" if written.noisy_max else ""
+    print(f"wrote {written.path} ({format}, {len(written.states)} variables{noisy})")
     if format == "uai":
         with writing(names_path):
             names = write_uai_names(written, Path(names_path))

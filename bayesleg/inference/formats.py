@@ -4,9 +4,11 @@ BIF files (the format of the bnlearn repository) are parsed here with
 regular expressions, which is much faster than pgmpy's grammar and needs
 numpy alone; so are UAI files, whose tables pgmpy's reader lays out child
 first, against the format (the child is the last variable of a table's
-scope and varies fastest).  ``.xmlbif`` and ``.xdsl`` files go through
-pgmpy's readers, imported only when such a file is read.  Any of them may
-be gzipped (``.gz``).
+scope and varies fastest).  GeNIe's ``.xdsl`` files are read here too, with
+the standard library's XML parser: ``<cpt>`` tables and ``<noisymax>`` nodes,
+which pgmpy's reader does not know (:func:`parse_xdsl`).  ``.xmlbif`` files
+go through pgmpy's reader, imported only when such a file is read.  Any of
+them may be gzipped (``.gz``).
 
 Reading is bounded before it allocates: a file (gzipped or not) may hold at
 most ``max_bytes`` bytes of text, and the tables a BIF or UAI file declares
@@ -48,7 +50,15 @@ from bayesleg.inference.network import (
 if TYPE_CHECKING:
     from pgmpy.models import DiscreteBayesianNetwork
 
-__all__ = ["MAX_BYTES", "from_pgmpy", "parse_bif", "parse_uai", "read_network", "to_pgmpy"]
+__all__ = [
+    "MAX_BYTES",
+    "from_pgmpy",
+    "parse_bif",
+    "parse_uai",
+    "parse_xdsl",
+    "read_network",
+    "to_pgmpy",
+]
 
 #: Most bytes of text :func:`read_network` reads from a file, after any decompression.
 MAX_BYTES = 256 << 20
@@ -67,7 +77,7 @@ _WORD = re.compile(r"\S+")
 _SPACE = re.compile(r"\s")
 # Most characters of text converted to numbers at a time.
 _NUMBERS_CHUNK = 1 << 20
-_READERS = {".xmlbif": "XMLBIFReader", ".xdsl": "XDSLReader"}
+_READERS = {".xmlbif": "XMLBIFReader"}
 
 
 def read_network(
@@ -113,10 +123,14 @@ def read_network(
     suffixes = [s.lower() for s in path.suffixes]
     compressed = bool(suffixes) and suffixes[-1] == ".gz"
     kind = suffixes[-2] if compressed and len(suffixes) > 1 else (suffixes or [""])[-1]
-    if kind not in (".bif", ".uai") and kind not in _READERS:
+    if kind not in (".bif", ".uai", ".xdsl") and kind not in _READERS:
         raise UnsupportedSourceError(
             f"{path}: unknown network format {kind or '(no suffix)'!r}; expected .bif, "
             ".xmlbif, .xdsl or .uai, optionally followed by .gz"
+        )
+    if kind == ".xdsl":  # the XML parser follows the encoding the file declares
+        return parse_xdsl(
+            _read_bytes(path, compressed, max_bytes), source=path, memory_limit=memory_limit
         )
     text = _read_text(path, compressed, max_bytes)
     if kind == ".bif":
@@ -140,6 +154,15 @@ def read_network(
 
 def _read_text(path: Path, compressed: bool, max_bytes: int) -> str:
     """Return the file's text, refusing more than ``max_bytes`` bytes of it."""
+    data = _read_bytes(path, compressed, max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelFileError(path, f"cannot read the file: {error}") from error
+
+
+def _read_bytes(path: Path, compressed: bool, max_bytes: int) -> bytes:
+    """Return the file's bytes (decompressed), refusing more than ``max_bytes`` of them."""
     too_long = ModelFileError(
         path,
         f"the file{' decompresses to' if compressed else ' holds'} more than {max_bytes} "
@@ -153,8 +176,8 @@ def _read_text(path: Path, compressed: bool, max_bytes: int) -> str:
                 data += chunk
                 if len(data) > max_bytes:
                     raise too_long
-        return data.decode("utf-8")
-    except (OSError, UnicodeDecodeError, EOFError, zlib.error) as error:
+        return bytes(data)
+    except (OSError, EOFError, zlib.error) as error:
         raise ModelFileError(path, f"cannot read the file: {error}") from error
 
 
@@ -365,6 +388,63 @@ def parse_uai(
     }
     try:
         return _network(names, states, parents, cpts)
+    except BayeslegError as error:
+        raise ModelFileError(source, str(error)) from error
+
+
+def parse_xdsl(
+    text: str | bytes, *, source: object = "<string>", memory_limit: int = DEFAULT_MEMORY_LIMIT
+) -> DiscreteNetwork:
+    """Parse the text of a GeNIe ``.xdsl`` file: ``<cpt>`` and ``<noisymax>`` nodes.
+
+    A ``<cpt>`` lists a distribution over the node's states for each
+    configuration of its parents, the last parent varying fastest.  A
+    ``<noisymax>`` is expanded to its full table by SMILE's definition
+    (native, Díez parameterisation; the node's last state distinguished;
+    ``<strengths>`` giving each parent's states strongest first; the leak's
+    distribution last in ``<parameters>``), as ``bayesleg export`` writes it.
+    Other kinds of node (deterministic, decision, utility, equation) are refused.
+
+    Parameters
+    ----------
+    text : str or bytes
+        The file's contents; as bytes, decoded as the XML declaration says
+        (GeNIe writes ISO-8859-1 as often as UTF-8).
+    source : object, default "<string>"
+        Where the text came from, for error messages.
+    memory_limit : int, default 1 GiB
+        Most bytes the tables may take together, checked against the
+        declared states and parents before any table is built.
+
+    Returns
+    -------
+    DiscreteNetwork
+
+    Raises
+    ------
+    ModelFileError
+        If the text does not describe a valid network, naming the node and
+        the element at fault.
+    NetworkTooLargeError
+        If the tables would take more than ``memory_limit`` bytes.
+
+    Examples
+    --------
+    A noisy-OR of one parent of weight 0.8 and a leak of 0.1:
+
+    >>> network = parse_xdsl('''<smile version="1.0" id="x"><nodes>
+    ... <cpt id="a"><state id="no"/><state id="yes"/><probabilities>0.5 0.5</probabilities></cpt>
+    ... <noisymax id="b"><state id="yes"/><state id="no"/><parents>a</parents>
+    ... <strengths>1 0</strengths><parameters>0.8 0.2 0 1 0.1 0.9</parameters></noisymax>
+    ... </nodes></smile>''')
+    >>> network.cpts["b"].round(2).tolist()  # rows yes, no; columns a = no, yes
+    [[0.1, 0.82], [0.9, 0.18]]
+    """
+    from bayesleg.inference._xdsl import read_xdsl
+
+    declared, states, parents, cpts = read_xdsl(text, source=source, memory_limit=memory_limit)
+    try:
+        return _network(declared, states, parents, cpts)
     except BayeslegError as error:
         raise ModelFileError(source, str(error)) from error
 

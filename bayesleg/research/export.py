@@ -1,6 +1,18 @@
 """Write a model's network in the file formats other tools read.
 
-Every format goes through pgmpy's ``readwrite`` writers, with three of their
+**XDSL** (GeNIe, SMILE) is written here (:mod:`bayesleg.research._xdsl`):
+each leaky noisy-OR node whose terms are single parents and which no
+preventer blocks becomes GeNIe's own ``<noisymax>`` element (SMILE's native
+parameterisation is Díez's, the model file's), with its states listed
+``present`` first, as SMILE wants a noisy-MAX node's distinguished state last;
+every other node -- a factor, a node with a joint term ``"a+b"`` or a
+preventer, which noisy-MAX cannot express -- is a full ``<cpt>`` table.
+``noisy_max=False`` writes every node as a table, for readers that know only
+``<cpt>`` (pgmpy's, pyAgrum's).  Nodes are placed on GeNIe's canvas in the
+three columns of :func:`bayesleg.research.layout.layered_order`, so the same
+model gives the same bytes every time.
+
+Every other format goes through pgmpy's ``readwrite`` writers, with three of their
 quirks handled here:
 
 * **NET** (Hugin; GeNIe, pyAgrum): pgmpy's ``NETWriter`` rounds every
@@ -18,19 +30,20 @@ quirks handled here:
   ....  :class:`Export` records that mapping and :meth:`Export.restore` puts
   the names back; ``bayesleg export`` writes it beside the file as
   ``FILE.names.json``.
-* **BIF, XDSL**: the network gets the model's id as its name (pgmpy would write
-  ``unknown`` and ``MyNetwork``).
+* **BIF**: the network gets the model's id as its name (pgmpy would write
+  ``unknown``).
 
 A path ending in ``.gz`` (``leg.bif.gz``) is written gzip-compressed, in the
 format the suffix before it names; :func:`bayesleg.inference.formats.read_network`
 reads such a file back.  A format given explicitly must agree with the suffix,
 so a ``.uai`` file never holds BIF.
 
-XDSL writes numbers with 16 decimals; BIF, XMLBIF and UAI write each as the
-shortest decimal that reads back as the same double; after the fix above, so
-does NET.  Reading any of them back gives the model's posteriors to 1e-15 or
-so (``tests/test_export.py`` checks 1e-9).  Other readers may be less exact:
-pyAgrum parses BIF and NET numbers in single precision.
+XDSL, BIF, XMLBIF and UAI write each number as the shortest decimal that
+reads back as the same double; after the fix above, so does NET.  Reading any
+of them back gives the model's posteriors to 1e-15 or so
+(``tests/test_export.py`` checks 1e-9, ``tests/test_export_xdsl.py`` 1e-12).
+Other readers may be less exact: pyAgrum parses BIF and NET numbers in single
+precision.
 """
 
 from __future__ import annotations
@@ -52,6 +65,8 @@ import numpy as np
 from bayesleg.errors import InvalidArgumentError, UnsupportedSourceError
 from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.knowledge._files import check_file_name, replacing, write_text
+from bayesleg.knowledge.modelfile import ModelSpec
+from bayesleg.research._xdsl import xdsl_document
 
 if TYPE_CHECKING:
     from pgmpy.models import DiscreteBayesianNetwork
@@ -87,14 +102,19 @@ class Export:
         ``var_0``, ``var_1``, ...; every other format keeps the names), the
         network's variable.
     states : mapping of str to tuple of str
-        For each of the network's variables, its states in the file's order.
-        A UAI reader names them ``0``, ``1``, ...
+        For each of the network's variables, its states in the file's order
+        (an XDSL noisy-MAX node lists ``present`` first).  A UAI reader names
+        them ``0``, ``1``, ...
+    noisy_max : tuple of str
+        The nodes written as XDSL ``<noisymax>`` elements; empty for every
+        other format.
     """
 
     path: Path
     format: str
     variables: Mapping[str, str]
     states: Mapping[str, tuple[str, ...]]
+    noisy_max: tuple[str, ...] = ()
 
     def restore(self, network: DiscreteNetwork) -> DiscreteNetwork:
         """Return a network read back from the file, with the original names.
@@ -167,7 +187,11 @@ def _format_named(path: str | os.PathLike[str]) -> str | None:
 
 
 def export_network(
-    source: Any, path: str | os.PathLike[str], *, format: str | None = None
+    source: Any,
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    noisy_max: bool = True,
 ) -> Export:
     """Write a network to a file in another tool's format.
 
@@ -181,6 +205,10 @@ def export_network(
         it is written gzip-compressed.
     format : {"bif", "xmlbif", "xdsl", "net", "uai"}, optional
         By default, from the suffix of ``path`` (before any ``.gz``).
+    noisy_max : bool, default True
+        XDSL only: write each of a model's plain leaky noisy-OR nodes as
+        GeNIe's ``<noisymax>``; False writes every node as a ``<cpt>`` table.
+        A bare network, and every other format, is all tables.
 
     Returns
     -------
@@ -204,7 +232,7 @@ def export_network(
     >>> dict(written.variables)
     {'var_0': 'c', 'var_1': 'd', 'var_2': 'f', 'var_3': 's', 'var_4': 't'}
     """
-    network, name = _network_of(source)
+    network, name, spec = _network_of(source)
     if format is None:
         format = format_for_path(path)
     if format not in FORMATS:
@@ -213,8 +241,15 @@ def export_network(
         )
     check_format(path, format)
     path = check_file_name(path)
-    pgmpy_network = _pgmpy_network(network, name)
-    writer = _WRITERS[format](pgmpy_network, name)
+    states: Mapping[str, tuple[str, ...]] = {v: tuple(network.states[v]) for v in network.variables}
+    written_noisy: tuple[str, ...] = ()
+    writer: Any
+    if format == "xdsl":
+        document = xdsl_document(network, name, spec, noisy_max=noisy_max)
+        writer = _BytesWriter(document.data)
+        states, written_noisy = document.states, document.noisy_max
+    else:
+        writer = _WRITERS[format](_pgmpy_network(network, name), name)
     with replacing(path) as temporary:
         if _compressed(path):
             _write_compressed(writer, temporary, path.with_suffix("").name)
@@ -229,7 +264,8 @@ def export_network(
         path=path,
         format=format,
         variables=MappingProxyType(variables),
-        states=MappingProxyType({v: tuple(network.states[v]) for v in network.variables}),
+        states=MappingProxyType(dict(states)),
+        noisy_max=written_noisy,
     )
 
 
@@ -320,12 +356,15 @@ def write_uai_names(export: Export, path: str | os.PathLike[str]) -> Path:
     return write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
-def _network_of(source: Any) -> tuple[DiscreteNetwork, str]:
+def _network_of(source: Any) -> tuple[DiscreteNetwork, str, ModelSpec | None]:
     if isinstance(source, DiscreteNetwork):
-        return source, "network"
+        return source, "network", None
     inner = getattr(source, "discrete_network", None)
     if isinstance(inner, DiscreteNetwork):
-        return inner, str(getattr(source, "id", "network"))
+        spec = getattr(source, "spec", None)
+        if not isinstance(spec, ModelSpec):
+            spec = None
+        return inner, str(getattr(source, "id", "network")), spec
     raise UnsupportedSourceError(
         f"cannot export a {type(source).__name__}; expected a bayesleg Model or a DiscreteNetwork"
     )
@@ -354,10 +393,14 @@ def _xmlbif(network: DiscreteBayesianNetwork, name: str) -> Any:
     return XMLBIFWriter(network)
 
 
-def _xdsl(network: DiscreteBayesianNetwork, name: str) -> Any:
-    from pgmpy.readwrite import XDSLWriter
+class _BytesWriter:
+    """Writes bytes made beforehand, as pgmpy's writers write their files."""
 
-    return XDSLWriter(network, network_id=name)
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def write(self, filename: str) -> None:
+        Path(filename).write_bytes(self.data)
 
 
 def _uai(network: DiscreteBayesianNetwork, name: str) -> Any:
@@ -399,4 +442,4 @@ def _net(network: DiscreteBayesianNetwork, name: str) -> Any:
     return _ExactNETWriter(network)
 
 
-_WRITERS = {"bif": _bif, "xmlbif": _xmlbif, "xdsl": _xdsl, "net": _net, "uai": _uai}
+_WRITERS = {"bif": _bif, "xmlbif": _xmlbif, "net": _net, "uai": _uai}
