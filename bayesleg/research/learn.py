@@ -66,9 +66,13 @@ the engine:
 
 Each iteration raises the log posterior, ``log P(data | numbers)`` plus the
 log prior; the loop stops when no number moves by more than ``tolerance`` or
-after ``max_iterations``.  A number of exactly 0 or 1 stays put: EM never
-moves a probability off 0 or 1, which suits values the texts call impossible
-or certain.
+after ``max_iterations``.  With conditions unobserved EM creeps (linear
+convergence, slow where the data say little), so the steps are accelerated
+by SQUAREM (Varadhan and Roland 2008; see ``_squarem``), which jumps along
+the path two EM steps trace and keeps a jump only when it raises the log
+posterior: the same fixed point, monotone, in several times fewer passes.
+A number of exactly 0 or 1 stays put: EM never moves a probability off 0 or
+1, which suits values the texts call impossible or certain.
 
 Why not refit full tables (pgmpy's ``ExpectationMaximization`` with a BDeu
 prior)?  A node with ``k`` parents has ``2**k`` table columns against
@@ -85,7 +89,7 @@ import hashlib
 import math
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -176,9 +180,11 @@ class Fit:
         ``"leak"``, ``"parents.<term key>"``, ``"prevented_by.<factor id>"``.
     log_posterior : tuple of float
         The log posterior (log-likelihood of the data plus log prior, up to a
-        constant) at the start of each iteration; it never decreases.
+        constant) at each point the fit kept: the start of each EM step, and
+        each accepted extrapolation; it never decreases.
     iterations : int
-        EM iterations run.
+        EM steps run (each one pass over the data), rejected extrapolations
+        included.
     converged : bool
         Whether the last iteration moved no number by more than the tolerance.
     cases : int
@@ -333,12 +339,9 @@ def fit(
             + [slot.trial for slot in slots if slot.trial is not None]
         )
     )
-    values = prior.copy()
-    trace: list[float] = []
-    converged = False
-    iterations = 0
-    while iterations < max_iterations:
-        iterations += 1
+
+    def em_step(values: np.ndarray) -> tuple[np.ndarray, float]:
+        """One EM step from ``values``: the fitted numbers, and the log posterior there."""
         engine = compile_engine(_activation_network(spec, slots, values))
         successes = np.zeros(len(slots))
         trials = np.zeros(len(slots))
@@ -362,18 +365,14 @@ def fit(
                 else weights @ marginals[slot.trial][:, slot.state]
                 for slot in slots
             ]
-        trace.append(log_likelihood + _log_prior(values, prior, strength))
         # With no trials and no prior weight the data say nothing: keep the value.
         weight = strength + trials
         fitted = np.divide(
             strength * prior + successes, weight, out=values.copy(), where=weight > 0
         )
-        fitted = np.clip(fitted, 0.0, 1.0)
-        moved = float(np.max(np.abs(fitted - values), initial=0.0))
-        values = fitted
-        if moved <= tolerance:
-            converged = True
-            break
+        return np.clip(fitted, 0.0, 1.0), log_likelihood + _log_prior(values, prior, strength)
+
+    values, trace, iterations, converged = _squarem(em_step, prior, max_iterations, tolerance)
     return Fit(
         estimates={
             (slot.node, slot.field): float(v) for slot, v in zip(slots, values, strict=True)
@@ -386,6 +385,74 @@ def fit(
         rows=int(codes.shape[0]),
         unobserved=unobserved,
     )
+
+
+# How close to 0 and 1 an extrapolated number may go (EM itself may reach them).
+_EDGE = 1e-10
+# A jump is kept only if it gains more than this many units in the last place
+# of the log posterior: a gain within rounding would make the path depend on
+# the order of the sums (how the data are chunked).
+_GAIN = 1000
+
+
+def _squarem(
+    em_step: Callable[[np.ndarray], tuple[np.ndarray, float]],
+    start: np.ndarray,
+    max_iterations: int,
+    tolerance: float,
+) -> tuple[np.ndarray, list[float], int, bool]:
+    """Run EM from ``start``, accelerated by SQUAREM, and return (numbers, trace, steps, converged).
+
+    Varadhan and Roland's squared extrapolation (SqS3, Scand. J. Statist. 35,
+    2008): from ``x0``, two EM steps give ``x1`` and ``x2``; with ``r = x1 -
+    x0``, ``v = x2 - x1 - r`` and ``a = min(-|r| / |v|, -1)``, the jump is ``x0 -
+    2 a r + a**2 v``, clipped into (0, 1).  The jump is kept only if its log
+    posterior is above that of ``x1`` by more than rounding; the next cycle then starts from the
+    EM step taken at the jump, else from ``x2``.  So every point of the trace
+    is at least the one before, as with plain EM, and a fixed point of EM is
+    still where it stops: when one EM step moves no number by more than
+    ``tolerance``.  ``steps`` counts EM steps (each one pass of the engine
+    over the data), the jumps' included; numbers at exactly 0 or 1 stay put.
+    """
+    fixed = (start == 0.0) | (start == 1.0)
+    values = start.copy()
+    trace: list[float] = []
+    steps = 0
+
+    def step(x: np.ndarray) -> tuple[np.ndarray, float]:
+        nonlocal steps
+        steps += 1
+        return em_step(x)
+
+    while steps < max_iterations:
+        first, here = step(values)
+        trace.append(here)
+        if np.max(np.abs(first - values), initial=0.0) <= tolerance:
+            return first, trace, steps, True
+        if steps >= max_iterations:
+            return first, trace, steps, False
+        second, at_first = step(first)
+        trace.append(at_first)
+        if np.max(np.abs(second - first), initial=0.0) <= tolerance:
+            return second, trace, steps, True
+        r = first - values
+        v = second - first - r
+        size = float(np.linalg.norm(v))
+        if size == 0.0 or steps >= max_iterations:
+            values = second
+            continue
+        a = min(-float(np.linalg.norm(r)) / size, -1.0)
+        jump = np.where(fixed, second, np.clip(values - 2 * a * r + a * a * v, _EDGE, 1 - _EDGE))
+        try:
+            after, at_jump = step(jump)
+        except ImpossibleEvidenceError:
+            at_jump = -math.inf
+        if math.isfinite(at_jump) and at_jump > at_first + _GAIN * math.ulp(at_first):
+            trace.append(at_jump)
+            values = after
+        else:
+            values = second
+    return values, trace, steps, False
 
 
 def data_sha256(columns: Sequence[str], codes: np.ndarray) -> str:
