@@ -291,8 +291,12 @@ def fit(
     strength: float,
     max_iterations: int = 1000,
     tolerance: float = 1e-6,
+    accelerate: bool = True,
 ) -> Fit:
     """Fit every number of the model to case data by EM; see :func:`update`.
+
+    ``accelerate=False`` runs plain EM steps, without SQUAREM's jumps: the
+    same fixed point, in more steps.
 
     Returns
     -------
@@ -372,7 +376,9 @@ def fit(
         )
         return np.clip(fitted, 0.0, 1.0), log_likelihood + _log_prior(values, prior, strength)
 
-    values, trace, iterations, converged = _squarem(em_step, prior, max_iterations, tolerance)
+    values, trace, iterations, converged = _squarem(
+        em_step, prior, max_iterations, tolerance, accelerate=accelerate
+    )
     return Fit(
         estimates={
             (slot.node, slot.field): float(v) for slot, v in zip(slots, values, strict=True)
@@ -400,6 +406,8 @@ def _squarem(
     start: np.ndarray,
     max_iterations: int,
     tolerance: float,
+    *,
+    accelerate: bool = True,
 ) -> tuple[np.ndarray, list[float], int, bool]:
     """Run EM from ``start``, accelerated by SQUAREM, and return (numbers, trace, steps, converged).
 
@@ -438,7 +446,7 @@ def _squarem(
         r = first - values
         v = second - first - r
         size = float(np.linalg.norm(v))
-        if size == 0.0 or steps >= max_iterations:
+        if not accelerate or size == 0.0 or steps >= max_iterations:
             values = second
             continue
         a = min(-float(np.linalg.norm(r)) / size, -1.0)
