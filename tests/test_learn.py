@@ -170,6 +170,22 @@ def test_the_e_step_in_small_batches_gives_the_same_fit(hand_set, monkeypatch):
     np.testing.assert_allclose(batched.log_posterior, whole.log_posterior, rtol=1e-12)
 
 
+def test_squarem_reaches_plain_em_s_fixed_point_in_fewer_steps(hand_set):
+    """Conditions hidden, so plain EM creeps; both stop at one EM fixed point."""
+    rng = np.random.default_rng(6)
+    data = hide(REFERENCE.sample(TRUE, 1500, rng), {"c1": 1.0, "c2": 1.0}, rng)
+    plain = fit(hand_set, data, strength=3, tolerance=1e-8, accelerate=False)
+    fast = fit(hand_set, data, strength=3, tolerance=1e-8)
+    assert plain.converged and fast.converged
+    assert fast.iterations < plain.iterations / 2, (fast.iterations, plain.iterations)
+    for key in KEYS:
+        assert fast.estimates[key] == pytest.approx(plain.estimates[key], abs=1e-7), key
+    # Each trace is monotone, and they end at the same log posterior.
+    for result in (plain, fast):
+        assert all(b >= a - 1e-9 for a, b in zip(result.log_posterior, result.log_posterior[1:]))
+    assert fast.log_posterior[-1] == pytest.approx(plain.log_posterior[-1], abs=1e-8)
+
+
 def test_a_huge_strength_keeps_the_hand_set_numbers(hand_set):
     rng = np.random.default_rng(3)
     data = hide(REFERENCE.sample(TRUE, 2000, rng), {"c1": 1.0, "c2": 1.0}, rng)
