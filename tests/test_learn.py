@@ -182,7 +182,7 @@ def test_squarem_reaches_plain_em_s_fixed_point_in_fewer_steps(hand_set):
         assert fast.estimates[key] == pytest.approx(plain.estimates[key], abs=1e-7), key
     # Each trace is monotone, and they end at the same log posterior.
     for result in (plain, fast):
-        assert all(b >= a - 1e-9 for a, b in zip(result.log_posterior, result.log_posterior[1:]))
+        assert all(b >= a - 1e-9 for a, b in itertools.pairwise(result.log_posterior))
     assert fast.log_posterior[-1] == pytest.approx(plain.log_posterior[-1], abs=1e-8)
 
 
