@@ -185,14 +185,14 @@ def test_model_shows_counts_sources_and_three_ordered_layers(shipped):
     lines = {(e.get("data-from"), e.get("data-to")) for e in root.iter("line")}
     assert lines == set(layer_edges(shipped.spec))
     counts = dict(cells for cells, _ in table_rows(root) if len(cells) == 2)
-    assert counts["factors"] == "20" and counts["conditions"] == "20"
+    assert counts["factors"] == "21" and counts["conditions"] == "20"
     assert counts["symptoms"] == "21"
     assert counts["edges"] == str(sum(len(n.parent_ids) for n in shipped.spec.nodes))
     cited = sum(int(counts[f]) for f in counts if f.endswith(".txt"))
     assert cited == int(counts["hand-set numbers"])
     assert repr(shipped) == (
         f"<Model 'leg_symptoms' version {shipped.version}: "
-        "20 factors, 20 conditions, 21 symptoms, " + counts["edges"] + " edges>"
+        "21 factors, 20 conditions, 21 symptoms, " + counts["edges"] + " edges>"
     )
 
 
