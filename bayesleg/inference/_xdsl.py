@@ -31,6 +31,7 @@ from xml.etree import ElementTree
 import numpy as np
 
 from bayesleg.errors import ModelFileError
+from bayesleg.inference.formats import _is_number
 from bayesleg.inference.network import check_table_sizes
 
 __all__ = ["read_xdsl"]
@@ -166,14 +167,6 @@ def _numbers(
             source, f"<{field}> holds {bad[:40]}, expected a probability in [0, 1]", node=name
         )
     return values
-
-
-def _is_number(word: str) -> bool:
-    try:
-        float(word)
-    except ValueError:
-        return False
-    return True
 
 
 def _table(node: _Node, name: str, cards: list[int], source: object) -> np.ndarray:
