@@ -495,7 +495,7 @@ class Model:
         Examples
         --------
         >>> load().simulate(3, seed=0).shape
-        (3, 61)
+        (3, 62)
         """
         from bayesleg.research.simulate import simulate
 

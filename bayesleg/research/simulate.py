@@ -131,7 +131,7 @@ def simulate(
     >>> model = bayesleg.load()
     >>> cohort = model.simulate(1000, seed=1, evidence={"diabetes": True})
     >>> bool(cohort["diabetes"].all()), cohort.shape
-    (True, (1000, 61))
+    (True, (1000, 62))
     """
     import pandas
 
