@@ -97,6 +97,8 @@ _COPIES = 8
 # Cases whose total or any message scale falls below this are recomputed in
 # extended precision: they are within a few hundred orders of underflow.
 _THRESHOLD = 1e-250
+# Target lists whose ids and cliques an engine keeps, at most.
+_TARGETS_KEPT = 256
 
 
 def compile(
@@ -384,7 +386,11 @@ class Engine:
         self._prior_marginals = tuple(marginals)
         self._root_first = root_first
         self._all_targets = tuple(self._index[name] for name in self.variables)
-        self._all_needed = self._needed(list(self._all_targets))
+        self._all_needed = self._paths(self._all_targets)
+        # Target lists already met, by names and by ids (see _target_ids).
+        self._targets_seen: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._needed_seen: dict[tuple[int, ...], Sequence[int]] = {}
+        self._steps_seen: dict[tuple[int, ...], _propagate.MarginalSteps] = {}
 
     # -- queries -----------------------------------------------------------------
 
@@ -588,12 +594,21 @@ class Engine:
             return self._all_targets
         if isinstance(targets, str):
             targets = (targets,)
+        if isinstance(targets, tuple | list):
+            key = tuple(targets)
+            known = self._targets_seen.get(key)
+            if known is not None:
+                return known
         ids = []
         for name in targets:
             v = self._index.get(name)
             if v is None:
                 raise UnknownNodeError(name, self.variables, what="variable")
             ids.append(v)
+        if isinstance(targets, tuple | list) and len(self._targets_seen) < _TARGETS_KEPT:
+            # The same target lists come again and again (a model's conditions):
+            # keep their ids as a tuple, with which _needed keeps its answer.
+            return self._targets_seen.setdefault(tuple(targets), tuple(ids))
         return ids
 
     def _query_chunk(
@@ -662,7 +677,9 @@ class Engine:
                     self._prior,
                 )
                 logs, smallest = self._log_evidence(run, active)
-                _propagate.marginals(self._plan, run, target_ids, out)
+                _propagate.marginals(
+                    self._plan, run, target_ids, out, self._marginal_steps(target_ids)
+                )
             log_evidence[:] = logs
             # Totals this close to underflow may have lost precision on the way.
             bad = np.flatnonzero(~(smallest > _THRESHOLD))
@@ -724,6 +741,24 @@ class Engine:
         """Return the cliques on the paths from the root to the targets, root first."""
         if target_ids is self._all_targets:
             return self._all_needed
+        if isinstance(target_ids, tuple):
+            known = self._needed_seen.get(target_ids)
+            if known is None:
+                known = self._needed_seen.setdefault(target_ids, self._paths(target_ids))
+            return known
+        return self._paths(target_ids)
+
+    def _marginal_steps(self, target_ids: Sequence[int]) -> _propagate.MarginalSteps:
+        """Return how the batch-first kernel reads ``target_ids``, kept for tuples of ids."""
+        if not isinstance(target_ids, tuple):
+            return _propagate.marginal_steps(self._plan, target_ids)
+        known = self._steps_seen.get(target_ids)
+        if known is None:
+            steps = _propagate.marginal_steps(self._plan, target_ids)
+            known = self._steps_seen.setdefault(target_ids, steps)
+        return known
+
+    def _paths(self, target_ids: Sequence[int]) -> Sequence[int]:
         needed = [False] * len(self._plan.parent)
         parent = self._plan.parent
         home = self._plan.home
@@ -732,7 +767,7 @@ class Engine:
             while c >= 0 and not needed[c]:
                 needed[c] = True
                 c = parent[c]
-        return [c for c in self._root_first if needed[c]]
+        return tuple(c for c in self._root_first if needed[c])
 
     def _recompute(
         self,
