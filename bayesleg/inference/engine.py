@@ -12,7 +12,8 @@ A junction tree, compiled once (plain Python, then numpy):
    tables of three or more parents may be rewritten as chains of small OR
    gates with hidden variables (exact; :mod:`bayesleg.inference._noisy_or_chains`),
    which is done when it at least halves the compiled tables -- for the leg
-   model it shrinks them five-fold.
+   model, from 20,342 entries to 6,186.  The chains take their parents in an
+   order chosen by a short, seeded search for the smallest cliques.
 2. Moralise and triangulate with the best of three greedy elimination
    heuristics (min-fill, min-weight, weighted min-fill) and build a rooted
    clique tree from the elimination tree, merging cliques into their parents
@@ -22,6 +23,11 @@ A junction tree, compiled once (plain Python, then numpy):
 3. Multiply each conditional table into one clique containing its family,
    precompute every reshape, sum and 0/1 summing matrix the queries need
    (:mod:`bayesleg.inference._propagate`), and propagate once without evidence.
+
+An engine keeps, for each list of targets it has been asked for (up to 256),
+the targets' ids, the cliques on the paths to them and the steps that read
+their marginals, so a model asking for its conditions on every call does that
+work once.
 
 A query is a batch of cases given as one likelihood vector per observed
 variable and case.  Batches of fewer than 16 cases run on tables with a
