@@ -822,3 +822,43 @@ def test_the_chain_order_search_shrinks_the_shipped_model_and_is_repeatable():
     assert min_fill_cost(*_chained_structure(network, chained, searched)) < min_fill_cost(
         *_chained_structure(network, chained, topological)
     )
+
+
+@given(
+    st.lists(st.integers(2, 4), min_size=1, max_size=5),
+    st.integers(16, 40),
+    st.randoms(use_true_random=False),
+)
+def test_likelihoods_stacked_for_many_cases_are_the_same_block(cards, n_cases, rng):
+    from bayesleg.errors import ImpossibleEvidenceError
+    from bayesleg.inference._cases import stack_likelihoods
+
+    arrays = []
+    for card in cards:
+        table = np.array(
+            [[rng.choice([0.0, 0.5, 1.0, 3.0]) for _ in range(card)] for _ in range(n_cases)]
+        )
+        arrays.append(table)
+    names = [f"v{i}" for i in range(len(cards))]
+
+    def stacked(transposed):
+        try:
+            block, log_scale = stack_likelihoods(
+                [a.copy() for a in arrays], cards, names, n_cases, transposed=transposed
+            )
+        except ImpossibleEvidenceError as error:
+            return str(error), error.case
+        return np.ascontiguousarray(block), log_scale
+
+    expected, transposed = stacked(False), stacked(True)
+    if isinstance(expected[0], str):
+        assert transposed == expected
+    else:
+        np.testing.assert_array_equal(transposed[0], expected[0])
+        np.testing.assert_array_equal(transposed[1], expected[1])
+        # Each variable's row scaled to a largest entry of one, the logs of the factors kept.
+        for i, table in enumerate(arrays):
+            column = sum(cards[:i])
+            np.testing.assert_array_equal(
+                expected[0][:, column : column + cards[i]], table / table.max(axis=1, keepdims=True)
+            )

@@ -567,14 +567,18 @@ class Engine:
                 raise UnknownNodeError(name, self.variables, what="variable")
             observed.append(v)
         names = list(likelihoods)
+        # The batch size alone picks the kernel, whatever the chunks.
+        last = n_cases >= _propagate_last.BATCH_LAST
         block, log_scale = _cases.stack_likelihoods(
-            list(likelihoods.values()), [self._cards[v] for v in observed], names, n_cases
+            list(likelihoods.values()),
+            [self._cards[v] for v in observed],
+            names,
+            n_cases,
+            transposed=last,
         )
         cards = self._cards
         out = np.empty((n_cases, sum(cards[v] for v in target_ids)))
         log_evidence = np.empty(n_cases)
-        # The batch size alone picks the kernel, whatever the chunks.
-        last = n_cases >= _propagate_last.BATCH_LAST
         chunk = self._chunk_last if last else self._chunk
         for start in range(0, n_cases, chunk):
             stop = min(start + chunk, n_cases)
