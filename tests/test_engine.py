@@ -692,6 +692,32 @@ def test_a_network_of_10000_variables_is_refused_in_seconds():
     assert ended.seconds < 20
 
 
+def test_a_noisy_or_network_of_10000_variables_is_refused_in_seconds():
+    # As above with noisy-OR leaves: too large to search for a chain order.
+    noisy = _RANDOM_10K.replace(
+        "cpts={name: table(len(given)) for name, given in parents.items()},",
+        "cpts={name: noisy_or(len(given)) if name in leaves else table(len(given)) "
+        "for name, given in parents.items()},",
+    ).replace(
+        "NETWORK = DiscreteNetwork(",
+        "def noisy_or(k):\n"
+        "    absent = np.full((2,) * k, 0.9)\n"
+        "    for axis in range(k):\n"
+        "        absent = absent * np.array([1.0, 0.5]).reshape((1,) * axis + (2,) + (1,) * (k - axis - 1))\n"
+        "    return np.stack([absent, 1 - absent])\n"
+        "NETWORK = DiscreteNetwork(",
+    )
+    ended = run_bounded(
+        "compile(NETWORK)",
+        setup=noisy + "from bayesleg.inference.engine import compile",
+        memory_mib=512,
+        seconds=60,
+    )
+    assert ended.error == "NetworkTooLargeError", ended
+    # About 3 s; searching its chains' parent order would add some 15 s.
+    assert ended.seconds < 10
+
+
 def test_triangulation_stops_at_the_first_clique_over_the_limit():
     # Twelve binary variables all joined (one child of eleven parents): a clique of
     # 4096 entries, which needs some 160 KB; the treewidth bound alone cannot tell.

@@ -233,8 +233,12 @@ def _bits(mask: int) -> list[int]:
     return positions
 
 
-def min_fill_cost(cards: Sequence[int], parents: Sequence[Sequence[int]]) -> int:
+def min_fill_cost(
+    cards: Sequence[int], parents: Sequence[Sequence[int]], limit: int | None = None
+) -> int:
     """Return the table entries of the cliques the min-fill elimination forms.
+
+    With ``limit``, stop as soon as the entries exceed it and return them so far.
 
     Eliminates the vertex of least fill, then of least clique entries, then of
     least index -- :func:`build_clique_tree`'s min-fill heuristic, with the
@@ -275,6 +279,8 @@ def min_fill_cost(cards: Sequence[int], parents: Sequence[Sequence[int]]) -> int
             continue  # eliminated, or rescored since this entry was pushed
         eliminated |= 1 << v
         total += weight
+        if limit is not None and total > limit:
+            return total
         neighbours = adjacency[v]
         members = _bits(neighbours)
         for u in members:

@@ -54,6 +54,11 @@ _MIN_PARENTS = 3
 #: Candidate parent orders the search measures, and its seed.
 _SEARCH_STEPS = 12
 _SEARCH_SEED = 0
+#: Networks whose chains have more variables keep the topological order, as do
+#: those whose first candidate forms cliques of more entries: the search would
+#: take long, and such a network is too large to compile anyway.
+_SEARCH_MAX_VARIABLES = 2000
+_SEARCH_MAX_ENTRIES = 1 << 32
 
 
 def noisy_or_weights(table: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -137,7 +142,8 @@ def chain_order(network: DiscreteNetwork, nodes: Collection[str]) -> dict[str, i
     A seeded local search of ``_SEARCH_STEPS`` candidates from the
     topological order: each moves one parent of a chained node to another
     place of the best order so far, and is kept if the chained structure's
-    min-fill cliques hold fewer table entries.
+    min-fill cliques hold fewer table entries.  Large networks keep the
+    topological order (see ``_SEARCH_MAX_VARIABLES``).
     """
     position = {name: i for i, name in enumerate(network.variables)}
     shared = sorted({p for name in nodes for p in network.parents[name]}, key=position.__getitem__)
@@ -148,13 +154,21 @@ def chain_order(network: DiscreteNetwork, nodes: Collection[str]) -> dict[str, i
         return rank
 
     best = list(shared)
-    best_cost = min_fill_cost(*_chained_structure(network, nodes, ranked(best)))
+    cards, parents = _chained_structure(network, nodes, ranked(best))
+    if len(cards) > _SEARCH_MAX_VARIABLES:
+        return ranked(best)
+    best_cost = min_fill_cost(cards, parents, limit=_SEARCH_MAX_ENTRIES)
+    if best_cost > _SEARCH_MAX_ENTRIES:
+        return ranked(best)
     rng = random.Random(_SEARCH_SEED)
     for _ in range(_SEARCH_STEPS - 1):
         candidate = list(best)
         moved = candidate.pop(rng.randrange(len(candidate)))
         candidate.insert(rng.randrange(len(candidate) + 1), moved)
-        cost = min_fill_cost(*_chained_structure(network, nodes, ranked(candidate)))
+        # A candidate is dropped as soon as its cliques outgrow the best's.
+        cost = min_fill_cost(
+            *_chained_structure(network, nodes, ranked(candidate)), limit=best_cost
+        )
         if cost < best_cost:
             best, best_cost = candidate, cost
     return ranked(best)
