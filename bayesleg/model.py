@@ -611,14 +611,11 @@ def _rank_order(scores: np.ndarray, posteriors: np.ndarray, id_ranks: np.ndarray
     override the documented tie order.  Conditions are columns in model
     order; ``id_ranks`` holds each one's position among the sorted ids.
     """
-    return np.lexsort(
-        (
-            np.broadcast_to(id_ranks, scores.shape),
-            -np.round(posteriors, 12),
-            -np.round(scores, 12),
-        ),
-        axis=-1,
-    )
+    if scores.ndim == 2:  # repeat is quicker than broadcast_to on the small arrays of one case
+        ids = id_ranks[None, :].repeat(len(scores), axis=0)
+    else:
+        ids = np.broadcast_to(id_ranks, scores.shape)
+    return np.lexsort((ids, -posteriors.round(12), -scores.round(12)), axis=-1)
 
 
 def _likelihood_ratios(posteriors: np.ndarray, priors: np.ndarray) -> np.ndarray:

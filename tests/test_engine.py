@@ -692,6 +692,32 @@ def test_a_network_of_10000_variables_is_refused_in_seconds():
     assert ended.seconds < 20
 
 
+def test_a_noisy_or_network_of_10000_variables_is_refused_in_seconds():
+    # As above with noisy-OR leaves: too large to search for a chain order.
+    noisy = _RANDOM_10K.replace(
+        "cpts={name: table(len(given)) for name, given in parents.items()},",
+        "cpts={name: noisy_or(len(given)) if name in leaves else table(len(given)) "
+        "for name, given in parents.items()},",
+    ).replace(
+        "NETWORK = DiscreteNetwork(",
+        "def noisy_or(k):\n"
+        "    absent = np.full((2,) * k, 0.9)\n"
+        "    for axis in range(k):\n"
+        "        absent = absent * np.array([1.0, 0.5]).reshape((1,) * axis + (2,) + (1,) * (k - axis - 1))\n"
+        "    return np.stack([absent, 1 - absent])\n"
+        "NETWORK = DiscreteNetwork(",
+    )
+    ended = run_bounded(
+        "compile(NETWORK)",
+        setup=noisy + "from bayesleg.inference.engine import compile",
+        memory_mib=512,
+        seconds=60,
+    )
+    assert ended.error == "NetworkTooLargeError", ended
+    # About 3 s; searching its chains' parent order would add some 15 s.
+    assert ended.seconds < 10
+
+
 def test_triangulation_stops_at_the_first_clique_over_the_limit():
     # Twelve binary variables all joined (one child of eleven parents): a clique of
     # 4096 entries, which needs some 160 KB; the treewidth bound alone cannot tell.
@@ -749,3 +775,116 @@ def test_noisy_or_chains_keep_tiny_probabilities(noisy_or):
     np.testing.assert_allclose(np.exp(log_evidence), [4e-17, 2.75e-17], rtol=1e-9)
     posterior = engine.posteriors([{"c": "present"}], targets=["f3"])["f3"]
     np.testing.assert_allclose(posterior, [[1 - 0.6875, 0.6875]], rtol=1e-9)
+
+
+def _min_fill_reference(cards, parents):
+    """Greedy min-fill on sets: least fill, then least clique entries, then least index."""
+    adjacency = [set() for _ in cards]
+    for child, family in enumerate(parents):
+        members = {child, *family}
+        for u in members:
+            adjacency[u] |= members - {u}
+    remaining = set(range(len(cards)))
+    total = 0
+
+    def score(v):
+        fill = sum(1 for a in adjacency[v] for b in adjacency[v] if a < b and b not in adjacency[a])
+        return fill, math.prod(cards[u] for u in adjacency[v] | {v}), v
+
+    while remaining:
+        v = min(remaining, key=score)
+        total += score(v)[1]
+        for a in adjacency[v]:
+            adjacency[a] |= adjacency[v] - {a}
+            adjacency[a].discard(v)
+        remaining.discard(v)
+        adjacency[v] = set()
+    return total
+
+
+def test_the_quick_elimination_cost_of_a_small_network():
+    from bayesleg.inference._jtree import min_fill_cost
+
+    # Edges 0-1, 0-2, 1-2, 1-3: eliminate 3 (clique {1, 3}, 8 entries), 0 ({0, 1, 2},
+    # 32), 1 ({1, 2}, 8) and 2 ({2}, 2).
+    assert min_fill_cost([4, 4, 2, 2], [[], [], [1, 0], [1]]) == 50
+
+
+@given(networks(max_variables=10))
+def test_the_quick_elimination_cost_is_the_min_fill_orders(network):
+    from bayesleg.inference._jtree import min_fill_cost
+
+    position = {name: i for i, name in enumerate(network.variables)}
+    cards = [network.cardinality(name) for name in network.variables]
+    parents = [[position[p] for p in network.parents[name]] for name in network.variables]
+    assert min_fill_cost(cards, parents) == _min_fill_reference(cards, parents)
+
+
+@given(noisy_or_networks(), st.data())
+def test_noisy_or_chains_in_any_parent_order_give_the_same_answers(network, data):
+    from bayesleg.inference._noisy_or_chains import chain_noisy_ors
+
+    ranks = data.draw(st.permutations(range(len(network.variables))))
+    chained = chain_noisy_ors(network, dict(zip(network.variables, ranks, strict=True)))
+    assume(chained is not None)
+    batch = data.draw(cases(network))
+    result = compile(chained[0], noisy_or=False).posteriors(batch, targets=network.variables)
+    expected = compile(network, noisy_or=False).posteriors(batch)
+    for name in network.variables:
+        np.testing.assert_allclose(result[name], expected[name], rtol=0, atol=1e-12)
+
+
+def test_the_chain_order_search_shrinks_the_shipped_model_and_is_repeatable():
+    import bayesleg
+    from bayesleg.inference._jtree import min_fill_cost
+    from bayesleg.inference._noisy_or_chains import _chained_structure, chain_order
+
+    network = bayesleg.load().discrete_network
+    engine = compile(network)
+    chained = {name.split("#")[0] for clique in engine.cliques for name in clique if "#" in name}
+    topological = {name: i for i, name in enumerate(network.variables)}
+    searched = chain_order(network, chained)
+    assert chain_order(network, chained) == searched
+    assert min_fill_cost(*_chained_structure(network, chained, searched)) < min_fill_cost(
+        *_chained_structure(network, chained, topological)
+    )
+
+
+@given(
+    st.lists(st.integers(2, 4), min_size=1, max_size=5),
+    st.integers(16, 40),
+    st.randoms(use_true_random=False),
+)
+def test_likelihoods_stacked_for_many_cases_are_the_same_block(cards, n_cases, rng):
+    from bayesleg.errors import ImpossibleEvidenceError
+    from bayesleg.inference._cases import stack_likelihoods
+
+    arrays = []
+    for card in cards:
+        table = np.array(
+            [[rng.choice([0.0, 0.5, 1.0, 3.0]) for _ in range(card)] for _ in range(n_cases)]
+        )
+        arrays.append(table)
+    names = [f"v{i}" for i in range(len(cards))]
+
+    def stacked(transposed):
+        try:
+            block, log_scale = stack_likelihoods(
+                [a.copy() for a in arrays], cards, names, n_cases, transposed=transposed
+            )
+        except ImpossibleEvidenceError as error:
+            return str(error), error.case
+        return np.ascontiguousarray(block), log_scale
+
+    expected, transposed = stacked(False), stacked(True)
+    if isinstance(expected[0], str):
+        assert transposed == expected
+    else:
+        np.testing.assert_array_equal(transposed[0], expected[0])
+        np.testing.assert_array_equal(transposed[1], expected[1])
+        # Each variable's row scaled to a largest entry of one, the logs of the factors kept.
+        for i, table in enumerate(arrays):
+            column = sum(cards[:i])
+            np.testing.assert_array_equal(
+                expected[0][:, column : column + cards[i]], table / table.max(axis=1, keepdims=True)
+            )

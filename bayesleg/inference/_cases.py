@@ -201,9 +201,18 @@ def _soft(name: str, value: Mapping[Any, Any], index: Mapping[str, int]) -> np.n
 
 
 def stack_likelihoods(
-    arrays: Sequence[Any], cards: Sequence[int], names: Sequence[str], n_cases: int
+    arrays: Sequence[Any],
+    cards: Sequence[int],
+    names: Sequence[str],
+    n_cases: int,
+    *,
+    transposed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | float]:
     """Check likelihood arrays and return them side by side, each row scaled to max 1.
+
+    With ``transposed``, the block is the transpose of a contiguous
+    ``(sum(cards), n_cases)`` array, which is much quicker to build for many
+    cases; otherwise it is contiguous itself.
 
     Returns
     -------
@@ -231,9 +240,46 @@ def stack_likelihoods(
         parts.append(part)
     if not parts:
         return np.empty((n_cases, 0)), 0.0
-    block = np.concatenate(parts, axis=1)
+    if not transposed:
+        block = np.concatenate(parts, axis=1)
+        if block.size == 0:
+            return block, 0.0
+        _check_entries(block, parts, names)
+        offsets = np.cumsum([0, *cards[:-1]])
+        maxima = np.maximum.reduceat(block, offsets, axis=1)
+        _check_maxima(maxima, names)
+        if (maxima == 1.0).all():
+            return block, 0.0
+        block /= np.repeat(maxima, cards, axis=1)
+        return block, np.log(maxima).sum(axis=1)
+    # Copying each part's columns into rows of cases is several times quicker
+    # than joining narrow parts side by side, and so is taking maxima over rows.
+    stacked = np.empty((sum(cards), n_cases))
+    column = 0
+    for part, card in zip(parts, cards, strict=True):
+        stacked[column : column + card] = part.T
+        column += card
+    block = stacked.T
     if block.size == 0:
         return block, 0.0
+    _check_entries(stacked, parts, names)
+    if len(set(cards)) == 1:
+        by_variable = stacked.reshape(len(cards), cards[0], n_cases).max(axis=1)
+    else:
+        by_variable = np.empty((len(cards), n_cases))
+        column = 0
+        for i, card in enumerate(cards):
+            by_variable[i] = stacked[column : column + card].max(axis=0)
+            column += card
+    maxima = np.ascontiguousarray(by_variable.T)  # (cases, variables), as above
+    _check_maxima(maxima, names)
+    if (maxima == 1.0).all():
+        return block, 0.0
+    stacked /= np.repeat(by_variable, cards, axis=0)
+    return block, np.log(maxima).sum(axis=1)
+
+
+def _check_entries(block: np.ndarray, parts: Sequence[np.ndarray], names: Sequence[str]) -> None:
     if not (np.isfinite(block).all() and block.min() >= 0):
         name = next(
             n
@@ -241,8 +287,10 @@ def stack_likelihoods(
             if not (np.isfinite(p).all() and p.min() >= 0)
         )
         raise InvalidStateError(f"likelihood of {name!r} has a negative or non-finite entry")
-    offsets = np.cumsum([0, *cards[:-1]])
-    maxima = np.maximum.reduceat(block, offsets, axis=1)
+
+
+def _check_maxima(maxima: np.ndarray, names: Sequence[str]) -> None:
+    """Raise for the first case, in order, with a variable whose likelihood is all zero."""
     if not (maxima > 0).all():
         row, column = np.argwhere(~(maxima > 0))[0]
         error = ImpossibleEvidenceError(
@@ -252,7 +300,3 @@ def stack_likelihoods(
         error.case = int(row)
         error.observed = (names[column],)
         raise error
-    if (maxima == 1.0).all():
-        return block, 0.0
-    block /= np.repeat(maxima, cards, axis=1)
-    return block, np.log(maxima).sum(axis=1)

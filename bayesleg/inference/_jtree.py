@@ -39,7 +39,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["CliqueTooLargeError", "CliqueTree", "build_clique_tree"]
+__all__ = ["CliqueTooLargeError", "CliqueTree", "build_clique_tree", "min_fill_cost"]
 
 # Slack on sums of logs, so that rounding never skips a clique that fits.
 _LOG_SLACK = 1e-6
@@ -221,6 +221,85 @@ def _eliminate(
         for u in affected & remaining:
             push(u)
     return order, cliques, total
+
+
+def _bits(mask: int) -> list[int]:
+    """The positions of the set bits of ``mask``, lowest first."""
+    positions = []
+    while mask:
+        low = mask & -mask
+        positions.append(low.bit_length() - 1)
+        mask ^= low
+    return positions
+
+
+def min_fill_cost(
+    cards: Sequence[int], parents: Sequence[Sequence[int]], limit: int | None = None
+) -> int:
+    """Return the table entries of the cliques the min-fill elimination forms.
+
+    With ``limit``, stop as soon as the entries exceed it and return them so far.
+
+    Eliminates the vertex of least fill, then of least clique entries, then of
+    least index -- :func:`build_clique_tree`'s min-fill heuristic, with the
+    entries compared exactly rather than as sums of logs -- on adjacency
+    bitsets: a quick measure of a structure, for comparing candidate
+    structures before building any tree.
+    """
+    n = len(cards)
+    adjacency = [0] * n
+    for child, family in enumerate(parents):
+        mask = 1 << child
+        for u in family:
+            mask |= 1 << u
+        for u in _bits(mask):
+            adjacency[u] |= mask & ~(1 << u)
+
+    def score(v: int) -> tuple[int, int]:
+        neighbours = adjacency[v]
+        fill = 0
+        weight = cards[v]
+        rest = neighbours
+        while rest:
+            low = rest & -rest
+            rest ^= low
+            u = low.bit_length() - 1
+            fill += (neighbours & ~adjacency[u]).bit_count() - 1  # less u itself
+            weight *= cards[u]
+        return fill // 2, weight  # each missing edge was counted from both ends
+
+    scores = [score(v) for v in range(n)]
+    heap = [(*scores[v], v) for v in range(n)]
+    heapq.heapify(heap)
+    eliminated = 0
+    total = 0
+    while heap:
+        fill, weight, v = heapq.heappop(heap)
+        if eliminated >> v & 1 or scores[v] != (fill, weight):
+            continue  # eliminated, or rescored since this entry was pushed
+        eliminated |= 1 << v
+        total += weight
+        if limit is not None and total > limit:
+            return total
+        neighbours = adjacency[v]
+        members = _bits(neighbours)
+        for u in members:
+            adjacency[u] = (adjacency[u] | neighbours) & ~(1 << u) & ~(1 << v)
+        adjacency[v] = 0
+        # The new edges join neighbours of v: only the neighbours, and the
+        # vertices adjacent to two of them, can see their fill change.
+        around = 0
+        for u in members:
+            around |= adjacency[u]
+        changed = [
+            u for u in _bits(around & ~neighbours) if (adjacency[u] & neighbours).bit_count() >= 2
+        ]
+        for u in (*members, *changed):
+            value = score(u)
+            if value != scores[u]:
+                scores[u] = value
+                heapq.heappush(heap, (*value, u))
+    return total
 
 
 def build_clique_tree(

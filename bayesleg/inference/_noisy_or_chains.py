@@ -17,8 +17,15 @@ hidden binary variables ``Z1..Z(k-1)`` and ``Y``::
 ``Zj`` is "the leak or one of the first ``j`` parents has produced ``Y``".
 Summing out the ``Z`` variables gives back the original table, so every
 marginal of the original variables is unchanged; each new table has at most
-three variables.  Parents are chained in topological order, which keeps the
-chains of nodes with shared parents aligned.
+three variables.  Every chain takes its parents in one global order, which
+keeps the chains of nodes with shared parents aligned.  The order decides how
+large the cliques of the chained network are (on the leg model, from about
+6,000 to over 10,000 table entries), so it is chosen by a short local search:
+starting from the topological order, move one parent to another place and
+keep the move when the min-fill elimination of the chained structure forms
+smaller cliques (:func:`bayesleg.inference._jtree.min_fill_cost`).  The search
+is seeded and runs a fixed number of steps, so a network always compiles to
+the same tree.
 
 No entry is computed as ``1 - (1 - p)``, which would turn a tiny probability
 into zero: ``Z1``'s table is copied from the original's, and each ``1 - r_j``
@@ -30,17 +37,28 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
+from bayesleg.inference._jtree import min_fill_cost
 from bayesleg.inference.network import DiscreteNetwork
 
-__all__ = ["chain_noisy_ors", "noisy_or_weights"]
+__all__ = ["chain_noisy_ors", "chain_order", "noisy_or_weights"]
 
 #: Tables must match their noisy-OR reconstruction this closely.
 _TOLERANCE = 1e-12
 #: Nodes with fewer parents gain nothing from a chain.
 _MIN_PARENTS = 3
+#: Candidate parent orders the search measures, and its seed.
+_SEARCH_STEPS = 12
+_SEARCH_SEED = 0
+#: Networks whose chains have more variables keep the topological order, as do
+#: those whose first candidate forms cliques of more entries: the search would
+#: take long, and such a network is too large to compile anyway.
+_SEARCH_MAX_VARIABLES = 2000
+_SEARCH_MAX_ENTRIES = 1 << 32
 
 
 def noisy_or_weights(table: np.ndarray) -> tuple[float, np.ndarray] | None:
@@ -95,14 +113,87 @@ def _complements(table: np.ndarray) -> np.ndarray:
     return -np.expm1(np.minimum(logs, 0.0))
 
 
-def chain_noisy_ors(network: DiscreteNetwork) -> tuple[DiscreteNetwork, int] | None:
+def _chained_structure(
+    network: DiscreteNetwork, nodes: Collection[str], rank: Mapping[str, int]
+) -> tuple[list[int], list[list[int]]]:
+    """Return the cards and parents (by index) of the network with ``nodes`` chained."""
+    index: dict[str, int] = {}
+    cards: list[int] = []
+    parents: list[list[int]] = []
+    for name in network.variables:
+        given = network.parents[name]
+        if name not in nodes:
+            index[name] = len(cards)
+            cards.append(network.cardinality(name))
+            parents.append([index[p] for p in given])
+            continue
+        previous = None
+        for parent in sorted(given, key=rank.__getitem__):
+            cards.append(2)
+            parents.append([index[parent]] if previous is None else [previous, index[parent]])
+            previous = len(cards) - 1
+        index[name] = len(cards) - 1
+    return cards, parents
+
+
+def chain_order(network: DiscreteNetwork, nodes: Collection[str]) -> dict[str, int]:
+    """Return the rank of every variable in the order chains take their parents.
+
+    A seeded local search of ``_SEARCH_STEPS`` candidates from the
+    topological order: each moves one parent of a chained node to another
+    place of the best order so far, and is kept if the chained structure's
+    min-fill cliques hold fewer table entries.  Large networks keep the
+    topological order (see ``_SEARCH_MAX_VARIABLES``).
+    """
+    position = {name: i for i, name in enumerate(network.variables)}
+    shared = sorted({p for name in nodes for p in network.parents[name]}, key=position.__getitem__)
+
+    def ranked(order: list[str]) -> dict[str, int]:
+        rank = dict(position)
+        rank.update((name, -len(order) + i) for i, name in enumerate(order))
+        return rank
+
+    best = list(shared)
+    cards, parents = _chained_structure(network, nodes, ranked(best))
+    if len(cards) > _SEARCH_MAX_VARIABLES:
+        return ranked(best)
+    best_cost = min_fill_cost(cards, parents, limit=_SEARCH_MAX_ENTRIES)
+    if best_cost > _SEARCH_MAX_ENTRIES:
+        return ranked(best)
+    rng = random.Random(_SEARCH_SEED)
+    for _ in range(_SEARCH_STEPS - 1):
+        candidate = list(best)
+        moved = candidate.pop(rng.randrange(len(candidate)))
+        candidate.insert(rng.randrange(len(candidate) + 1), moved)
+        # A candidate is dropped as soon as its cliques outgrow the best's.
+        cost = min_fill_cost(
+            *_chained_structure(network, nodes, ranked(candidate)), limit=best_cost
+        )
+        if cost < best_cost:
+            best, best_cost = candidate, cost
+    return ranked(best)
+
+
+def chain_noisy_ors(
+    network: DiscreteNetwork, rank: Mapping[str, int] | None = None
+) -> tuple[DiscreteNetwork, int] | None:
     """Return the network with its noisy-OR nodes chained, and how many were.
 
     Returns None if no node of three or more parents is a leaky noisy-OR.
     Hidden variables are named ``"{child}#{j}"`` (with more ``#`` if that
-    name is taken) and listed just before their child.
+    name is taken) and listed just before their child.  Each chain takes its
+    parents in increasing ``rank`` (by default, that of :func:`chain_order`).
     """
-    position = {name: i for i, name in enumerate(network.variables)}
+    found = {
+        name: weights
+        for name in network.variables
+        if len(network.parents[name]) >= _MIN_PARENTS
+        and (weights := noisy_or_weights(network.cpts[name])) is not None
+    }
+    if not found:
+        return None
+    if rank is None:
+        rank = chain_order(network, found)
     taken = set(network.variables)
     variables: list[str] = []
     states: dict[str, tuple[str, ...]] = {}
@@ -111,18 +202,17 @@ def chain_noisy_ors(network: DiscreteNetwork) -> tuple[DiscreteNetwork, int] | N
     chained = 0
     for name in network.variables:
         given = network.parents[name]
-        found = noisy_or_weights(network.cpts[name]) if len(given) >= _MIN_PARENTS else None
-        if found is None:
+        if name not in found:
             variables.append(name)
             states[name] = network.states[name]
             parents[name] = given
             cpts[name] = network.cpts[name]
             continue
         chained += 1
-        _, ratios = found
+        _, ratios = found[name]
         cpt = network.cpts[name]
         complements = _complements(cpt)
-        order = sorted(range(len(given)), key=lambda i: position[given[i]])
+        order = sorted(range(len(given)), key=lambda i: rank[given[i]])
         previous = None
         for step, i in enumerate(order):
             if step == len(order) - 1:
@@ -155,8 +245,6 @@ def chain_noisy_ors(network: DiscreteNetwork) -> tuple[DiscreteNetwork, int] | N
             parents[hidden] = family
             cpts[hidden] = table
             previous = hidden
-    if not chained:
-        return None
     return DiscreteNetwork(
         variables=tuple(variables), states=states, parents=parents, cpts=cpts
     ), chained

@@ -33,7 +33,16 @@ import numpy as np
 
 from bayesleg.inference._jtree import CliqueTree
 
-__all__ = ["Plan", "Run", "make_plan", "make_tables", "marginals", "propagate"]
+__all__ = [
+    "MarginalSteps",
+    "Plan",
+    "Run",
+    "make_plan",
+    "make_tables",
+    "marginal_steps",
+    "marginals",
+    "propagate",
+]
 
 #: A sum onto a separator or onto variables is one product with a 0/1
 #: matrix when that matrix has at most this many entries: one BLAS call then
@@ -389,6 +398,8 @@ class Run:
 
     ``raw`` is the message before rescaling, ``message`` after, ``scale``
     the factor; beliefs are unnormalised and sum to ``total`` per case.
+    ``positive`` (set by :meth:`freeze`) tells, per clique, whether its raw
+    message has no zero entry.
     """
 
     collected: list[Any]
@@ -397,13 +408,15 @@ class Run:
     scale: list[Any]
     belief: list[Any]
     total: np.ndarray
+    positive: tuple[bool, ...] = ()
 
     def freeze(self) -> None:
-        """Make every array read-only."""
+        """Make every array read-only, and note which raw messages are positive."""
         for field in (self.collected, self.raw, self.message, self.scale, self.belief):
             for array in field:
                 if array is not None:
                     array.setflags(write=False)
+        self.positive = tuple(raw is not None and bool(raw.all()) for raw in self.raw)
 
 
 def _multiply_vectors(
@@ -585,11 +598,18 @@ def _distribute(
     belief[len(parent) - 1] = run.collected[-1]
     # An inactive clique's tables are the prior run's; with no prior, none is inactive.
     inactive_source = run if prior is None else prior
+    # Which of the prior run's raw messages are positive, where already known.
+    known_positive = prior.positive if prior is not None else ()
     for c in needed:
         p = parent[c]
         if p < 0:
             continue
-        source = run if active[c] else inactive_source
+        if active[c]:
+            source = run
+            positive = None
+        else:
+            source = inactive_source
+            positive = known_positive[c] if known_positive else None
         table, sent = source.collected[c], source.raw[c]
         if table is None:  # a grouped leaf: its table times its evidence, if any
             table = tables[c]
@@ -602,42 +622,90 @@ def _distribute(
             down = _reduce(above, down_steps[c])
         else:
             down = np.matmul(above.reshape(len(above), 1, -1), matrix)[:, 0]  # see _row_product
-        if sent.all():
+        if positive if positive is not None else sent.all():
             down /= sent
         else:  # where the clique sent zero, the parent's belief is zero too: 0/0 is 0
             np.divide(down, sent, out=down, where=sent > 0)
         belief[c] = table.reshape(split_view[c]) * down[:, :, None]
 
 
-def marginals(plan: Plan, run: Run, variables: Sequence[int], out: np.ndarray) -> None:
+@dataclass(frozen=True)
+class MarginalSteps:
+    """How :func:`marginals` reads a list of variables, worked out once per list.
+
+    ``homes`` holds, per sum, the clique, its summing matrix (or None, then
+    the steps of the sum onto one variable), and the ``(source, width,
+    destination)`` column ranges it fills; ``starts`` and ``segment`` give
+    each variable's first column and each column's variable.
+    """
+
+    homes: tuple[
+        tuple[int, np.ndarray | None, tuple[Step, ...], tuple[tuple[int, int, int], ...]], ...
+    ]
+    starts: np.ndarray
+    segment: np.ndarray
+
+
+def marginal_steps(plan: Plan, variables: Sequence[int]) -> MarginalSteps:
+    """Return the steps :func:`marginals` takes to read ``variables``."""
+    homes: list[tuple[int, np.ndarray | None, tuple[Step, ...], list[tuple[int, int, int]]]] = []
+    by_home: dict[int, int] = {}
+    starts = []
+    segment = []
+    column = 0
+    for i, v in enumerate(variables):
+        h = plan.home[v]
+        width = plan.axis_view[h][plan.home_axis[v]][2]
+        starts.append(column)
+        segment.extend([i] * width)
+        matrix = plan.home_matrix[h]
+        if matrix is None:
+            homes.append((h, None, plan.variable_steps[v], [(0, width, column)]))
+        else:
+            if h not in by_home:
+                by_home[h] = len(homes)
+                homes.append((h, matrix, (), []))
+            pieces = homes[by_home[h]][3]
+            source = plan.home_column[v]
+            if pieces:
+                last_source, last_width, last_destination = pieces[-1]
+                if last_source + last_width == source and last_destination + last_width == column:
+                    pieces[-1] = (last_source, last_width + width, last_destination)
+                    column += width
+                    continue
+            pieces.append((source, width, column))
+        column += width
+    return MarginalSteps(
+        homes=tuple((h, m, steps, tuple(pieces)) for h, m, steps, pieces in homes),
+        starts=np.array(starts, dtype=np.intp),
+        segment=np.array(segment, dtype=np.intp),
+    )
+
+
+def marginals(
+    plan: Plan,
+    run: Run,
+    variables: Sequence[int],
+    out: np.ndarray,
+    steps: MarginalSteps | None = None,
+) -> None:
     """Write the normalised marginals of ``variables``, side by side, into ``out``.
 
     Each marginal is divided by its own sum (mathematically P(e)), so that it
     sums to one to the last bit and hard evidence reads exactly 0 and 1.
+    ``steps`` are :func:`marginal_steps` of ``variables``, if already known.
     """
     if not variables:
         return
-    starts = []
-    column = 0
-    home = plan.home
-    home_column = plan.home_column
-    by_home: dict[int, np.ndarray] = {}
-    for v in variables:
-        h = home[v]
-        width = plan.axis_view[h][plan.home_axis[v]][2]
-        starts.append(column)
-        summed = by_home.get(h)
-        if summed is None:
-            matrix = plan.home_matrix[h]
-            if matrix is None:
-                summed = _reduce(run.belief[h], plan.variable_steps[v])
-                out[:, column : column + width] = summed
-                column += width
-                continue
-            summed = by_home[h] = _row_product(run.belief[h], matrix)
-        start = home_column[v]
-        out[:, column : column + width] = summed[:, start : start + width]
-        column += width
-    totals = np.add.reduceat(out, starts, axis=1)
-    widths = np.diff([*starts, out.shape[1]])
-    out /= np.repeat(totals, widths, axis=1)
+    if steps is None:
+        steps = marginal_steps(plan, variables)
+    belief = run.belief
+    for h, matrix, sum_steps, pieces in steps.homes:
+        if matrix is None:
+            summed = _reduce(belief[h], sum_steps)
+        else:
+            summed = _row_product(belief[h], matrix)
+        for source, width, destination in pieces:
+            out[:, destination : destination + width] = summed[:, source : source + width]
+    totals = np.add.reduceat(out, steps.starts, axis=1)
+    out /= totals[:, steps.segment]

@@ -445,11 +445,18 @@ def _distribute(
     belief[len(parent) - 1] = run.collected[-1]
     # An inactive clique's tables are the prior run's; with no prior, none is inactive.
     inactive_source = run if prior is None else prior
+    # Which of the prior run's raw messages are positive, where already known.
+    known_positive = prior.positive if prior is not None else ()
     for c in needed:
         p = parent[c]
         if p < 0:
             continue
-        source = run if active[c] else inactive_source
+        if active[c]:
+            source = run
+            positive = None
+        else:
+            source = inactive_source
+            positive = known_positive[c] if known_positive else None
         table, sent = source.collected[c], source.raw[c]
         if table is None:  # a grouped leaf: its table times its evidence, if any
             table = tables[c]
@@ -465,7 +472,7 @@ def _distribute(
             down = down.reshape(plan.separator[c], -1)
         else:
             down = above.reshape(plan.separator[c], -1).copy()
-        if sent.all():
+        if positive if positive is not None else sent.all():
             down /= sent
         else:  # where the clique sent zero, the parent's belief is zero too: 0/0 is 0
             np.divide(down, sent, out=down, where=sent > 0)
