@@ -28,7 +28,7 @@ from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec, read_model
 from bayesleg.knowledge.noisyor import discrete_network
 from bayesleg.reasoning.cohort import CohortScorer, encode_cases
 from bayesleg.reasoning.counterfactual import check_ranking, counterfactual_scores
-from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause
+from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause, _ranked_causes
 from bayesleg.reasoning.triage import Triage
 from bayesleg.research.uncertainty import check_uncertainty, with_uncertainty
 
@@ -105,12 +105,13 @@ class Model:
         self._nodes = tuple(Node(node.id, node.kind, node.label) for node in spec.nodes)
         self._by_id: Mapping[str, NodeSpec] = MappingProxyType({n.id: n for n in spec.nodes})
         self._ids = tuple(node.id for node in spec.nodes)
+        self._positions = {node: i for i, node in enumerate(self._ids)}
         self._factors = tuple(n.id for n in spec.nodes if n.kind == "factor")
         self._conditions = tuple(n.id for n in spec.nodes if n.kind == "condition")
         self._symptoms = tuple(n.id for n in spec.nodes if n.kind == "symptom")
         self._discrete = discrete_network(spec)
         self._engine = compile_engine(self._discrete)
-        self._scorer = CohortScorer(spec, self._engine)
+        self._scorer = CohortScorer(spec, self._engine, self._discrete)
         self._labels = tuple(self._by_id[c].label for c in self._conditions)
         ranks = {condition: i for i, condition in enumerate(sorted(self._conditions))}
         self._id_ranks = np.array([ranks[c] for c in self._conditions], dtype=np.intp)
@@ -254,7 +255,7 @@ class Model:
     def diagnose_many(
         self, cases: Iterable[Mapping[str, Any]], *, ranking: str = "posterior"
     ) -> tuple[Diagnosis, ...]:
-        """Diagnose many cases together, in at most two batched passes of the engine.
+        """Diagnose many cases together, in a few batched passes of the engine over all cases.
 
         Parameters
         ----------
@@ -278,7 +279,12 @@ class Model:
         """
         ranking = check_ranking(ranking)
         normalised = []
+        position = self._positions
         for index, case in enumerate(cases):
+            plain = _plain_evidence(case, position)
+            if plain is not None:
+                normalised.append(plain)
+                continue
             try:
                 normalised.append(normalise_evidence(case, self._ids))
             except BayeslegError as error:
@@ -298,32 +304,43 @@ class Model:
             if ranking == "posterior"
             else np.asarray(counterfactual_scores(self, normalised, ranking), dtype=np.float64)
         )
-        order = _rank_order(scores, posteriors, self._id_ranks)
-        priors = scored.priors
-        ratios = _likelihood_ratios(posteriors, priors)
+        order = _rank_order(scores, posteriors, self._id_ranks).tolist()
+        priors = scored.priors.tolist()
+        ratios = _likelihood_ratios(posteriors, scored.priors).tolist()
+        posterior_lists = posteriors.tolist()
+        score_lists = posterior_lists if scores is posteriors else scores.tolist()
         conditions, labels = self._conditions, self._labels
+        model_id, version = self.id, self.version
+        triages = scored.triage
+        advised: dict[tuple[str, ...], tuple[CauseAdvice, ...]] = {}
         diagnoses = []
         for index, evidence in enumerate(normalised):
-            priors_i = priors[index].tolist()
-            posteriors_i = posteriors[index].tolist()
-            scores_i = posteriors_i if scores is posteriors else scores[index].tolist()
-            ratios_i = ratios[index].tolist()
-            causes = [
-                RankedCause(
-                    conditions[k], labels[k], posteriors_i[k], priors_i[k], ratios_i[k], scores_i[k]
-                )
-                for k in order[index].tolist()
-            ]
-            triage = scored.triage.triage(index)
+            causes = _ranked_causes(
+                conditions,
+                labels,
+                posterior_lists[index],
+                priors[index],
+                ratios[index],
+                score_lists[index],
+                order[index],
+            )
+            triage = triages.triage(index)
+            # The advice depends only on the first causes and the raised conditions.
+            key = tuple(conditions[k] for k in order[index][:_ADVISED]) + tuple(
+                reason.id for reason in triage.reasons if reason.kind == "condition"
+            )
+            advice = advised.get(key)
+            if advice is None:
+                advice = advised[key] = self._advice(causes, triage)
             diagnoses.append(
                 Diagnosis(
-                    ranked=tuple(causes),
+                    ranked=causes,
                     triage=triage,
                     evidence=MappingProxyType(dict(evidence)),
-                    model_id=self.id,
-                    model_version=self.version,
+                    model_id=model_id,
+                    model_version=version,
                     ranking=ranking,
-                    advice=self._advice(causes, triage),
+                    advice=advice,
                 )
             )
         return tuple(diagnoses)
@@ -444,7 +461,7 @@ class Model:
             scored_posteriors = np.empty((0, len(self._conditions)))
             top, triage = np.empty(0, dtype=object), np.empty(0, dtype=object)
         else:
-            scored = self._scorer.score(every, priors=False)
+            scored = self._scorer.score(every, priors=False, reasons=False)
             scored_posteriors = scored.posteriors
             order = _rank_order(scored_posteriors, scored_posteriors, self._id_ranks)
             top = np.array(self._conditions, dtype=object)[order[:, 0]]
@@ -577,6 +594,39 @@ class Model:
                     )
                 )
         return tuple(advice)
+
+
+# Values whose state needs no parsing, by type (1 == True, so bools apart).
+_PLAIN_STRINGS = {"present": "present", "absent": "absent", "yes": "present", "no": "absent"}
+_PLAIN_BOOLS = {True: "present", False: "absent"}
+
+
+def _plain_evidence(case: Any, position: Mapping[str, int]) -> dict[str, str] | None:
+    """The normalised evidence of a dict of known ids to plain values, else None.
+
+    The same dict as :func:`~bayesleg.knowledge.evidence.normalise_evidence`
+    gives, without its checks; None (anything else: other values, unknown
+    ids, not a dict) sends the case through it.
+    """
+    if type(case) is not dict:
+        return None
+    states = []
+    for node, value in case.items():
+        kind = type(value)
+        if kind is str:
+            state = _PLAIN_STRINGS.get(value)
+        elif kind is bool:
+            state = _PLAIN_BOOLS[value]
+        elif value is None:
+            continue
+        else:
+            return None
+        where = position.get(node)
+        if state is None or where is None:
+            return None
+        states.append((where, node, state))
+    states.sort()
+    return {node: state for _, node, state in states}
 
 
 def _warn_of_conditions(columns: Iterable[Any], conditions: Sequence[str]) -> None:

@@ -90,6 +90,38 @@ class RankedCause:
         return body
 
 
+def _ranked_causes(
+    ids: Sequence[str],
+    labels: Sequence[str],
+    posteriors: Sequence[float],
+    priors: Sequence[float],
+    ratios: Sequence[float],
+    scores: Sequence[float],
+    order: Sequence[int],
+) -> tuple[RankedCause, ...]:
+    """Return ``RankedCause(ids[k], labels[k], ...)`` for each ``k`` of ``order``.
+
+    The same causes as the constructor gives (equal, and pickled and shown
+    alike), built without its per-field checks of the frozen dataclass: a
+    cohort builds many thousands.
+    """
+    new = object.__new__
+    causes = []
+    for k in order:
+        cause = new(RankedCause)
+        cause.__dict__.update(
+            id=ids[k],
+            label=labels[k],
+            posterior=posteriors[k],
+            prior=priors[k],
+            likelihood_ratio=ratios[k],
+            score=scores[k],
+            uncertainty=None,
+        )
+        causes.append(cause)
+    return tuple(causes)
+
+
 @dataclass(frozen=True)
 class CauseAdvice:
     """What the texts recommend for one condition, with the passage it rests on."""
