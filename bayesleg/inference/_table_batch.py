@@ -173,16 +173,35 @@ class TableBatchTree:
         lead = batch_axes
         arrays = [*cpts, *likelihoods.values()]
         batch = np.broadcast_shapes(*(a.shape[:lead] for a in arrays)) if arrays else (1,) * lead
-        tables: list[np.ndarray] = [np.ones((1,) * lead + shape) for shape in self._shapes]
+        # Each clique's factors multiplied in order, the first taken as it is
+        # (it times a table of ones, the same numbers): each product only as
+        # large as the axes its factors have so far, broadcast to the clique's
+        # shape at the end.
+        partial: list[np.ndarray | None] = [None] * len(self._shapes)
         for cpt, (c, axes, shape) in zip(cpts, self._cpt_view, strict=True):
             order = (*range(lead), *(lead + a for a in axes))
-            tables[c] = tables[c] * np.transpose(cpt, order).reshape(*cpt.shape[:lead], *shape)
+            view = np.transpose(cpt, order).reshape(*cpt.shape[:lead], *shape)
+            before = partial[c]
+            partial[c] = view if before is None else before * view
         for v, likelihood in likelihoods.items():
             c = self._home[v]
             clique = self._cliques[c]
             pad = [1] * len(clique)
             pad[clique.index(v)] = self._cards[v]
-            tables[c] = tables[c] * likelihood.reshape(*likelihood.shape[:lead], *pad)
+            view = likelihood.reshape(*likelihood.shape[:lead], *pad)
+            before = partial[c]
+            partial[c] = view if before is None else before * view
+        tables: list[np.ndarray] = []
+        for c, (table, shape) in enumerate(zip(partial, self._shapes, strict=True)):
+            if table is None:
+                tables.append(np.ones((1,) * lead + shape))
+            elif table.shape[lead:] != shape:
+                full = np.broadcast_to(table, (*table.shape[:lead], *shape))
+                # A clique with children gets its full table from their first
+                # message; a leaf's is read twice (summed up, then for its belief).
+                tables.append(full if self._children[c] else np.ascontiguousarray(full))
+            else:
+                tables.append(table)
         log_evidence = np.zeros((1,) * lead)
         raw: list[np.ndarray | None] = [None] * len(tables)
         root = len(tables) - 1
