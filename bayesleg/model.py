@@ -311,7 +311,7 @@ class Model:
         score_lists = posterior_lists if scores is posteriors else scores.tolist()
         conditions, labels = self._conditions, self._labels
         model_id, version = self.id, self.version
-        triages = scored.triage
+        triages = scored.triage.triages()
         advised: dict[tuple[str, ...], tuple[CauseAdvice, ...]] = {}
         diagnoses = []
         for index, evidence in enumerate(normalised):
@@ -324,7 +324,7 @@ class Model:
                 score_lists[index],
                 order[index],
             )
-            triage = triages.triage(index)
+            triage = triages[index]
             # The advice depends only on the first causes and the raised conditions.
             key = tuple(conditions[k] for k in order[index][:_ADVISED]) + tuple(
                 reason.id for reason in triage.reasons if reason.kind == "condition"

@@ -109,15 +109,14 @@ def _ranked_causes(
     causes = []
     for k in order:
         cause = new(RankedCause)
-        cause.__dict__.update(
-            id=ids[k],
-            label=labels[k],
-            posterior=posteriors[k],
-            prior=priors[k],
-            likelihood_ratio=ratios[k],
-            score=scores[k],
-            uncertainty=None,
-        )
+        fields = cause.__dict__
+        fields["id"] = ids[k]
+        fields["label"] = labels[k]
+        fields["posterior"] = posteriors[k]
+        fields["prior"] = priors[k]
+        fields["likelihood_ratio"] = ratios[k]
+        fields["score"] = scores[k]
+        fields["uncertainty"] = None
         causes.append(cause)
     return tuple(causes)
 

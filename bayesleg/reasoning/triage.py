@@ -248,6 +248,16 @@ class TriageRules:
             levels = np.maximum(levels, np.where(raised, self.care, 0).max(axis=1))
         return TriageBatch(self, present, scores, thresholds, fired, raised, levels)
 
+    def _triages(self, batch: TriageBatch) -> list[Triage]:
+        plain = self._plain
+        reasoned: list[bool] = np.logical_or(
+            batch.fired.any(axis=1), batch.raised.any(axis=1)
+        ).tolist()
+        return [
+            self._triage(batch, i) if reasoned[i] else plain[level]
+            for i, level in enumerate(batch.levels.tolist())
+        ]
+
     def _triage(self, batch: TriageBatch, i: int) -> Triage:
         if not (batch.fired[i].any() or batch.raised[i].any()):
             return self._plain[batch.levels[i]]
@@ -297,3 +307,7 @@ class TriageBatch:
     def triage(self, i: int) -> Triage:
         """Return case ``i``'s triage, exactly as :func:`assess_triage` gives it."""
         return self.rules._triage(self, i)
+
+    def triages(self) -> list[Triage]:
+        """Return every case's triage, as :meth:`triage` gives it."""
+        return self.rules._triages(self)
