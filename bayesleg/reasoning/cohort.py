@@ -11,7 +11,10 @@ model's engine, whatever its size, and one of a smaller one:
 0. *Priors*, P(condition | factor evidence), when asked for (``rank_frame``
    does without), by an engine compiled from the factors and conditions
    alone: the symptoms are barren when only factors are observed, so they
-   change nothing but the work (and the last bits, about 1e-16).
+   change nothing but the work (and the last bits, about 1e-16).  A batch of
+   fewer than ``_SMALL`` rows (a case alone) takes the priors, posteriors and
+   "yes" rows in one pass of the model's engine instead, whose fixed cost per
+   call is the larger part of its time.
 1. *Posteriors*, P(condition | all evidence); and, for each case with a
    symptom present and a "no" answer, P(condition | the "yes" answers
    alone) for the conditions that can raise the level (a pass of their own,
@@ -60,6 +63,10 @@ _ABSENT = STATES.index("absent")
 # A condition whose P(c | yes answers) is below its threshold by this relative
 # margin cannot have a triage score reaching it, rounding included.
 _MARGIN = 1e-9
+# Batches of fewer engine rows than this go through one pass of the model's
+# engine (priors included), as a case alone does: a call's fixed cost
+# outweighs what the smaller passes save.
+_SMALL = 64
 
 
 def encode_cases(cases: Sequence[dict[str, str]], node_ids: Sequence[str]) -> np.ndarray:
@@ -148,29 +155,50 @@ class CohortScorer:
             needs &= flags < rules.highest_care
         asked = np.flatnonzero(needs)
         yes = np.where(present[asked], np.int8(1), np.int8(-1))
-        try:
-            posteriors = self._marginals(self._engine, codes, conditions)[_PRESENT]
-        except ImpossibleEvidenceError as error:
-            raise self._impossible(codes, error) from error
-        scores = posteriors.copy()
-        if asked.size and self._judged:
+        factor_codes = np.full_like(codes, -1)
+        if priors:
+            factor_codes[:, self._factor_columns] = codes[:, self._factor_columns]
+        if n * (1 + priors) + len(asked) < _SMALL:
+            # A few rows: one pass costs less than three calls.
+            rows = [codes, factor_codes] if priors else [codes]
+            try:
+                given_absent, given_present = self._marginals(
+                    self._engine, np.concatenate([*rows, yes]), conditions
+                )
+            except ImpossibleEvidenceError as error:
+                # The other rows observe subsets of their case's evidence, so
+                # the first impossible row is always one of the first n.
+                raise self._impossible(codes, error) from error
+            posteriors = given_present[:n]
+            prior_values = given_present[n : 2 * n] if priors else np.empty((n, 0))
+            first = len(given_present) - len(asked)
+            likely, unlikely = given_present[first:], given_absent[first:]
+        else:
+            try:
+                posteriors = self._marginals(self._engine, codes, conditions)[_PRESENT]
+            except ImpossibleEvidenceError as error:
+                raise self._impossible(codes, error) from error
             # The "yes" rows observe subsets of possible evidence, so they are
             # possible; they need only the conditions that can raise the level,
             # and observing fewer nodes, they cost less in a pass of their own.
-            judged = rules.judged
             likely = np.zeros((len(asked), len(conditions)))
             unlikely = np.ones((len(asked), len(conditions)))
-            given = self._marginals(self._engine, yes, self._judged)
-            unlikely[:, judged], likely[:, judged] = given
+            if asked.size and self._judged:
+                judged = rules.judged
+                unlikely[:, judged], likely[:, judged] = self._marginals(
+                    self._engine, yes, self._judged
+                )
+            if priors:
+                prior_values = self._marginals(self._prior_engine, factor_codes, conditions)[
+                    _PRESENT
+                ]
+            else:
+                prior_values = np.empty((n, 0))
+        scores = posteriors.copy()
+        if asked.size:
             scores[asked] = self._triage_scores(
                 codes[asked], yes, likely, unlikely, None if reasons else flags[asked]
             )
-        if priors:
-            factor_codes = np.full_like(codes, -1)
-            factor_codes[:, self._factor_columns] = codes[:, self._factor_columns]
-            prior_values = self._marginals(self._prior_engine, factor_codes, conditions)[_PRESENT]
-        else:
-            prior_values = np.empty((n, 0))
         return CohortScores(prior_values, posteriors, rules.assess(present, scores, flags))
 
     def _triage_scores(
