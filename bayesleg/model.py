@@ -28,7 +28,7 @@ from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec, read_model
 from bayesleg.knowledge.noisyor import discrete_network
 from bayesleg.reasoning.cohort import CohortScorer, encode_cases
 from bayesleg.reasoning.counterfactual import check_ranking, counterfactual_scores
-from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause, _ranked_causes
+from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, _Causes, _pending_diagnosis
 from bayesleg.reasoning.triage import Triage
 from bayesleg.research.uncertainty import check_uncertainty, with_uncertainty
 
@@ -304,37 +304,36 @@ class Model:
             if ranking == "posterior"
             else np.asarray(counterfactual_scores(self, normalised, ranking), dtype=np.float64)
         )
-        order = _rank_order(scores, posteriors, self._id_ranks).tolist()
-        priors = scored.priors.tolist()
-        ratios = _likelihood_ratios(posteriors, scored.priors).tolist()
-        posterior_lists = posteriors.tolist()
-        score_lists = posterior_lists if scores is posteriors else scores.tolist()
-        conditions, labels = self._conditions, self._labels
+        order = _rank_order(scores, posteriors, self._id_ranks)
+        conditions = self._conditions
+        causes = _Causes(
+            conditions,
+            self._labels,
+            posteriors,
+            scored.priors,
+            _likelihood_ratios(posteriors, scored.priors),
+            scores,
+            order,
+        )
+        first = order[:, :_ADVISED].tolist()
         model_id, version = self.id, self.version
         triages = scored.triage.triages()
         advised: dict[tuple[str, ...], tuple[CauseAdvice, ...]] = {}
         diagnoses = []
         for index, evidence in enumerate(normalised):
-            causes = _ranked_causes(
-                conditions,
-                labels,
-                posterior_lists[index],
-                priors[index],
-                ratios[index],
-                score_lists[index],
-                order[index],
-            )
             triage = triages[index]
             # The advice depends only on the first causes and the raised conditions.
-            key = tuple(conditions[k] for k in order[index][:_ADVISED]) + tuple(
+            chosen = tuple(conditions[k] for k in first[index])
+            key = chosen + tuple(
                 reason.id for reason in triage.reasons if reason.kind == "condition"
             )
             advice = advised.get(key)
             if advice is None:
-                advice = advised[key] = self._advice(causes, triage)
+                advice = advised[key] = self._advice(chosen, triage)
             diagnoses.append(
-                Diagnosis(
-                    ranked=causes,
+                _pending_diagnosis(
+                    causes,
+                    index,
                     triage=triage,
                     evidence=MappingProxyType(dict(evidence)),
                     model_id=model_id,
@@ -576,9 +575,9 @@ class Model:
                 f"cannot save to {str(path)!r}: the file exists; pass overwrite=True to replace it"
             ) from error
 
-    def _advice(self, causes: Sequence[RankedCause], triage: Triage) -> tuple[CauseAdvice, ...]:
-        """Advice for the first three causes, then for every condition that raised triage."""
-        chosen = [cause.id for cause in causes[:_ADVISED]]
+    def _advice(self, first: Sequence[str], triage: Triage) -> tuple[CauseAdvice, ...]:
+        """Advice for the first three causes (ids), then for every condition that raised triage."""
+        chosen = list(first)
         chosen += [
             reason.id
             for reason in triage.reasons

@@ -265,3 +265,42 @@ def test_diagnose_many_reads_evidence_as_diagnose_does(shipped, case):
 def test_diagnose_many_names_the_bad_case(shipped, case, error, message):
     with pytest.raises(error, match=f"^{message}"):
         shipped.diagnose_many([{"fasted": True}, case])
+
+
+def test_a_batch_diagnosis_is_the_one_the_constructor_gives(shipped):
+    # diagnose_many builds each diagnosis's causes when first read; nothing
+    # else tells it from a Diagnosis built whole.
+    import copy
+    import dataclasses
+    import pickle
+
+    from bayesleg.reasoning.diagnosis import Diagnosis, RankedCause
+
+    case = {"fasted": True, "heaviness": True, "cramps": False, "diabetes": False}
+    (lazy,) = shipped.diagnose_many([case])
+    built = shipped.diagnose_many([case])[0]
+    whole = Diagnosis(
+        ranked=tuple(
+            RankedCause(c.id, c.label, c.posterior, c.prior, c.likelihood_ratio, c.score)
+            for c in built.ranked
+        ),
+        triage=built.triage,
+        evidence=built.evidence,
+        model_id=built.model_id,
+        model_version=built.model_version,
+        ranking=built.ranking,
+        advice=built.advice,
+    )
+    fresh = [shipped.diagnose_many([case])[0] for _ in range(5)]
+    assert fresh[0] == whole and whole == fresh[1]  # equal before and after building
+    for diagnosis in (fresh[2], whole):  # the evidence is a read-only mapping proxy
+        with pytest.raises(TypeError, match="mappingproxy"):
+            pickle.dumps(diagnosis)
+    assert copy.copy(fresh[3]) == whole and vars(copy.copy(fresh[4])) == vars(whole)
+    assert lazy.to_dict() == whole.to_dict() and repr(lazy) == repr(whole)
+    names = [field.name for field in dataclasses.fields(Diagnosis)]
+    assert [getattr(lazy, name) for name in names] == [getattr(whole, name) for name in names]
+    assert dataclasses.replace(lazy, ranking="posterior") == whole
+    assert vars(lazy) == vars(whole)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        lazy.nothing  # noqa: B018
