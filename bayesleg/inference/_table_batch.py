@@ -178,11 +178,14 @@ class TableBatchTree:
         # large as the axes its factors have so far, broadcast to the clique's
         # shape at the end.
         partial: list[np.ndarray | None] = [None] * len(self._shapes)
+        # Whether a clique's table is an array of this call's own, which a
+        # product of its shape may overwrite (the same numbers, no new array).
+        owned = [False] * len(self._shapes)
         for cpt, (c, axes, shape) in zip(cpts, self._cpt_view, strict=True):
             order = (*range(lead), *(lead + a for a in axes))
             view = np.transpose(cpt, order).reshape(*cpt.shape[:lead], *shape)
             before = partial[c]
-            partial[c] = view if before is None else before * view
+            partial[c] = view if before is None else _times(before, view, owned, c)
         for v, likelihood in likelihoods.items():
             c = self._home[v]
             clique = self._cliques[c]
@@ -190,7 +193,7 @@ class TableBatchTree:
             pad[clique.index(v)] = self._cards[v]
             view = likelihood.reshape(*likelihood.shape[:lead], *pad)
             before = partial[c]
-            partial[c] = view if before is None else before * view
+            partial[c] = view if before is None else _times(before, view, owned, c)
         tables: list[np.ndarray] = []
         for c, (table, shape) in enumerate(zip(partial, self._shapes, strict=True)):
             if table is None:
@@ -199,7 +202,12 @@ class TableBatchTree:
                 full = np.broadcast_to(table, (*table.shape[:lead], *shape))
                 # A clique with children gets its full table from their first
                 # message; a leaf's is read twice (summed up, then for its belief).
-                tables.append(full if self._children[c] else np.ascontiguousarray(full))
+                if self._children[c]:
+                    tables.append(full)
+                    owned[c] = False
+                else:
+                    tables.append(np.ascontiguousarray(full))
+                    owned[c] = True
             else:
                 tables.append(table)
         log_evidence = np.zeros((1,) * lead)
@@ -216,7 +224,9 @@ class TableBatchTree:
                     normalised = _divide(message, scale)
                     view = normalised.reshape(*normalised.shape[:lead], *link.child_shape)
                     view = view.transpose(*range(lead), *(lead + a for a in link.to_parent))
-                    tables[c] = tables[c] * view.reshape(*view.shape[:lead], *link.broadcast)
+                    tables[c] = _times(
+                        tables[c], view.reshape(*view.shape[:lead], *link.broadcast), owned, c
+                    )
                 if c != root:
                     link = self._links[c]
                     assert link is not None
@@ -243,7 +253,8 @@ class TableBatchTree:
                     down = down.reshape(*above_lead, link.separator)
                 ratio = _divide(down, sent)
                 flat = tables[c].reshape(*tables[c].shape[:lead], link.separator, -1)
-                product = flat * ratio[..., None]
+                # The table is not read again: its belief may take its place.
+                product = _times(flat, ratio[..., None], owned, c)
                 beliefs[c] = product.reshape(*product.shape[:lead], *self._shapes[c])
         if families is not None:
             for v, ((c, axes, _), outside) in enumerate(
@@ -290,6 +301,18 @@ class TableBatchTree:
                 needed.add(c)
                 c = self._parent[c]
         return sorted(needed, reverse=True)
+
+
+def _times(table: np.ndarray, factor: np.ndarray, owned: list[bool], c: int) -> np.ndarray:
+    """Return ``table * factor``, in place when ``table`` is clique ``c``'s own and keeps its shape.
+
+    Marks the result as the clique's own either way.
+    """
+    if owned[c] and np.broadcast_shapes(table.shape, factor.shape) == table.shape:
+        np.multiply(table, factor, out=table)
+        return table
+    owned[c] = True
+    return table * factor
 
 
 def _sum_last(table: np.ndarray, lead: int, separator: int) -> np.ndarray:
