@@ -312,7 +312,8 @@ def _times(table: np.ndarray, factor: np.ndarray, owned: list[bool], c: int) -> 
         np.multiply(table, factor, out=table)
         return table
     owned[c] = True
-    return table * factor
+    # In C order, so that the reshapes of the passes are views, not copies.
+    return np.multiply(table, factor, order="C")
 
 
 def _sum_last(table: np.ndarray, lead: int, separator: int) -> np.ndarray:
