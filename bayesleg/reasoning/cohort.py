@@ -162,7 +162,7 @@ class CohortScorer:
             # A few rows: one pass costs less than three calls.
             rows = [codes, factor_codes] if priors else [codes]
             try:
-                given_absent, given_present = self._marginals(
+                given_absent, given_present = self._distinct_marginals(
                     self._engine, np.concatenate([*rows, yes]), conditions
                 )
             except ImpossibleEvidenceError as error:
@@ -175,7 +175,7 @@ class CohortScorer:
             likely, unlikely = given_present[first:], given_absent[first:]
         else:
             try:
-                posteriors = self._marginals(self._engine, codes, conditions)[_PRESENT]
+                posteriors = self._distinct_marginals(self._engine, codes, conditions)[_PRESENT]
             except ImpossibleEvidenceError as error:
                 raise self._impossible(codes, error) from error
             # The "yes" rows observe subsets of possible evidence, so they are
@@ -185,13 +185,13 @@ class CohortScorer:
             unlikely = np.ones((len(asked), len(conditions)))
             if asked.size and self._judged:
                 judged = rules.judged
-                unlikely[:, judged], likely[:, judged] = self._marginals(
+                unlikely[:, judged], likely[:, judged] = self._distinct_marginals(
                     self._engine, yes, self._judged
                 )
             if priors:
-                prior_values = self._marginals(self._prior_engine, factor_codes, conditions)[
-                    _PRESENT
-                ]
+                prior_values = self._distinct_marginals(
+                    self._prior_engine, factor_codes, conditions
+                )[_PRESENT]
             else:
                 prior_values = np.empty((n, 0))
         scores = posteriors.copy()
@@ -235,7 +235,7 @@ class CohortScorer:
         pinned[np.arange(pairs), self._condition_columns[columns]] = 1
         pinned[pairs + np.arange(pairs), self._condition_columns[columns]] = 0
         targets = [self.node_ids[j] for j in asked]
-        given = self._marginals(self._engine, pinned, targets)[_ABSENT]
+        given = self._distinct_marginals(self._engine, pinned, targets)[_ABSENT]
         with np.errstate(divide="ignore", invalid="ignore"):
             change = np.log(given[:pairs]) - np.log(given[pairs:])
             lowered = np.where(absent[:, asked], np.minimum(0.0, change), 0.0).sum(axis=1)
@@ -243,23 +243,29 @@ class CohortScorer:
         scores[cases, columns] = _from_log_odds(base + lowered)
         return scores
 
+    def _distinct_marginals(
+        self, engine: Engine, codes: np.ndarray, targets: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_marginals` of ``codes``, equal rows propagated once.
+
+        Only when that leaves the engine's layout unchanged (see the module
+        docstring), so the numbers are the same bits either way.
+        """
+        unique, inverse = _distinct_rows(codes)
+        if unique is None:
+            return self._marginals(engine, codes, targets)
+        try:
+            absent, present = self._marginals(engine, unique, targets)
+        except ImpossibleEvidenceError as error:
+            if isinstance(getattr(error, "case", None), int):
+                error.case = int(np.flatnonzero(inverse == error.case)[0])
+            raise
+        return absent[inverse], present[inverse]
+
     def _marginals(
         self, engine: Engine, codes: np.ndarray, targets: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return P(target absent) and P(target present) per row, each ``(rows, targets)``.
-
-        Equal rows are propagated once when that leaves the engine's layout
-        unchanged (see the module docstring).
-        """
-        unique, inverse = _distinct_rows(codes)
-        if unique is not None:
-            try:
-                absent, present = self._marginals(engine, unique, targets)
-            except ImpossibleEvidenceError as error:
-                if isinstance(getattr(error, "case", None), int):
-                    error.case = int(np.flatnonzero(inverse == error.case)[0])
-                raise
-            return absent[inverse], present[inverse]
+        """Return P(target absent) and P(target present) per row, each ``(rows, targets)``."""
         observed = np.flatnonzero((codes >= 0).any(axis=0))
         # Likelihood (1, 0) for absent, (0, 1) for present, (1, 1) for unobserved.
         chosen = codes[:, observed]
