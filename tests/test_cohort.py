@@ -304,3 +304,15 @@ def test_a_batch_diagnosis_is_the_one_the_constructor_gives(shipped):
     assert vars(lazy) == vars(whole)
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         lazy.nothing  # noqa: B018
+
+
+def test_threads_reading_a_batch_diagnosis_see_the_same_causes(shipped):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = _random_cases(shipped, 30, seed=14)
+    expected = [[c.id for c in d.ranked] for d in shipped.diagnose_many(cases)]
+    for _ in range(5):
+        batch = shipped.diagnose_many(cases)
+        with ThreadPoolExecutor(4) as pool:
+            seen = list(pool.map(lambda d: [c.id for c in d.ranked], batch * 4))
+        assert seen == expected * 4

@@ -209,12 +209,16 @@ class Diagnosis:
         # Only reached when ``ranked`` is not built yet (see _pending_diagnosis):
         # build it once and keep it, as if the constructor had been given it.
         state = self.__dict__
-        if name == "ranked" and "_pending" in state:
-            causes, index = state["_pending"]
+        pending = state.get("_pending") if name == "ranked" else None
+        if pending is not None:
+            # Two threads may both build it: equal causes, the last one kept.
+            causes, index = pending
             ranked = causes.ranked(index)
             state["ranked"] = ranked
-            del state["_pending"]
+            state.pop("_pending", None)
             return ranked
+        if name == "ranked" and "ranked" in state:  # built by another thread meanwhile
+            return state["ranked"]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __getstate__(self) -> dict[str, Any]:
