@@ -12,13 +12,13 @@ model's engine, whatever its size, and one of a smaller one:
    does without), by an engine compiled from the factors and conditions
    alone: the symptoms are barren when only factors are observed, so they
    change nothing but the work (and the last bits, about 1e-16).  A batch of
-   fewer than ``_SMALL`` rows (a case alone) takes the priors, posteriors and
+   fewer than 64 rows (a case alone) takes the priors, posteriors and
    "yes" rows in one pass of the model's engine instead, whose fixed cost per
    call is the larger part of its time.
 1. *Posteriors*, P(condition | all evidence); and, for each case with a
    symptom present and a "no" answer, P(condition | the "yes" answers
-   alone) for the conditions that can raise the level (a pass of their own,
-   which observing fewer nodes costs less per case).
+   alone), in a pass of their own, for the conditions that can raise the
+   level.
 2. *Triage scores* (see :mod:`bayesleg.reasoning.triage`): the score of
    condition ``c`` is ``odds(c | Y) * prod_x min(1, r_x)`` over the "no"
    answers ``x``, where ``Y`` are the "yes" answers and
@@ -179,8 +179,7 @@ class CohortScorer:
             except ImpossibleEvidenceError as error:
                 raise self._impossible(codes, error) from error
             # The "yes" rows observe subsets of possible evidence, so they are
-            # possible; they need only the conditions that can raise the level,
-            # and observing fewer nodes, they cost less in a pass of their own.
+            # possible; they need only the conditions that can raise the level.
             likely = np.zeros((len(asked), len(conditions)))
             unlikely = np.ones((len(asked), len(conditions)))
             if asked.size and self._judged:
