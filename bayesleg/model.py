@@ -113,6 +113,14 @@ class Model:
         self._engine = compile_engine(self._discrete)
         self._scorer = CohortScorer(spec, self._engine, self._discrete)
         self._labels = tuple(self._by_id[c].label for c in self._conditions)
+        # Each condition's advice (frozen, so shared by every diagnosis).
+        self._condition_advice = {
+            node.id: CauseAdvice(
+                node.id, node.label, node.care, node.advice.text, node.advice.source
+            )
+            for node in spec.nodes
+            if node.kind == "condition" and node.advice is not None and node.care is not None
+        }
         ranks = {condition: i for i, condition in enumerate(sorted(self._conditions))}
         self._id_ranks = np.array([ranks[c] for c in self._conditions], dtype=np.intp)
         self._pgmpy_lock = threading.Lock()
@@ -583,16 +591,8 @@ class Model:
             for reason in triage.reasons
             if reason.kind == "condition" and reason.id not in chosen
         ]
-        advice = []
-        for condition in chosen:
-            node = self._by_id[condition]
-            if node.advice is not None and node.care is not None:
-                advice.append(
-                    CauseAdvice(
-                        condition, node.label, node.care, node.advice.text, node.advice.source
-                    )
-                )
-        return tuple(advice)
+        advice = self._condition_advice
+        return tuple(advice[condition] for condition in chosen if condition in advice)
 
 
 # Values whose state needs no parsing, by type (1 == True, so bools apart).
