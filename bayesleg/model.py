@@ -29,7 +29,7 @@ from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec, read_model
 from bayesleg.knowledge.noisyor import discrete_network
 from bayesleg.reasoning.cohort import CohortScorer, encode_cases
 from bayesleg.reasoning.counterfactual import check_ranking, counterfactual_scores
-from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, RankedCause
+from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, _Causes, _pending_diagnosis
 from bayesleg.reasoning.triage import Triage
 from bayesleg.research.uncertainty import check_uncertainty, with_uncertainty
 
@@ -106,13 +106,22 @@ class Model:
         self._nodes = tuple(Node(node.id, node.kind, node.label) for node in spec.nodes)
         self._by_id: Mapping[str, NodeSpec] = MappingProxyType({n.id: n for n in spec.nodes})
         self._ids = tuple(node.id for node in spec.nodes)
+        self._positions = {node: i for i, node in enumerate(self._ids)}
         self._factors = tuple(n.id for n in spec.nodes if n.kind == "factor")
         self._conditions = tuple(n.id for n in spec.nodes if n.kind == "condition")
         self._symptoms = tuple(n.id for n in spec.nodes if n.kind == "symptom")
         self._discrete = discrete_network(spec)
         self._engine = compile_engine(self._discrete)
-        self._scorer = CohortScorer(spec, self._engine)
+        self._scorer = CohortScorer(spec, self._engine, self._discrete)
         self._labels = tuple(self._by_id[c].label for c in self._conditions)
+        # Each condition's advice (frozen, so shared by every diagnosis).
+        self._condition_advice = {
+            node.id: CauseAdvice(
+                node.id, node.label, node.care, node.advice.text, node.advice.source
+            )
+            for node in spec.nodes
+            if node.kind == "condition" and node.advice is not None and node.care is not None
+        }
         ranks = {condition: i for i, condition in enumerate(sorted(self._conditions))}
         self._id_ranks = np.array([ranks[c] for c in self._conditions], dtype=np.intp)
         self._pgmpy_lock = threading.Lock()
@@ -264,7 +273,7 @@ class Model:
     def diagnose_many(
         self, cases: Iterable[Mapping[str, Any]], *, ranking: str = "posterior"
     ) -> tuple[Diagnosis, ...]:
-        """Diagnose many cases together, in at most two batched passes of the engine.
+        """Diagnose many cases together, in a few batched passes of the engine over all cases.
 
         Parameters
         ----------
@@ -288,7 +297,12 @@ class Model:
         """
         ranking = check_ranking(ranking)
         normalised = []
+        position = self._positions
         for index, case in enumerate(cases):
+            plain = _plain_evidence(case, position)
+            if plain is not None:
+                normalised.append(plain)
+                continue
             try:
                 normalised.append(normalise_evidence(case, self._ids))
             except BayeslegError as error:
@@ -309,31 +323,41 @@ class Model:
             else np.asarray(counterfactual_scores(self, normalised, ranking), dtype=np.float64)
         )
         order = _rank_order(scores, posteriors, self._id_ranks)
-        priors = scored.priors
-        ratios = _likelihood_ratios(posteriors, priors)
-        conditions, labels = self._conditions, self._labels
+        conditions = self._conditions
+        causes = _Causes(
+            conditions,
+            self._labels,
+            posteriors,
+            scored.priors,
+            _likelihood_ratios(posteriors, scored.priors),
+            scores,
+            order,
+        )
+        first = order[:, :_ADVISED].tolist()
+        model_id, version = self.id, self.version
+        triages = scored.triage.triages()
+        advised: dict[tuple[str, ...], tuple[CauseAdvice, ...]] = {}
         diagnoses = []
         for index, evidence in enumerate(normalised):
-            priors_i = priors[index].tolist()
-            posteriors_i = posteriors[index].tolist()
-            scores_i = posteriors_i if scores is posteriors else scores[index].tolist()
-            ratios_i = ratios[index].tolist()
-            causes = [
-                RankedCause(
-                    conditions[k], labels[k], posteriors_i[k], priors_i[k], ratios_i[k], scores_i[k]
-                )
-                for k in order[index].tolist()
-            ]
-            triage = scored.triage.triage(index)
+            triage = triages[index]
+            # The advice depends only on the first causes and the raised conditions.
+            chosen = tuple(conditions[k] for k in first[index])
+            key = chosen + tuple(
+                reason.id for reason in triage.reasons if reason.kind == "condition"
+            )
+            advice = advised.get(key)
+            if advice is None:
+                advice = advised[key] = self._advice(chosen, triage)
             diagnoses.append(
-                Diagnosis(
-                    ranked=tuple(causes),
+                _pending_diagnosis(
+                    causes,
+                    index,
                     triage=triage,
                     evidence=MappingProxyType(dict(evidence)),
-                    model_id=self.id,
-                    model_version=self.version,
+                    model_id=model_id,
+                    model_version=version,
                     ranking=ranking,
-                    advice=self._advice(causes, triage),
+                    advice=advice,
                 )
             )
         return tuple(diagnoses)
@@ -454,7 +478,7 @@ class Model:
             scored_posteriors = np.empty((0, len(self._conditions)))
             top, triage = np.empty(0, dtype=object), np.empty(0, dtype=object)
         else:
-            scored = self._scorer.score(every, priors=False)
+            scored = self._scorer.score(every, priors=False, reasons=False)
             scored_posteriors = scored.posteriors
             order = _rank_order(scored_posteriors, scored_posteriors, self._id_ranks)
             top = np.array(self._conditions, dtype=object)[order[:, 0]]
@@ -569,24 +593,49 @@ class Model:
                 f"cannot save to {str(path)!r}: the file exists; pass overwrite=True to replace it"
             ) from error
 
-    def _advice(self, causes: Sequence[RankedCause], triage: Triage) -> tuple[CauseAdvice, ...]:
-        """Advice for the first three causes, then for every condition that raised triage."""
-        chosen = [cause.id for cause in causes[:_ADVISED]]
+    def _advice(self, first: Sequence[str], triage: Triage) -> tuple[CauseAdvice, ...]:
+        """Advice for the first three causes (ids), then for every condition that raised triage."""
+        chosen = list(first)
         chosen += [
             reason.id
             for reason in triage.reasons
             if reason.kind == "condition" and reason.id not in chosen
         ]
-        advice = []
-        for condition in chosen:
-            node = self._by_id[condition]
-            if node.advice is not None and node.care is not None:
-                advice.append(
-                    CauseAdvice(
-                        condition, node.label, node.care, node.advice.text, node.advice.source
-                    )
-                )
-        return tuple(advice)
+        advice = self._condition_advice
+        return tuple(advice[condition] for condition in chosen if condition in advice)
+
+
+# Values whose state needs no parsing, by type (1 == True, so bools apart).
+_PLAIN_STRINGS = {"present": "present", "absent": "absent", "yes": "present", "no": "absent"}
+_PLAIN_BOOLS = {True: "present", False: "absent"}
+
+
+def _plain_evidence(case: Any, position: Mapping[str, int]) -> dict[str, str] | None:
+    """The normalised evidence of a dict of known ids to plain values, else None.
+
+    The same dict as :func:`~bayesleg.knowledge.evidence.normalise_evidence`
+    gives, without its checks; None (anything else: other values, unknown
+    ids, not a dict) sends the case through it.
+    """
+    if type(case) is not dict:
+        return None
+    states = []
+    for node, value in case.items():
+        kind = type(value)
+        if kind is str:
+            state = _PLAIN_STRINGS.get(value)
+        elif kind is bool:
+            state = _PLAIN_BOOLS[value]
+        elif value is None:
+            continue
+        else:
+            return None
+        where = position.get(node)
+        if state is None or where is None:
+            return None
+        states.append((where, node, state))
+    states.sort()
+    return {node: state for _, node, state in states}
 
 
 def _warn_of_conditions(columns: Iterable[Any], conditions: Sequence[str]) -> None:

@@ -191,3 +191,128 @@ def test_impossible_rows_are_named(tiny):
     ):
         tiny.rank_frame(frame)
     assert raised.value.case == 1
+
+
+def test_rank_frame_levels_match_diagnose_many_where_red_flags_settle_them(shipped):
+    # rank_frame skips the triage scores of cases whose red flags already set
+    # the highest level a condition can raise; the levels stay the same.
+    cases = [normalise_evidence(c, _ids(shipped)) for c in _vignette_cases()]
+    cases += [normalise_evidence(c, _ids(shipped)) for c in _random_cases(shipped, 200, seed=11)]
+    scorer = shipped._scorer
+    from bayesleg.reasoning.cohort import encode_cases
+
+    codes = encode_cases(cases, scorer.node_ids)
+    present = codes == 1
+    settled = (
+        (scorer.rules.flag_levels(present) >= scorer.rules.highest_care)
+        & scorer.rules.symptom_present(present)
+        & (codes == 0).any(axis=1)
+    )
+    assert settled.sum() > 0 and (~settled).sum() > 0
+    frame = pd.DataFrame(cases, columns=[*shipped.factors, *shipped.symptoms])
+    ranked = shipped.rank_frame(frame)
+    levels = [diagnosis.triage.level for diagnosis in shipped.diagnose_many(cases)]
+    assert ranked["triage"].tolist() == levels
+    assert "see_doctor" in levels and "self_care" in levels
+
+
+def test_repeated_cases_give_the_same_bits_as_distinct_ones(shipped):
+    cases = _random_cases(shipped, 40, seed=12)
+    once = shipped.diagnose_many(cases)
+    again = shipped.diagnose_many(cases + cases[::-1] + cases[:7])
+    assert again == once + once[::-1] + once[:7]
+    frame = pd.DataFrame(cases, columns=[*shipped.factors, *shipped.symptoms])
+    doubled = pd.concat([frame, frame], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        shipped.rank_frame(doubled),
+        pd.concat([shipped.rank_frame(frame)] * 2, ignore_index=True),
+        check_exact=True,
+    )
+
+
+def test_the_first_impossible_case_is_named_among_repeated_ones(tiny):
+    # Enough distinct cases for the repeated ones to be propagated once.
+    values = (None, True, False)
+    distinct = [{"f": f, "t": t, "d": d} for f in values for t in values for d in values]
+    impossible = {"s": True, "c": False, "d": False}
+    cases = distinct + distinct[::-1] + [impossible] + distinct + [impossible] * 3
+    with pytest.raises(ImpossibleEvidenceError, match="for case 54:") as raised:
+        tiny.diagnose_many(cases)
+    assert raised.value.case == 54
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"fasted": True, "heaviness": "yes", "cramps": None, "diabetes": "no"},
+        {"fasted": np.bool_(True), "heaviness": "Present"},
+        {"fasted": "absent", "heaviness": False},
+        {},
+    ],
+)
+def test_diagnose_many_reads_evidence_as_diagnose_does(shipped, case):
+    assert shipped.diagnose_many([case] * 20)[0].evidence == shipped.diagnose(case).evidence
+
+
+@pytest.mark.parametrize(
+    ("case", "error", "message"),
+    [
+        ({"fasted": 1}, InvalidStateError, "case 1: invalid value 1 for 'fasted'"),
+        ({"fastd": True}, bayesleg.errors.UnknownNodeError, "case 1: "),
+        ([("fasted", True)], bayesleg.errors.InvalidEvidenceError, "case 1: "),
+    ],
+)
+def test_diagnose_many_names_the_bad_case(shipped, case, error, message):
+    with pytest.raises(error, match=f"^{message}"):
+        shipped.diagnose_many([{"fasted": True}, case])
+
+
+def test_a_batch_diagnosis_is_the_one_the_constructor_gives(shipped):
+    # diagnose_many builds each diagnosis's causes when first read; nothing
+    # else tells it from a Diagnosis built whole.
+    import copy
+    import dataclasses
+    import pickle
+
+    from bayesleg.reasoning.diagnosis import Diagnosis, RankedCause
+
+    case = {"fasted": True, "heaviness": True, "cramps": False, "diabetes": False}
+    (lazy,) = shipped.diagnose_many([case])
+    built = shipped.diagnose_many([case])[0]
+    whole = Diagnosis(
+        ranked=tuple(
+            RankedCause(c.id, c.label, c.posterior, c.prior, c.likelihood_ratio, c.score)
+            for c in built.ranked
+        ),
+        triage=built.triage,
+        evidence=built.evidence,
+        model_id=built.model_id,
+        model_version=built.model_version,
+        ranking=built.ranking,
+        advice=built.advice,
+    )
+    fresh = [shipped.diagnose_many([case])[0] for _ in range(5)]
+    assert fresh[0] == whole and whole == fresh[1]  # equal before and after building
+    for diagnosis in (fresh[2], whole):  # the evidence is a read-only mapping proxy
+        with pytest.raises(TypeError, match="mappingproxy"):
+            pickle.dumps(diagnosis)
+    assert copy.copy(fresh[3]) == whole and vars(copy.copy(fresh[4])) == vars(whole)
+    assert lazy.to_dict() == whole.to_dict() and repr(lazy) == repr(whole)
+    names = [field.name for field in dataclasses.fields(Diagnosis)]
+    assert [getattr(lazy, name) for name in names] == [getattr(whole, name) for name in names]
+    assert dataclasses.replace(lazy, ranking="posterior") == whole
+    assert vars(lazy) == vars(whole)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        lazy.nothing  # noqa: B018
+
+
+def test_threads_reading_a_batch_diagnosis_see_the_same_causes(shipped):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = _random_cases(shipped, 30, seed=14)
+    expected = [[c.id for c in d.ranked] for d in shipped.diagnose_many(cases)]
+    for _ in range(5):
+        batch = shipped.diagnose_many(cases)
+        with ThreadPoolExecutor(4) as pool:
+            seen = list(pool.map(lambda d: [c.id for c in d.ranked], batch * 4))
+        assert seen == expected * 4

@@ -173,16 +173,43 @@ class TableBatchTree:
         lead = batch_axes
         arrays = [*cpts, *likelihoods.values()]
         batch = np.broadcast_shapes(*(a.shape[:lead] for a in arrays)) if arrays else (1,) * lead
-        tables: list[np.ndarray] = [np.ones((1,) * lead + shape) for shape in self._shapes]
+        # Each clique's factors multiplied in order, the first taken as it is
+        # (it times a table of ones, the same numbers): each product only as
+        # large as the axes its factors have so far, broadcast to the clique's
+        # shape at the end.
+        partial: list[np.ndarray | None] = [None] * len(self._shapes)
+        # Whether a clique's table is an array of this call's own, which a
+        # product of its shape may overwrite (the same numbers, no new array).
+        owned = [False] * len(self._shapes)
         for cpt, (c, axes, shape) in zip(cpts, self._cpt_view, strict=True):
             order = (*range(lead), *(lead + a for a in axes))
-            tables[c] = tables[c] * np.transpose(cpt, order).reshape(*cpt.shape[:lead], *shape)
+            view = np.transpose(cpt, order).reshape(*cpt.shape[:lead], *shape)
+            before = partial[c]
+            partial[c] = view if before is None else _times(before, view, owned, c)
         for v, likelihood in likelihoods.items():
             c = self._home[v]
             clique = self._cliques[c]
             pad = [1] * len(clique)
             pad[clique.index(v)] = self._cards[v]
-            tables[c] = tables[c] * likelihood.reshape(*likelihood.shape[:lead], *pad)
+            view = likelihood.reshape(*likelihood.shape[:lead], *pad)
+            before = partial[c]
+            partial[c] = view if before is None else _times(before, view, owned, c)
+        tables: list[np.ndarray] = []
+        for c, (table, shape) in enumerate(zip(partial, self._shapes, strict=True)):
+            if table is None:
+                tables.append(np.ones((1,) * lead + shape))
+            elif table.shape[lead:] != shape:
+                full = np.broadcast_to(table, (*table.shape[:lead], *shape))
+                # A clique with children gets its full table from their first
+                # message; a leaf's is read twice (summed up, then for its belief).
+                if self._children[c]:
+                    tables.append(full)
+                    owned[c] = False
+                else:
+                    tables.append(np.ascontiguousarray(full))
+                    owned[c] = True
+            else:
+                tables.append(table)
         log_evidence = np.zeros((1,) * lead)
         raw: list[np.ndarray | None] = [None] * len(tables)
         root = len(tables) - 1
@@ -197,7 +224,9 @@ class TableBatchTree:
                     normalised = _divide(message, scale)
                     view = normalised.reshape(*normalised.shape[:lead], *link.child_shape)
                     view = view.transpose(*range(lead), *(lead + a for a in link.to_parent))
-                    tables[c] = tables[c] * view.reshape(*view.shape[:lead], *link.broadcast)
+                    tables[c] = _times(
+                        tables[c], view.reshape(*view.shape[:lead], *link.broadcast), owned, c
+                    )
                 if c != root:
                     link = self._links[c]
                     assert link is not None
@@ -224,7 +253,8 @@ class TableBatchTree:
                     down = down.reshape(*above_lead, link.separator)
                 ratio = _divide(down, sent)
                 flat = tables[c].reshape(*tables[c].shape[:lead], link.separator, -1)
-                product = flat * ratio[..., None]
+                # The table is not read again: its belief may take its place.
+                product = _times(flat, ratio[..., None], owned, c)
                 beliefs[c] = product.reshape(*product.shape[:lead], *self._shapes[c])
         if families is not None:
             for v, ((c, axes, _), outside) in enumerate(
@@ -271,6 +301,19 @@ class TableBatchTree:
                 needed.add(c)
                 c = self._parent[c]
         return sorted(needed, reverse=True)
+
+
+def _times(table: np.ndarray, factor: np.ndarray, owned: list[bool], c: int) -> np.ndarray:
+    """Return ``table * factor``, in place when ``table`` is clique ``c``'s own and keeps its shape.
+
+    Marks the result as the clique's own either way.
+    """
+    if owned[c] and np.broadcast_shapes(table.shape, factor.shape) == table.shape:
+        np.multiply(table, factor, out=table)
+        return table
+    owned[c] = True
+    # In C order, so that the reshapes of the passes are views, not copies.
+    return np.multiply(table, factor, order="C")
 
 
 def _sum_last(table: np.ndarray, lead: int, separator: int) -> np.ndarray:

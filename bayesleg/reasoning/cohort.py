@@ -5,13 +5,20 @@
 not depend on the other cases of its batch: to the last bit in batches of
 fewer than 16 engine rows, to rounding (about 1e-16) between those and larger
 ones, which the engine runs in its batch-last layout (see
-:mod:`bayesleg.inference.engine`).  A batch takes at most two engine passes,
-whatever its size:
+:mod:`bayesleg.inference.engine`).  A batch takes at most three passes of the
+model's engine, whatever its size, and one of a smaller one:
 
-1. *Posteriors*, P(condition | all evidence); *priors*, P(condition | factor
-   evidence), when asked for (``rank_frame`` does without); and, for each case
-   with a symptom present and a "no" answer, P(condition | the "yes" answers
-   alone).
+0. *Priors*, P(condition | factor evidence), when asked for (``rank_frame``
+   does without), by an engine compiled from the factors and conditions
+   alone: the symptoms are barren when only factors are observed, so they
+   change nothing but the work (and the last bits, about 1e-16).  A batch of
+   fewer than 64 rows (a case alone) takes the priors, posteriors and
+   "yes" rows in one pass of the model's engine instead, whose fixed cost per
+   call is the larger part of its time.
+1. *Posteriors*, P(condition | all evidence); and, for each case with a
+   symptom present and a "no" answer, P(condition | the "yes" answers
+   alone), in a pass of their own, for the conditions that can raise the
+   level.
 2. *Triage scores* (see :mod:`bayesleg.reasoning.triage`): the score of
    condition ``c`` is ``odds(c | Y) * prod_x min(1, r_x)`` over the "no"
    answers ``x``, where ``Y`` are the "yes" answers and
@@ -21,6 +28,14 @@ whatever its size:
    P(c | Y), so only the conditions that can raise the triage level (their
    care is not self care) and whose P(c | Y) reaches their threshold need
    them; the others cannot raise it.
+
+Rows that two cases share (the same evidence, or the same "yes" answers) are
+propagated once, when that leaves the engine's layout unchanged, so the
+answers are the same bits either way.  When only the levels are wanted
+(``reasons=False``, as ``rank_frame`` asks), a case whose red flags already
+set the highest level a condition could raise needs no triage scores, and a
+condition whose care is no higher than its case's red flags needs no pinned
+rows.
 
 Cases are int8 matrices over the model's node ids: 1 present, 0 absent, -1
 unobserved.
@@ -34,7 +49,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesleg.errors import ImpossibleEvidenceError
+from bayesleg.inference._propagate_last import BATCH_LAST
 from bayesleg.inference.engine import Engine
+from bayesleg.inference.engine import compile as compile_engine
+from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.knowledge.modelfile import STATES, ModelSpec
 from bayesleg.reasoning.triage import TriageBatch, TriageRules
 
@@ -45,6 +63,10 @@ _ABSENT = STATES.index("absent")
 # A condition whose P(c | yes answers) is below its threshold by this relative
 # margin cannot have a triage score reaching it, rounding included.
 _MARGIN = 1e-9
+# Batches of fewer engine rows than this go through one pass of the model's
+# engine (priors included), as a case alone does: a call's fixed cost
+# outweighs what the smaller passes save.
+_SMALL = 64
 
 
 def encode_cases(cases: Sequence[dict[str, str]], node_ids: Sequence[str]) -> np.ndarray:
@@ -79,9 +101,14 @@ class CohortScorer:
     spec : ModelSpec
     engine : Engine
         The engine compiled from the model's network.
+    network : DiscreteNetwork, optional
+        That network, to compile the priors' smaller engine from; without it
+        the priors come from ``engine``.
     """
 
-    def __init__(self, spec: ModelSpec, engine: Engine) -> None:
+    def __init__(
+        self, spec: ModelSpec, engine: Engine, network: DiscreteNetwork | None = None
+    ) -> None:
         self.node_ids = tuple(node.id for node in spec.nodes)
         self.conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
         self._engine = engine
@@ -90,8 +117,14 @@ class CohortScorer:
         self._factor_columns = np.array([position[f] for f in factors], dtype=np.intp)
         self._condition_columns = np.array([position[c] for c in self.conditions], dtype=np.intp)
         self.rules = TriageRules(spec, self.node_ids, self.conditions)
+        self._judged = [
+            c for c, judged in zip(self.conditions, self.rules.judged, strict=True) if judged
+        ]
+        self._prior_engine = engine if network is None else _prior_engine(network, spec)
 
-    def score(self, codes: np.ndarray, *, priors: bool = True) -> CohortScores:
+    def score(
+        self, codes: np.ndarray, *, priors: bool = True, reasons: bool = True
+    ) -> CohortScores:
         """Return the priors, posteriors and triage of every case.
 
         Parameters
@@ -100,6 +133,9 @@ class CohortScorer:
             int8, shape ``(n, nodes)``: 1 present, 0 absent, -1 unobserved.
         priors : bool, default True
             Whether to compute the priors.
+        reasons : bool, default True
+            Whether the triage reasons are wanted; without them only the
+            levels of the result's triage hold (its scores may not).
 
         Raises
         ------
@@ -110,46 +146,79 @@ class CohortScorer:
         n = len(codes)
         present = codes == 1
         conditions = self.conditions
+        rules = self.rules
+        flags = rules.flag_levels(present)
         # Cases whose triage scores need the "yes" answers alone: the others'
         # scores are their posteriors (no "no" answer) or never read (no symptom).
-        asked = np.flatnonzero(self.rules.symptom_present(present) & (codes == 0).any(axis=1))
+        needs = rules.symptom_present(present) & (codes == 0).any(axis=1)
+        if not reasons:
+            needs &= flags < rules.highest_care
+        asked = np.flatnonzero(needs)
         yes = np.where(present[asked], np.int8(1), np.int8(-1))
-        rows = [codes]
+        factor_codes = np.full_like(codes, -1)
         if priors:
-            factor_codes = np.full_like(codes, -1)
             factor_codes[:, self._factor_columns] = codes[:, self._factor_columns]
-            rows.append(factor_codes)
-        rows.append(yes)
-        try:
-            marginals = self._marginals(self._engine, np.concatenate(rows), conditions)
-        except ImpossibleEvidenceError as error:
-            # The other rows observe subsets of their case's evidence, so the
-            # first impossible row is always one of the first n.
-            raise self._impossible(codes, error) from error
-        posteriors = marginals[_PRESENT][:n]
+        if n * (1 + priors) + len(asked) < _SMALL:
+            # A few rows: one pass costs less than three calls.
+            rows = [codes, factor_codes] if priors else [codes]
+            try:
+                given_absent, given_present = self._distinct_marginals(
+                    self._engine, np.concatenate([*rows, yes]), conditions
+                )
+            except ImpossibleEvidenceError as error:
+                # The other rows observe subsets of their case's evidence, so
+                # the first impossible row is always one of the first n.
+                raise self._impossible(codes, error) from error
+            posteriors = given_present[:n]
+            prior_values = given_present[n : 2 * n] if priors else np.empty((n, 0))
+            first = len(given_present) - len(asked)
+            likely, unlikely = given_present[first:], given_absent[first:]
+        else:
+            try:
+                posteriors = self._distinct_marginals(self._engine, codes, conditions)[_PRESENT]
+            except ImpossibleEvidenceError as error:
+                raise self._impossible(codes, error) from error
+            # The "yes" rows observe subsets of possible evidence, so they are
+            # possible; they need only the conditions that can raise the level.
+            likely = np.zeros((len(asked), len(conditions)))
+            unlikely = np.ones((len(asked), len(conditions)))
+            if asked.size and self._judged:
+                judged = rules.judged
+                unlikely[:, judged], likely[:, judged] = self._distinct_marginals(
+                    self._engine, yes, self._judged
+                )
+            if priors:
+                prior_values = self._distinct_marginals(
+                    self._prior_engine, factor_codes, conditions
+                )[_PRESENT]
+            else:
+                prior_values = np.empty((n, 0))
         scores = posteriors.copy()
         if asked.size:
-            start = len(marginals[_PRESENT]) - len(asked)
             scores[asked] = self._triage_scores(
-                codes[asked], yes, marginals[_PRESENT][start:], marginals[_ABSENT][start:]
+                codes[asked], yes, likely, unlikely, None if reasons else flags[asked]
             )
-        return CohortScores(
-            marginals[_PRESENT][n : 2 * n] if priors else np.empty((n, 0)),
-            posteriors,
-            self.rules.assess(present, scores),
-        )
+        return CohortScores(prior_values, posteriors, rules.assess(present, scores, flags))
 
     def _triage_scores(
-        self, codes: np.ndarray, yes: np.ndarray, likely: np.ndarray, unlikely: np.ndarray
+        self,
+        codes: np.ndarray,
+        yes: np.ndarray,
+        likely: np.ndarray,
+        unlikely: np.ndarray,
+        flags: np.ndarray | None = None,
     ) -> np.ndarray:
         """Return triage scores for cases with "no" answers, 0 where they cannot count.
 
         ``likely`` and ``unlikely`` are P(c | Y) and P(not c | Y) per case and
-        condition.
+        condition.  With ``flags`` (each case's red-flag level), a condition
+        whose care is no higher scores 0: it cannot change the level.
         """
         rules = self.rules
         thresholds = rules.thresholds(codes == 1)
         candidate = rules.judged[None, :] & (likely >= thresholds * (1.0 - _MARGIN))
+        if flags is not None:
+            candidate &= rules.care[None, :] > flags[:, None]
         scores = np.zeros_like(likely)
         # A condition certain given the "yes" answers stays certain with any
         # possible "no" answer.
@@ -165,13 +234,32 @@ class CohortScorer:
         pinned[np.arange(pairs), self._condition_columns[columns]] = 1
         pinned[pairs + np.arange(pairs), self._condition_columns[columns]] = 0
         targets = [self.node_ids[j] for j in asked]
-        given = self._marginals(self._engine, pinned, targets)[_ABSENT]
+        given = self._distinct_marginals(self._engine, pinned, targets)[_ABSENT]
         with np.errstate(divide="ignore", invalid="ignore"):
             change = np.log(given[:pairs]) - np.log(given[pairs:])
             lowered = np.where(absent[:, asked], np.minimum(0.0, change), 0.0).sum(axis=1)
             base = np.log(likely[cases, columns]) - np.log(unlikely[cases, columns])
         scores[cases, columns] = _from_log_odds(base + lowered)
         return scores
+
+    def _distinct_marginals(
+        self, engine: Engine, codes: np.ndarray, targets: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_marginals` of ``codes``, equal rows propagated once.
+
+        Only when that leaves the engine's layout unchanged (see the module
+        docstring), so the numbers are the same bits either way.
+        """
+        unique, inverse = _distinct_rows(codes)
+        if unique is None:
+            return self._marginals(engine, codes, targets)
+        try:
+            absent, present = self._marginals(engine, unique, targets)
+        except ImpossibleEvidenceError as error:
+            if isinstance(getattr(error, "case", None), int):
+                error.case = int(np.flatnonzero(inverse == error.case)[0])
+            raise
+        return absent[inverse], present[inverse]
 
     def _marginals(
         self, engine: Engine, codes: np.ndarray, targets: Sequence[str]
@@ -206,6 +294,46 @@ class CohortScorer:
             impossible.case = row
         impossible.observed = error.observed
         return impossible
+
+
+def _distinct_rows(codes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Return the distinct rows of ``codes`` and where each row is among them.
+
+    ``(None, ...)`` when no row repeats, or when the distinct rows would be
+    run by the other kernel of the engine (fewer than its batch-last size on
+    one side only).
+    """
+    if len(codes) < BATCH_LAST:
+        return None, np.empty(0, dtype=np.intp)
+    rows = np.ascontiguousarray(codes).view(np.dtype((np.void, codes.shape[1])))[:, 0]
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    if len(first) == len(codes) or len(first) < BATCH_LAST:
+        return None, inverse
+    # np.unique sorts the rows; keep them in their first order instead.
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return codes[first[order]], rank[inverse.reshape(-1)]
+
+
+def _prior_engine(network: DiscreteNetwork, spec: ModelSpec) -> Engine:
+    """The engine of the factors, the conditions and their ancestors alone."""
+    wanted = {node.id for node in spec.nodes if node.kind in ("factor", "condition")}
+    stack = list(wanted)
+    while stack:
+        for parent in network.parents[stack.pop()]:
+            if parent not in wanted:
+                wanted.add(parent)
+                stack.append(parent)
+    kept = tuple(v for v in network.variables if v in wanted)
+    return compile_engine(
+        DiscreteNetwork(
+            kept,
+            {v: network.states[v] for v in kept},
+            {v: network.parents[v] for v in kept},
+            {v: network.cpts[v] for v in kept},
+        )
+    )
 
 
 def _from_log_odds(log_odds: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from bayesleg.knowledge.modelfile import Source
 from bayesleg.reasoning.triage import Triage
 
@@ -90,6 +92,72 @@ class RankedCause:
         return body
 
 
+class _Causes:
+    """A batch's numbers, from which each diagnosis builds its causes on first access.
+
+    ``posteriors``, ``priors``, ``ratios`` and ``scores`` are ``(cases,
+    conditions)`` arrays, ``order`` each case's ranking of the conditions.
+    """
+
+    __slots__ = ("ids", "labels", "order", "posteriors", "priors", "ratios", "scores")
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        labels: Sequence[str],
+        posteriors: np.ndarray,
+        priors: np.ndarray,
+        ratios: np.ndarray,
+        scores: np.ndarray,
+        order: np.ndarray,
+    ) -> None:
+        self.ids = ids
+        self.labels = labels
+        self.posteriors = posteriors
+        self.priors = priors
+        self.ratios = ratios
+        self.scores = scores
+        self.order = order
+
+    def ranked(self, index: int) -> tuple[RankedCause, ...]:
+        """Case ``index``'s causes: equal to (and pickled and shown as) those the
+        constructor gives, built without its per-field checks of the frozen
+        dataclass."""
+        ids, labels = self.ids, self.labels
+        posteriors = self.posteriors[index].tolist()
+        priors = self.priors[index].tolist()
+        ratios = self.ratios[index].tolist()
+        scores = posteriors if self.scores is self.posteriors else self.scores[index].tolist()
+        new = object.__new__
+        causes = []
+        for k in self.order[index].tolist():
+            cause = new(RankedCause)
+            fields = cause.__dict__
+            fields["id"] = ids[k]
+            fields["label"] = labels[k]
+            fields["posterior"] = posteriors[k]
+            fields["prior"] = priors[k]
+            fields["likelihood_ratio"] = ratios[k]
+            fields["score"] = scores[k]
+            fields["uncertainty"] = None
+            causes.append(cause)
+        return tuple(causes)
+
+
+def _pending_diagnosis(causes: _Causes, index: int, **fields: Any) -> Diagnosis:
+    """A :class:`Diagnosis` of ``fields`` whose ``ranked`` is built from ``causes`` when read.
+
+    Equal to, and pickled, copied and shown as, the diagnosis the constructor
+    gives with the causes built: only the time they are built differs.
+    """
+    diagnosis = object.__new__(Diagnosis)
+    state = diagnosis.__dict__
+    state.update(fields)
+    state.setdefault("uncertainty", None)
+    state["_pending"] = (causes, index)
+    return diagnosis
+
+
 @dataclass(frozen=True)
 class CauseAdvice:
     """What the texts recommend for one condition, with the passage it rests on."""
@@ -136,6 +204,26 @@ class Diagnosis:
     def top(self) -> RankedCause:
         """The most probable cause."""
         return self.ranked[0]
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when ``ranked`` is not built yet (see _pending_diagnosis):
+        # build it once and keep it, as if the constructor had been given it.
+        state = self.__dict__
+        pending = state.get("_pending") if name == "ranked" else None
+        if pending is not None:
+            # Two threads may both build it: equal causes, the last one kept.
+            causes, index = pending
+            ranked = causes.ranked(index)
+            state["ranked"] = ranked
+            state.pop("_pending", None)
+            return ranked
+        if name == "ranked" and "ranked" in state:  # built by another thread meanwhile
+            return state["ranked"]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.ranked  # noqa: B018 -- built, so that the state holds the causes
+        return dict(self.__dict__)
 
     def __repr__(self) -> str:
         from bayesleg.reasoning.display import diagnosis_text

@@ -171,10 +171,15 @@ class TriageRules:
         self._nodes = tuple(nodes)
         #: Conditions that can raise the level (their care is not self care).
         self.judged = np.array([node.care != "self_care" for node in nodes])
-        self._care = np.array(
+        #: Each condition's care level, as an index into ``CARE_LEVELS``.
+        self.care = np.array(
             [CARE_LEVELS.index(node.care) if node.care in CARE_LEVELS else 0 for node in nodes],
             dtype=np.intp,
         )
+        #: The highest level a condition can raise (0 when none can).
+        self.highest_care = int(self.care[self.judged].max(initial=0))
+        # The triage of a case with no reason, one per level.
+        self._plain = tuple(Triage(level, ()) for level in CARE_LEVELS)
         self._findings = tuple(
             np.array([column[f] for f in node.findings if f in column], dtype=np.intp)
             for node in nodes
@@ -199,7 +204,22 @@ class TriageRules:
         """Return, per case, whether any symptom is observed present."""
         return np.asarray(present[:, self._symptoms].any(axis=1))
 
-    def assess(self, present: np.ndarray, scores: np.ndarray) -> TriageBatch:
+    def flag_levels(self, present: np.ndarray) -> np.ndarray:
+        """Return, per case, the highest level of its red flags that fire (0 when none)."""
+        return self._flag_level(self._fired(present))
+
+    def _fired(self, present: np.ndarray) -> np.ndarray:
+        hits = (present @ self._group_members > 0.0) @ self._group_flags
+        return np.asarray(hits == self._groups_per_flag)
+
+    def _flag_level(self, fired: np.ndarray) -> np.ndarray:
+        if not fired.size:
+            return np.zeros(len(fired), dtype=np.intp)
+        return np.asarray(np.where(fired, self._flag_levels, 0).max(axis=1))
+
+    def assess(
+        self, present: np.ndarray, scores: np.ndarray, flags: np.ndarray | None = None
+    ) -> TriageBatch:
         """Triage every case of a batch.
 
         Parameters
@@ -211,26 +231,36 @@ class TriageRules:
             module docstring).  Only the scores of :attr:`judged` conditions
             in cases with a symptom present are read, and of those only
             whether they reach their threshold and, where they do, the value.
+        flags : numpy.ndarray, optional
+            Each case's red-flag level, as :meth:`flag_levels` gives it.
 
         Returns
         -------
         TriageBatch
         """
-        n = len(present)
-        hits = (present @ self._group_members > 0.0) @ self._group_flags
-        fired = hits == self._groups_per_flag
+        fired = self._fired(present)
+        levels = self._flag_level(fired) if flags is None else np.asarray(flags, dtype=np.intp)
         thresholds = self.thresholds(present)
         raised = (
             self.symptom_present(present)[:, None] & self.judged[None, :] & (scores >= thresholds)
         )
-        levels = np.zeros(n, dtype=np.intp)
-        if fired.size:
-            levels = np.maximum(levels, np.where(fired, self._flag_levels, 0).max(axis=1))
         if raised.size:
-            levels = np.maximum(levels, np.where(raised, self._care, 0).max(axis=1))
+            levels = np.maximum(levels, np.where(raised, self.care, 0).max(axis=1))
         return TriageBatch(self, present, scores, thresholds, fired, raised, levels)
 
+    def _triages(self, batch: TriageBatch) -> list[Triage]:
+        plain = self._plain
+        reasoned: list[bool] = np.logical_or(
+            batch.fired.any(axis=1), batch.raised.any(axis=1)
+        ).tolist()
+        return [
+            self._triage(batch, i) if reasoned[i] else plain[level]
+            for i, level in enumerate(batch.levels.tolist())
+        ]
+
     def _triage(self, batch: TriageBatch, i: int) -> Triage:
+        if not (batch.fired[i].any() or batch.raised[i].any()):
+            return self._plain[batch.levels[i]]
         reasons = []
         for j in np.flatnonzero(batch.fired[i]):
             flag = self._spec.red_flags[j]
@@ -277,3 +307,7 @@ class TriageBatch:
     def triage(self, i: int) -> Triage:
         """Return case ``i``'s triage, exactly as :func:`assess_triage` gives it."""
         return self.rules._triage(self, i)
+
+    def triages(self) -> list[Triage]:
+        """Return every case's triage, as :meth:`triage` gives it."""
+        return self.rules._triages(self)

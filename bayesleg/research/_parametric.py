@@ -37,6 +37,10 @@ _CACHED = 64
 # Clique table entries of one chunk of a batch (times a few copies in flight).
 _WORK = 1 << 20
 
+# Tables of at most this many entries per parameter set are built once for
+# every parameter set and shared by the networks of one evaluation.
+_SHARED_TABLE = 1 << 10
+
 Builder = Callable[[np.ndarray], np.ndarray]
 
 
@@ -113,6 +117,8 @@ class ParametricNetwork:
             candidates.append((TableBatchTree(layout.cards, layout.parents).entries, layout))
         _, layout = min(candidates, key=lambda item: item[0])
         self._builders = layout.builders
+        #: Each variable's name and its parents' names: the same key, the same table.
+        self.keys: tuple[tuple[str, tuple[str, ...]], ...] = tuple(layout.keys)
         self._tree = TableBatchTree(layout.cards, layout.parents)
         self.index: Mapping[str, int] = layout.index
         #: Each kept node's variables: itself, and its hidden chain variables if chained.
@@ -127,15 +133,21 @@ class ParametricNetwork:
         return [build(values) for build in self._builders]
 
     def posteriors(
-        self, values: np.ndarray, likelihoods: Mapping[str, np.ndarray]
+        self,
+        values: np.ndarray,
+        likelihoods: Mapping[str, np.ndarray],
+        tables: Sequence[np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return log P(e) and P(condition present | e) for parameter sets times cases.
 
         ``values`` is ``(sets, parameters)``; ``likelihoods`` maps observed
-        node ids to ``(cases, 2)`` arrays.  Returns arrays of shape
+        node ids to ``(cases, 2)`` arrays; ``tables``, if given, are
+        ``self.tables(values)`` built already.  Returns arrays of shape
         ``(sets, cases)`` and ``(sets, cases, conditions)``.
         """
-        tables = [table[:, None] for table in self.tables(values)]
+        if tables is None:
+            tables = self.tables(values)
+        tables = [table[:, None] for table in tables]
         by_variable = {self.index[name]: lk[None] for name, lk in likelihoods.items()}
         log_evidence, posteriors = self._tree.propagate(
             tables, by_variable, self._targets, batch_axes=2
@@ -183,6 +195,7 @@ class _Layout:
         self.cards: list[int] = []
         self.parents: list[tuple[int, ...]] = []
         self.builders: list[Builder] = []
+        self.keys: list[tuple[str, tuple[str, ...]]] = []
         self.index: dict[str, int] = {}
         self.variables_of: dict[str, list[int]] = {}
         for node in nodes:
@@ -199,6 +212,8 @@ class _Layout:
 
     def _add(self, name: str, parents: tuple[int, ...], build: Builder, node: str = "") -> int:
         self.variables_of.setdefault(node or name, []).append(len(self.cards))
+        names = list(self.index)
+        self.keys.append((name, tuple(names[p] for p in parents)))
         self.index[name] = len(self.cards)
         self.cards.append(len(STATES))
         self.parents.append(parents)
@@ -378,6 +393,22 @@ def evaluate(
                 (network, part, start, min(start + sets, len(values)))
                 for start in range(0, len(values), sets)
             )
+    # Every network of the kept nodes builds the same table for the same
+    # variable; each is built once for all the parameter sets, unless large.
+    built: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+
+    def tables(network: ParametricNetwork, start: int, stop: int) -> list[np.ndarray]:
+        result = []
+        for key, build in zip(network.keys, network._builders, strict=True):
+            if (2 << len(key[1])) > _SHARED_TABLE:
+                result.append(build(values[start:stop]))
+                continue
+            table = built.get(key)
+            if table is None:
+                table = built[key] = build(values)
+            result.append(table[start:stop])
+        return result
+
     for done, (network, part, start, stop) in enumerate(plans, start=1):
         likelihoods = {}
         for node in {node for case in part for node in evidence[case]}:
@@ -387,7 +418,9 @@ def evaluate(
                     table[row] = 0.0
                     table[row, STATES.index(evidence[case][node])] = 1.0
             likelihoods[node] = table
-        logs, marginals = network.posteriors(values[start:stop], likelihoods)
+        logs, marginals = network.posteriors(
+            values[start:stop], likelihoods, tables(network, start, stop)
+        )
         log_evidence[start:stop, part] = logs
         posteriors[start:stop, part] = marginals
         if progress is not None:
