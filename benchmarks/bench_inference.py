@@ -291,6 +291,8 @@ def bench_cohort(repeats: int, n: int) -> dict[str, Any]:
         )
         engine_s = best_time(lambda c=cases: model.engine.posteriors(c, conditions), repeats)
         many_s = best_time(lambda c=cases: model.diagnose_many(c), repeats)
+        # A diagnosis of a batch builds its ranked causes when first read: time that too.
+        read_s = best_time(lambda c=cases: [d.ranked for d in model.diagnose_many(c)], repeats)
         frame_s = best_time(lambda f=frame: model.rank_frame(f), repeats)
         # The three agree exactly, case by case.
         expected = model.engine.posteriors(cases, conditions)
@@ -310,6 +312,7 @@ def bench_cohort(repeats: int, n: int) -> dict[str, Any]:
         rows[label] = {
             "engine_posteriors_s": engine_s / n,
             "diagnose_many_s": many_s / n,
+            "diagnose_many_read_s": read_s / n,
             "rank_frame_s": frame_s / n,
             "diagnose_many_share": engine_s / many_s,
             "rank_frame_share": engine_s / frame_s,
@@ -369,10 +372,14 @@ def targets(results: dict[str, Any]) -> list[str]:
             )
     cohort = results.get("cohort")
     if cohort:
-        shares = [cohort["all"][f"{what}_share"] for what in ("rank_frame", "diagnose_many")]
+        row = cohort["all"]
+        frame_share, many_share = row["rank_frame_share"], row["diagnose_many_share"]
+        read_share = row["engine_posteriors_s"] / row["diagnose_many_read_s"]
         lines.append(
             f"- rank_frame and diagnose_many at least 70 % of engine.posteriors' throughput: "
-            f"{min(shares):.0%} and {max(shares):.0%} — {verdict(min(shares) >= 0.7)}"
+            f"rank_frame {frame_share:.0%}, diagnose_many {many_share:.0%} "
+            f"({read_share:.0%} with every case's causes read) — "
+            f"{verdict(min(frame_share, many_share) >= 0.7)}"
         )
     diagnose = results.get("diagnose")
     if diagnose:
@@ -464,17 +471,27 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
         lines.append(
             "| cases | no answers / case | rank_frame's engine rows / case | engine.posteriors "
-            "| diagnose_many | rank_frame | diagnose_many share | rank_frame share |"
+            "| diagnose_many | … causes read | rank_frame | diagnose_many share "
+            "| … causes read | rank_frame share |"
         )
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for label, name in (("all", "as drawn"), ("yes_only", "their yes answers only")):
             row = cohort[label]
             lines.append(
                 f"| {name} | {row['no_answers_per_case']:.1f} | {row['engine_rows_per_case']:.2f} "
                 f"| {_microseconds(row['engine_posteriors_s'])} "
-                f"| {_microseconds(row['diagnose_many_s'])} | {_microseconds(row['rank_frame_s'])} "
-                f"| {row['diagnose_many_share']:.0%} | {row['rank_frame_share']:.0%} |"
+                f"| {_microseconds(row['diagnose_many_s'])} "
+                f"| {_microseconds(row['diagnose_many_read_s'])} "
+                f"| {_microseconds(row['rank_frame_s'])} "
+                f"| {row['diagnose_many_share']:.0%} "
+                f"| {row['engine_posteriors_s'] / row['diagnose_many_read_s']:.0%} "
+                f"| {row['rank_frame_share']:.0%} |"
             )
+        lines.append("")
+        lines.append(
+            "A batch's diagnoses build their ranked causes when first read; "
+            "“… causes read” times `diagnose_many` with every case's `ranked` read."
+        )
         lines.append("")
     cold = results["cold_start_s"]
     lines.append(
