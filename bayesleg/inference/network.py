@@ -16,7 +16,7 @@ uses.  For a binary ``X`` with one binary parent ``P``::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -141,3 +141,27 @@ class DiscreteNetwork:
     def cardinality(self, name: str) -> int:
         """Return the number of states of variable ``name``."""
         return len(self.states[name])
+
+    def ancestors(self, names: Iterable[str]) -> set[str]:
+        """Return every variable that one of ``names`` descends from.
+
+        A name is in the result only if it descends from another of ``names``.
+
+        Examples
+        --------
+        >>> network = DiscreteNetwork(
+        ...     ("a", "b", "c"), dict.fromkeys("abc", ("no", "yes")),
+        ...     {"a": (), "b": ("a",), "c": ("b",)},
+        ...     {"a": [0.5, 0.5], "b": [[0.5, 0.5], [0.5, 0.5]], "c": [[0.5, 0.5], [0.5, 0.5]]},
+        ... )
+        >>> sorted(network.ancestors(["c"]))
+        ['a', 'b']
+        """
+        found: set[str] = set()
+        stack = list(names)
+        while stack:
+            for parent in self.parents[stack.pop()]:
+                if parent not in found:
+                    found.add(parent)
+                    stack.append(parent)
+        return found

@@ -319,12 +319,7 @@ def _distinct_rows(codes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
 def _prior_engine(network: DiscreteNetwork, spec: ModelSpec) -> Engine:
     """The engine of the factors, the conditions and their ancestors alone."""
     wanted = {node.id for node in spec.nodes if node.kind in ("factor", "condition")}
-    stack = list(wanted)
-    while stack:
-        for parent in network.parents[stack.pop()]:
-            if parent not in wanted:
-                wanted.add(parent)
-                stack.append(parent)
+    wanted |= network.ancestors(wanted)
     kept = tuple(v for v in network.variables if v in wanted)
     return compile_engine(
         DiscreteNetwork(

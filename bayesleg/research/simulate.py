@@ -215,13 +215,7 @@ def _draw(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _unobserved_ancestors(network: DiscreteNetwork, evidence: Mapping[str, int]) -> list[str]:
     """Return the unobserved ancestors of the observed variables, in topological order."""
-    ancestors: set[str] = set()
-    stack = list(evidence)
-    while stack:
-        for parent in network.parents[stack.pop()]:
-            if parent not in ancestors:
-                ancestors.add(parent)
-                stack.append(parent)
+    ancestors = network.ancestors(evidence)
     return [name for name in network.variables if name in ancestors and name not in evidence]
 
 
