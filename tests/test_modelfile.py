@@ -332,6 +332,21 @@ def test_cues_joint_causes_and_preventers_are_checked(tmp_path, new, field, word
     _fails(tmp_path, TINY_TEXT.replace(C_PARENTS, new, 1), "c", field, words)
 
 
+def test_a_model_without_a_condition_is_refused_at_load(tmp_path):
+    # Found by the file fuzzer: factors and symptoms alone loaded, then failed to diagnose.
+    text = TINY_TEXT
+    start = text.index("[[condition]]")
+    end = text.index("[[symptom]]")
+    without = text[:start] + text[end:]
+    without = "\n".join(
+        line for line in without.splitlines() if not line.startswith(("c = {", "d = {"))
+    )
+    path = tmp_path / "model.toml"
+    path.write_text(without, encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"node 'condition': expected at least one"):
+        read_model_file(path)
+
+
 def test_findings_must_be_symptoms(tmp_path):
     text = TINY_TEXT.replace('care = "see_doctor"', 'care = "see_doctor"\nfindings = ["f"]', 1)
     _fails(tmp_path, text, "d", "findings", "unknown symptom 'f'")

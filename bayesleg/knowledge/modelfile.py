@@ -672,6 +672,10 @@ def read_model_file(path: str | Path) -> ModelSpec:
             nodes.append(node)
     if not nodes:
         raise reader.fail("the model has no nodes", None, None)
+    if "condition" not in kinds.values():
+        raise reader.fail(
+            "expected at least one [[condition]]: a model ranks conditions", "condition", None
+        )
 
     for node in nodes:
         for key, members in ((key, key.split(_JOINT)) for key, _ in node.parents):

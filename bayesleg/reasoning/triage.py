@@ -170,7 +170,7 @@ class TriageRules:
         nodes = [by_id[c] for c in self._conditions]
         self._nodes = tuple(nodes)
         #: Conditions that can raise the level (their care is not self care).
-        self.judged = np.array([node.care != "self_care" for node in nodes])
+        self.judged = np.array([node.care != "self_care" for node in nodes], dtype=bool)
         #: Each condition's care level, as an index into ``CARE_LEVELS``.
         self.care = np.array(
             [CARE_LEVELS.index(node.care) if node.care in CARE_LEVELS else 0 for node in nodes],
