@@ -268,6 +268,18 @@ def test_the_benign_cases_of_the_review_are_self_care(model):
         assert model.diagnose(evidence).triage.level == "self_care", evidence
 
 
+@pytest.mark.parametrize("finding", ["tingling", "numbness"])
+def test_tingling_or_numbness_with_diabetes_goes_to_a_clinician(model, finding):
+    """002: "If you suspect neuropathy, consult a healthcare professional" -- its
+    suspect is the person with diabetes whose legs tingle or go numb, whatever
+    the posterior; without diabetes, or with diabetes alone, the level stays."""
+    triage = model.diagnose({"diabetes": True, finding: True}).triage
+    assert triage.level == "see_doctor"
+    assert [r.id for r in triage.reasons] == ["tingling_with_diabetes"]
+    assert model.diagnose({"diabetes": False, finding: True}).triage.level == "self_care"
+    assert model.diagnose({"diabetes": True}).triage.level == "self_care"
+
+
 def test_off_anchor_values_say_why(model):
     for node, field, parameter in _all_parameters(model):
         if abs(parameter.p - ANCHORS[parameter.verbal]) > 1e-12:
