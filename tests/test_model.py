@@ -208,6 +208,20 @@ def test_impossible_evidence_raises(tiny):
     assert raised.value.case == 1
 
 
+def test_a_diagnosis_pickles_and_deep_copies_whole(tiny):
+    """For multiprocessing, caches and Dask: equal after the round trip, evidence read-only."""
+    import copy
+    import pickle
+
+    diagnosis = tiny.diagnose({"f": True, "s": True}, uncertainty=5)
+    for loaded in (pickle.loads(pickle.dumps(diagnosis)), copy.deepcopy(diagnosis)):
+        assert loaded == diagnosis and repr(loaded) == repr(diagnosis)
+        assert loaded.to_dict() == diagnosis.to_dict()
+        assert dict(loaded.evidence) == {"f": "present", "s": "present"}
+        with pytest.raises(TypeError):
+            loaded.evidence["f"] = "absent"  # type: ignore[index]
+
+
 def test_bad_model_file_raises_at_load(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(TINY.read_text().replace('care = "self_care"', 'care = "later"'))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -179,6 +180,10 @@ class CauseAdvice:
         }
 
 
+# The state key naming the fields that were read-only mappings (see Diagnosis.__getstate__).
+_READ_ONLY = "_read_only"
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """A ranked differential, its triage and the evidence it came from.
@@ -223,7 +228,22 @@ class Diagnosis:
 
     def __getstate__(self) -> dict[str, Any]:
         self.ranked  # noqa: B018 -- built, so that the state holds the causes
-        return dict(self.__dict__)
+        state = dict(self.__dict__)
+        state.pop("_pending", None)
+        # A read-only mapping cannot be pickled: a plain dict in the state,
+        # read-only again when loaded (__setstate__).
+        proxies = tuple(k for k, v in state.items() if isinstance(v, MappingProxyType))
+        for key in proxies:
+            state[key] = dict(state[key])
+        if proxies:
+            state[_READ_ONLY] = proxies
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        for key in state.pop(_READ_ONLY, ()):
+            state[key] = MappingProxyType(state[key])
+        self.__dict__.update(state)  # frozen: the fields are set as the constructor sets them
 
     def __repr__(self) -> str:
         from bayesleg.reasoning.display import diagnosis_text
