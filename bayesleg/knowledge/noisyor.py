@@ -106,7 +106,7 @@ def node_table(node: NodeSpec, numbers: Sequence[float] | None = None) -> np.nda
         log_absent = np.full(shape, np.log1p(-values[0]))
         terms = node.terms
         # A preventer of one term scales that term's weight by 1 - q where it is on.
-        scale = {key: np.ones(shape) for key, _ in node.parents}
+        scale: dict[str, np.ndarray] = {}
         log_kept = np.zeros(shape)  # log P(no active preventer of the whole node blocks it)
         for inhibitor, q in zip(node.inhibitors, values[1 + len(terms) :], strict=True):
             state = STATES.index(inhibitor.when)
@@ -114,14 +114,15 @@ def node_table(node: NodeSpec, numbers: Sequence[float] | None = None) -> np.nda
             if inhibitor.term is None:
                 log_kept = log_kept + np.where(on, np.log1p(-q), 0.0)
             else:
-                scale[inhibitor.term] = scale[inhibitor.term] * np.where(on, 1.0 - q, 1.0)
+                kept = np.where(on, 1.0 - q, 1.0)
+                scale[inhibitor.term] = scale.get(inhibitor.term, 1.0) * kept
         for (key, _), (members, _), weight in zip(
             node.parents, terms, values[1 : 1 + len(terms)], strict=True
         ):
             active = np.ones(shape, dtype=bool)
             for member in members:
                 active &= _indicator(shape, axis[member], 1)
-            log_absent = log_absent + np.where(active, np.log1p(-weight * scale[key]), 0.0)
+            log_absent = log_absent + np.where(active, np.log1p(-weight * scale.get(key, 1.0)), 0.0)
     produced = -np.expm1(log_absent)
     present = produced * np.exp(log_kept)
     absent = np.exp(log_absent) + produced * -np.expm1(log_kept)
