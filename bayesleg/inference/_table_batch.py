@@ -292,6 +292,112 @@ class TableBatchTree:
         posteriors = _divide(posteriors, posteriors.sum(axis=-1, keepdims=True))
         return np.broadcast_to(log_evidence, batch).copy(), posteriors
 
+    def propagate_last(
+        self,
+        cpts: Sequence[np.ndarray],
+        likelihoods: Mapping[int, np.ndarray],
+        targets: Sequence[int],
+        *,
+        batch_axes: int = 1,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`propagate` (without ``families``) with the batch axes last inside.
+
+        The arguments and results are laid out as for :meth:`propagate`; in
+        between, every clique table is ``(*clique shape, *batch)``, so each
+        product and sum runs over the batch in its innermost loop, contiguous,
+        rather than over a clique axis of two or three states.  For large
+        batches this is the faster layout; the numbers agree with
+        :meth:`propagate` to rounding.
+        """
+        lead = batch_axes
+        arrays = [*cpts, *likelihoods.values()]
+        batch = np.broadcast_shapes(*(a.shape[:lead] for a in arrays)) if arrays else (1,) * lead
+        # Each clique's factors -- its CPTs, its evidence and its children's
+        # messages -- are multiplied smallest first, so that the products
+        # before the last are as small as the axes they span.
+        factors: list[list[np.ndarray]] = [[] for _ in self._shapes]
+        for cpt, (c, axes, shape) in zip(cpts, self._cpt_view, strict=True):
+            order = (*(lead + a for a in axes), *range(lead))
+            factors[c].append(np.transpose(cpt, order).reshape(*shape, *cpt.shape[:lead]))
+        for v, likelihood in likelihoods.items():
+            c = self._home[v]
+            clique = self._cliques[c]
+            pad = [1] * len(clique)
+            pad[clique.index(v)] = self._cards[v]
+            factors[c].append(
+                np.moveaxis(likelihood, -1, 0).reshape(*pad, *likelihood.shape[:lead])
+            )
+        owned = [False] * len(self._shapes)
+        tables: list[np.ndarray] = []
+        log_evidence = np.zeros((1,) * lead)
+        raw: list[np.ndarray | None] = [None] * len(self._shapes)
+        root = len(self._shapes) - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for c, shape in enumerate(self._shapes):  # children before parents
+                found = factors[c]
+                for child in self._children[c]:
+                    link = self._links[child]
+                    message = raw[child]
+                    assert link is not None and message is not None
+                    scale = message.sum(axis=0)
+                    log_evidence = log_evidence + np.log(scale)
+                    normalised = _over_positive(message, scale)
+                    tail = normalised.shape[1:]
+                    view = normalised.reshape(*link.child_shape, *tail)
+                    width = len(link.child_shape)
+                    view = view.transpose(*link.to_parent, *range(width, width + lead))
+                    found.append(view.reshape(*link.broadcast, *tail))
+                table = np.ones(shape + (1,) * lead)
+                if found:
+                    found.sort(key=lambda factor: factor.size)
+                    table = found[0]
+                    for factor in found[1:]:
+                        table = _times(table, factor, owned, c)
+                if table.shape[: len(shape)] != shape:
+                    table = np.broadcast_to(table, (*shape, *table.shape[len(shape) :]))
+                    table = np.ascontiguousarray(table)
+                    owned[c] = True
+                tables.append(table)
+                if c != root:
+                    link = self._links[c]
+                    assert link is not None
+                    raw[c] = _sum_rest(table, len(shape), link.separator)
+            total = _sum_rest(tables[root], len(self._shapes[root]), 1)[0]
+            log_evidence = log_evidence + np.log(total)
+            # Beliefs stay unnormalised (each sums to the member's P(e)): each
+            # marginal is divided by its own total at the end.
+            beliefs: list[np.ndarray | None] = [None] * len(tables)
+            beliefs[root] = tables[root]
+            for c in self._needed(targets):  # parents before children
+                link = self._links[c]
+                assert link is not None
+                above = beliefs[link.parent]
+                sent = raw[c]
+                assert above is not None and sent is not None
+                width = len(self._shapes[link.parent])
+                down = above.sum(axis=link.summed) if link.summed else above
+                kept = width - len(link.summed)
+                down = down.transpose(*link.to_child, *range(kept, kept + lead))
+                down = down.reshape(link.separator, *down.shape[kept:])
+                ratio = _over_positive(down, sent)
+                table = tables[c]
+                flat = table.reshape(link.separator, -1, *table.shape[len(self._shapes[c]) :])
+                # The table is not read again: its belief may take its place.
+                product = _times(flat, ratio[:, None], owned, c)
+                beliefs[c] = product.reshape(*self._shapes[c], *product.shape[2:])
+        card = self._cards[targets[0]] if targets else 0
+        posteriors = np.zeros((*batch, len(targets), card))
+        for i, v in enumerate(targets):
+            c = self._home[v]
+            belief = beliefs[c]
+            assert belief is not None
+            axis = self._cliques[c].index(v)
+            others = tuple(a for a in range(len(self._shapes[c])) if a != axis)
+            marginal = belief.sum(axis=others) if others else belief
+            posteriors[..., i, :] = np.moveaxis(marginal, 0, -1)
+        posteriors = _over_positive(posteriors, posteriors.sum(axis=-1, keepdims=True))
+        return np.broadcast_to(log_evidence, batch).copy(), posteriors
+
     def _needed(self, targets: Sequence[int]) -> list[int]:
         """Return the cliques below the root on the paths to the targets' homes, root first."""
         needed = set()
@@ -323,6 +429,16 @@ def _sum_last(table: np.ndarray, lead: int, separator: int) -> np.ndarray:
     """
     rows = table.reshape(-1, table[(0,) * lead].size // separator)
     return (rows @ np.ones(rows.shape[1])).reshape(*table.shape[:lead], separator)
+
+
+def _sum_rest(table: np.ndarray, axes: int, separator: int) -> np.ndarray:
+    """Sum a batch-last clique table of ``axes`` clique axes onto its leading ``separator`` entries.
+
+    Returns ``(separator, *batch)``.
+    """
+    tail = table.shape[axes:]
+    summed: np.ndarray = table.reshape(separator, -1, *tail).sum(axis=1)
+    return summed
 
 
 def _product(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -366,3 +482,14 @@ def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     out = np.zeros(shape)
     np.divide(numerator, denominator, out=out, where=denominator > 0)
     return out
+
+
+def _over_positive(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Return ``numerator / denominator`` where the numerator is 0 wherever the denominator is.
+
+    So it is :func:`_divide`'s answer, with one pass over the numerator: a
+    total divides its own terms, and a parent's belief is zero wherever the
+    child's message to it is.
+    """
+    quotient: np.ndarray = numerator / np.where(denominator > 0, denominator, 1.0)
+    return quotient

@@ -149,7 +149,7 @@ class ParametricNetwork:
             tables = self.tables(values)
         tables = [table[:, None] for table in tables]
         by_variable = {self.index[name]: lk[None] for name, lk in likelihoods.items()}
-        log_evidence, posteriors = self._tree.propagate(
+        log_evidence, posteriors = self._tree.propagate_last(
             tables, by_variable, self._targets, batch_axes=2
         )
         return log_evidence, posteriors[..., STATES.index("present")]
