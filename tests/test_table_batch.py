@@ -56,6 +56,7 @@ def _expected(
     tables: list[np.ndarray],
     likelihoods: dict[int, np.ndarray],
     targets: list[int],
+    fixed: dict[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Brute-force log P(e) and the targets' posteriors of every (set, case) member."""
     card = len(network.states[network.variables[targets[0]]])
@@ -78,6 +79,8 @@ def _expected(
                 )
                 for v, rows in likelihoods.items()
             }
+            for v, state in (fixed or {}).items():
+                evidence[network.variables[v]] = network.states[network.variables[v]][state]
             logs[s, case] = brute_force.log_evidence(member, evidence)
             if math.isinf(logs[s, case]):
                 continue  # zero posteriors where the evidence has probability zero
@@ -127,3 +130,31 @@ def test_a_member_with_impossible_evidence_reads_zero_and_minus_infinity() -> No
         assert logs[0, 1] == -math.inf
         np.testing.assert_array_equal(posteriors[0, 0], [[1.0, 0.0], [1.0, 0.0]])
         np.testing.assert_array_equal(posteriors[0, 1], np.zeros((2, 2)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(network=networks(max_variables=7, zeros=True), seed=st.integers(0, 2**32 - 1))
+def test_fixed_evidence_is_the_same_as_hard_evidence(network: DiscreteNetwork, seed: int) -> None:
+    # Variables every member observes in one state are sliced out of the tables.
+    rng = np.random.default_rng(seed)
+    cards = [len(network.states[name]) for name in network.variables]
+    index = {name: i for i, name in enumerate(network.variables)}
+    tree = TableBatchTree(
+        cards, [[index[p] for p in network.parents[n]] for n in network.variables]
+    )
+    tables = _batch_tables(network, rng)
+    likelihoods = _likelihoods(network, rng)
+    targets = [v for v, card in enumerate(cards) if card == cards[-1]]
+    fixed = {
+        v: int(rng.integers(cards[v]))
+        for v in range(len(cards))
+        if v not in targets and v not in likelihoods and rng.random() < 0.7
+    }
+    logs, posteriors = tree.propagate_last(tables, likelihoods, targets, batch_axes=2, fixed=fixed)
+    expected_logs, expected_posteriors = _expected(network, tables, likelihoods, targets, fixed)
+    logs = np.broadcast_to(logs, (SETS, CASES))
+    posteriors = np.broadcast_to(posteriors, expected_posteriors.shape)
+    assert np.array_equal(np.isinf(logs), np.isinf(expected_logs))
+    finite = ~np.isinf(expected_logs)
+    np.testing.assert_allclose(logs[finite], expected_logs[finite], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(posteriors, expected_posteriors, rtol=0, atol=1e-9)

@@ -299,6 +299,7 @@ class TableBatchTree:
         targets: Sequence[int],
         *,
         batch_axes: int = 1,
+        fixed: Mapping[int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`propagate` (without ``families``) with the batch axes last inside.
 
@@ -308,16 +309,32 @@ class TableBatchTree:
         rather than over a clique axis of two or three states.  For large
         batches this is the faster layout; the numbers agree with
         :meth:`propagate` to rounding.
+
+        ``fixed`` maps variables to the state every member observes (hard
+        evidence, no likelihood of its own; not a target): each table
+        keeps only that state's slice of the variable's axis, so every
+        clique holding it is that many times smaller.
         """
         lead = batch_axes
+        fixed = fixed or {}
+        assert not any(v in fixed for v in (*likelihoods, *targets)), "a fixed variable is observed"
+        cards = [1 if v in fixed else card for v, card in enumerate(self._cards)]
+        shapes = [tuple(cards[v] for v in clique) for clique in self._cliques]
         arrays = [*cpts, *likelihoods.values()]
         batch = np.broadcast_shapes(*(a.shape[:lead] for a in arrays)) if arrays else (1,) * lead
         # Each clique's factors -- its CPTs, its evidence and its children's
         # messages -- are multiplied smallest first, so that the products
         # before the last are as small as the axes they span.
-        factors: list[list[np.ndarray]] = [[] for _ in self._shapes]
-        for cpt, (c, axes, shape) in zip(cpts, self._cpt_view, strict=True):
+        factors: list[list[np.ndarray]] = [[] for _ in shapes]
+        for v, (cpt, (c, axes, _)) in enumerate(zip(cpts, self._cpt_view, strict=True)):
+            family = (v, *self._parents[v])
+            if any(u in fixed for u in family):
+                states = tuple(
+                    slice(fixed[u], fixed[u] + 1) if u in fixed else slice(None) for u in family
+                )
+                cpt = cpt[(slice(None),) * lead + states]
             order = (*(lead + a for a in axes), *range(lead))
+            shape = tuple(cards[u] if u in family else 1 for u in self._cliques[c])
             factors[c].append(np.transpose(cpt, order).reshape(*shape, *cpt.shape[:lead]))
         for v, likelihood in likelihoods.items():
             c = self._home[v]
@@ -327,13 +344,14 @@ class TableBatchTree:
             factors[c].append(
                 np.moveaxis(likelihood, -1, 0).reshape(*pad, *likelihood.shape[:lead])
             )
-        owned = [False] * len(self._shapes)
+        owned = [False] * len(shapes)
         tables: list[np.ndarray] = []
         log_evidence = np.zeros((1,) * lead)
-        raw: list[np.ndarray | None] = [None] * len(self._shapes)
-        root = len(self._shapes) - 1
+        raw: list[np.ndarray | None] = [None] * len(shapes)
+        separator = [1] * len(shapes)
+        root = len(shapes) - 1
         with np.errstate(divide="ignore", invalid="ignore"):
-            for c, shape in enumerate(self._shapes):  # children before parents
+            for c, shape in enumerate(shapes):  # children before parents
                 found = factors[c]
                 for child in self._children[c]:
                     link = self._links[child]
@@ -343,10 +361,11 @@ class TableBatchTree:
                     log_evidence = log_evidence + np.log(scale)
                     normalised = _over_positive(message, scale)
                     tail = normalised.shape[1:]
-                    view = normalised.reshape(*link.child_shape, *tail)
-                    width = len(link.child_shape)
-                    view = view.transpose(*link.to_parent, *range(width, width + lead))
-                    found.append(view.reshape(*link.broadcast, *tail))
+                    shared = shapes[child][: len(link.child_shape)]
+                    view = normalised.reshape(*shared, *tail)
+                    view = view.transpose(*link.to_parent, *range(len(shared), len(shared) + lead))
+                    padded = (s if b > 1 else 1 for s, b in zip(shape, link.broadcast, strict=True))
+                    found.append(view.reshape(*padded, *tail))
                 table = np.ones(shape + (1,) * lead)
                 if found:
                     found.sort(key=lambda factor: factor.size)
@@ -361,8 +380,9 @@ class TableBatchTree:
                 if c != root:
                     link = self._links[c]
                     assert link is not None
-                    raw[c] = _sum_rest(table, len(shape), link.separator)
-            total = _sum_rest(tables[root], len(self._shapes[root]), 1)[0]
+                    separator[c] = math.prod(shape[: len(link.child_shape)])
+                    raw[c] = _sum_rest(table, len(shape), separator[c])
+            total = _sum_rest(tables[root], len(shapes[root]), 1)[0]
             log_evidence = log_evidence + np.log(total)
             # Beliefs stay unnormalised (each sums to the member's P(e)): each
             # marginal is divided by its own total at the end.
@@ -374,17 +394,17 @@ class TableBatchTree:
                 above = beliefs[link.parent]
                 sent = raw[c]
                 assert above is not None and sent is not None
-                width = len(self._shapes[link.parent])
+                width = len(shapes[link.parent])
                 down = above.sum(axis=link.summed) if link.summed else above
                 kept = width - len(link.summed)
                 down = down.transpose(*link.to_child, *range(kept, kept + lead))
-                down = down.reshape(link.separator, *down.shape[kept:])
+                down = down.reshape(separator[c], *down.shape[kept:])
                 ratio = _over_positive(down, sent)
                 table = tables[c]
-                flat = table.reshape(link.separator, -1, *table.shape[len(self._shapes[c]) :])
+                flat = table.reshape(separator[c], -1, *table.shape[len(shapes[c]) :])
                 # The table is not read again: its belief may take its place.
                 product = _times(flat, ratio[:, None], owned, c)
-                beliefs[c] = product.reshape(*self._shapes[c], *product.shape[2:])
+                beliefs[c] = product.reshape(*shapes[c], *product.shape[2:])
         card = self._cards[targets[0]] if targets else 0
         posteriors = np.zeros((*batch, len(targets), card))
         for i, v in enumerate(targets):
@@ -392,7 +412,7 @@ class TableBatchTree:
             belief = beliefs[c]
             assert belief is not None
             axis = self._cliques[c].index(v)
-            others = tuple(a for a in range(len(self._shapes[c])) if a != axis)
+            others = tuple(a for a in range(len(shapes[c])) if a != axis)
             marginal = belief.sum(axis=others) if others else belief
             posteriors[..., i, :] = np.moveaxis(marginal, 0, -1)
         posteriors = _over_positive(posteriors, posteriors.sum(axis=-1, keepdims=True))

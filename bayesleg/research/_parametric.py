@@ -37,6 +37,9 @@ _CACHED = 64
 # Clique table entries of one chunk of a batch (times a few copies in flight).
 _WORK = 1 << 20
 
+# From this many parameter sets on, cases are propagated by distinct evidence.
+_ALIKE_SETS = 64
+
 # Tables of at most this many entries per parameter set are built once for
 # every parameter set and shared by the networks of one evaluation.
 _SHARED_TABLE = 1 << 10
@@ -137,20 +140,24 @@ class ParametricNetwork:
         values: np.ndarray,
         likelihoods: Mapping[str, np.ndarray],
         tables: Sequence[np.ndarray] | None = None,
+        fixed: Mapping[str, str] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return log P(e) and P(condition present | e) for parameter sets times cases.
 
         ``values`` is ``(sets, parameters)``; ``likelihoods`` maps observed
         node ids to ``(cases, 2)`` arrays; ``tables``, if given, are
-        ``self.tables(values)`` built already.  Returns arrays of shape
-        ``(sets, cases)`` and ``(sets, cases, conditions)``.
+        ``self.tables(values)`` built already; ``fixed`` maps nodes other
+        than conditions to the state every case observes (kept out of
+        ``likelihoods``; see :meth:`TableBatchTree.propagate_last`).
+        Returns arrays of shape ``(sets, cases)`` and ``(sets, cases, conditions)``.
         """
         if tables is None:
             tables = self.tables(values)
         tables = [table[:, None] for table in tables]
         by_variable = {self.index[name]: lk[None] for name, lk in likelihoods.items()}
+        states = {self.index[name]: STATES.index(state) for name, state in (fixed or {}).items()}
         log_evidence, posteriors = self._tree.propagate_last(
-            tables, by_variable, self._targets, batch_axes=2
+            tables, by_variable, self._targets, batch_axes=2, fixed=states
         )
         return log_evidence, posteriors[..., STATES.index("present")]
 
@@ -357,7 +364,9 @@ def evaluate(
 
     Cases observing the same symptoms share one compiled network, pruned to
     them; each group of cases and parameter sets is cut into chunks whose
-    tables stay within :data:`_WORK` entries.
+    tables stay within :data:`_WORK` entries.  What all cases of a chunk
+    observe alike is taken by slicing the tables, not as a likelihood, and
+    with many parameter sets a chunk holds cases of one evidence only.
 
     Parameters
     ----------
@@ -383,16 +392,23 @@ def evaluate(
     log_evidence = np.empty((len(values), len(evidence)))
     posteriors = np.empty((len(values), len(evidence), n_conditions))
     plans: list[tuple[ParametricNetwork, list[int], int, int]] = []
-    for kept, cases in groups.items():
+    for kept, members in groups.items():
         network = parametric_network(spec, kept)
         per_chunk = max(1, _WORK // network.entries)
-        for first in range(0, len(cases), per_chunk):
-            part = cases[first : first + per_chunk]
-            sets = max(1, per_chunk // len(part))
-            plans.extend(
-                (network, part, start, min(start + sets, len(values)))
-                for start in range(0, len(values), sets)
-            )
+        # With many parameter sets, cases of the same evidence go together, so
+        # that all of it is fixed (see below); with few, all cases of the network.
+        alike: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        for case in members:
+            key = tuple(sorted(evidence[case].items())) if len(values) >= _ALIKE_SETS else ()
+            alike.setdefault(key, []).append(case)
+        for cases in alike.values():
+            for first in range(0, len(cases), per_chunk):
+                part = cases[first : first + per_chunk]
+                sets = max(1, per_chunk // len(part))
+                plans.extend(
+                    (network, part, start, min(start + sets, len(values)))
+                    for start in range(0, len(values), sets)
+                )
     # Every network of the kept nodes builds the same table for the same
     # variable; each is built once for all the parameter sets, unless large.
     built: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
@@ -409,9 +425,16 @@ def evaluate(
             result.append(table[start:stop])
         return result
 
+    conditions = {node.id for node in spec.nodes if node.kind == "condition"}
     for done, (network, part, start, stop) in enumerate(plans, start=1):
+        # What every case of the part observes alike is fixed (its tables sliced).
+        fixed = {
+            node: state
+            for node, state in evidence[part[0]].items()
+            if node not in conditions and all(evidence[case].get(node) == state for case in part)
+        }
         likelihoods = {}
-        for node in {node for case in part for node in evidence[case]}:
+        for node in {node for case in part for node in evidence[case]} - fixed.keys():
             table = np.ones((len(part), len(STATES)))
             for row, case in enumerate(part):
                 if node in evidence[case]:
@@ -419,7 +442,7 @@ def evaluate(
                     table[row, STATES.index(evidence[case][node])] = 1.0
             likelihoods[node] = table
         logs, marginals = network.posteriors(
-            values[start:stop], likelihoods, tables(network, start, stop)
+            values[start:stop], likelihoods, tables(network, start, stop), fixed
         )
         log_evidence[start:stop, part] = logs
         posteriors[start:stop, part] = marginals
