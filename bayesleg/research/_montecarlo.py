@@ -67,8 +67,10 @@ def summarise(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return each cause's 5th, 50th and 95th percentile and share of firsts.
 
-    ``drawn`` is ``(samples, conditions)``; each result is ``(conditions,)``.
+    ``drawn`` is ``(samples, ..., conditions)``, e.g. with an axis of cases
+    after the samples; each result is ``drawn.shape[1:]``.
     """
-    shares = np.bincount(first_indices(drawn, conditions), minlength=len(conditions)) / len(drawn)
+    first = first_indices(drawn, conditions)
+    shares = (first[..., None] == np.arange(len(conditions))).mean(axis=0)
     low, median, high = np.percentile(drawn, [INTERVAL[0], 50.0, INTERVAL[1]], axis=0)
     return low, median, high, shares

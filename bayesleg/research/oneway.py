@@ -40,6 +40,7 @@ cause whose root bounds it taking over beyond each end.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -489,19 +490,22 @@ def admissible_deviations(functions: OneWay) -> tuple[AdmissibleDeviation, ...]:
     upper_taker = np.lexsort((slope, upper), axis=-1)[:, 0]
     lower_taker = np.lexsort((-slope, -lower), axis=-1)[:, 0]
     rows = np.arange(len(p))
-    upper_bound = upper[rows, upper_taker]
-    lower_bound = lower[rows, lower_taker]
-    deviations = []
-    for i, parameter in enumerate(functions.parameters):
-        up, down = float(upper_bound[i]), float(lower_bound[i])
-        deviations.append(
-            AdmissibleDeviation(
-                parameter,
-                conditions[k],
-                max(down, 0.0),
-                min(up, 1.0),
-                conditions[lower_taker[i]] if np.isfinite(down) else None,
-                conditions[upper_taker[i]] if np.isfinite(up) else None,
-            )
+    top = conditions[k]
+    return tuple(
+        AdmissibleDeviation(
+            parameter,
+            top,
+            max(down, 0.0),
+            min(up, 1.0),
+            conditions[below] if down != -math.inf else None,
+            conditions[above] if up != math.inf else None,
         )
-    return tuple(deviations)
+        for parameter, down, up, below, above in zip(
+            functions.parameters,
+            lower[rows, lower_taker].tolist(),
+            upper[rows, upper_taker].tolist(),
+            lower_taker.tolist(),
+            upper_taker.tolist(),
+            strict=True,
+        )
+    )

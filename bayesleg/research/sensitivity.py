@@ -66,7 +66,7 @@ swing is exactly zero).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -390,8 +390,12 @@ def sensitivity(
             )
     else:
         drawn = np.empty((0, len(evidence), len(conditions)))
+    summaries = summarise(drawn, conditions) if samples else None
     return Sensitivity(
-        tuple(_case_result(f, drawn[:, case]) for case, f in enumerate(functions)),
+        tuple(
+            _case_result(f, None if summaries is None else [a[case] for a in summaries])
+            for case, f in enumerate(functions)
+        ),
         ranges,
         samples,
         seed,
@@ -400,8 +404,8 @@ def sensitivity(
     )
 
 
-def _case_result(functions: OneWay, drawn: np.ndarray) -> CaseSensitivity:
-    """Assemble one case's analysis; ``drawn`` is (samples, conditions)."""
+def _case_result(functions: OneWay, summary: Sequence[np.ndarray] | None) -> CaseSensitivity:
+    """Assemble one case's analysis; ``summary`` is its Monte Carlo :func:`summarise`, if any."""
     conditions = functions.conditions
     posterior = functions.posterior
     top = top_index(posterior, conditions)
@@ -419,14 +423,13 @@ def _case_result(functions: OneWay, drawn: np.ndarray) -> CaseSensitivity:
             f"the evidence has probability zero with {r.name} at {ends[i, end]:g}"
         )
     at = joint / evidence
-    for i, r in enumerate(functions.parameters):
-        at_low, at_high = float(at[i, 0]), float(at[i, 1])
+    for r, (at_low, at_high) in zip(functions.parameters, at.tolist(), strict=True):
         bars.append(TornadoBar(r, at_low, at_high, abs(at_high - at_low)))
     tornado = tuple(
         bars[i] for i in sorted(range(len(bars)), key=lambda i: (-round(bars[i].swing, 12), i))
     )
-    if len(drawn):
-        low, median, high, shares = summarise(drawn, conditions)
+    if summary is not None:
+        low, median, high, shares = summary
     else:
         shares = np.zeros(len(conditions))
         shares[top] = 1.0
