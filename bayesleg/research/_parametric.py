@@ -14,7 +14,7 @@ A condition or symptom whose terms are single parents, without preventers,
 with three or more parents, may be written as a chain of small OR gates
 (Heckerman and Breese's sequential decomposition, exact; see
 :mod:`bayesleg.inference._noisy_or_chains`), which the network does when that
-gives it the smaller clique tables.  Each weight then sits in one table of
+gives it the smaller min-fill cliques.  Each weight then sits in one table of
 at most three variables.
 """
 
@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from bayesleg.inference._jtree import min_fill_cost
 from bayesleg.inference._table_batch import TableBatchTree
 from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec
 
@@ -114,10 +115,12 @@ class ParametricNetwork:
         self._nominal_tables: list[np.ndarray] | None = None
         self.conditions = tuple(node.id for node in spec.nodes if node.kind == "condition")
         position = {node.id: i for i, node in enumerate(spec.nodes)}
+        # With chains or without, whichever the min-fill cliques say is the
+        # smaller (the quick measure, before building either tree).
         candidates = []
         for chained in (False, True) if any(map(_chainable, nodes)) else (False,):
             layout = _Layout(nodes, starts, position, chained)
-            candidates.append((TableBatchTree(layout.cards, layout.parents).entries, layout))
+            candidates.append((min_fill_cost(layout.cards, layout.parents), layout))
         _, layout = min(candidates, key=lambda item: item[0])
         self._builders = layout.builders
         #: Each variable's name and its parents' names: the same key, the same table.
