@@ -20,7 +20,7 @@ at most three variables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -48,8 +48,14 @@ _SHARED_TABLE = 1 << 10
 Builder = Callable[[np.ndarray], np.ndarray]
 
 
-def kept_nodes(spec: ModelSpec, observed: set[str]) -> frozenset[str]:
+def kept_nodes(spec: ModelSpec, observed: Iterable[str]) -> frozenset[str]:
     """Return every factor and condition, ``observed``, and all their ancestors."""
+    return _kept(_Key(spec), frozenset(observed))
+
+
+@lru_cache(maxsize=1024)
+def _kept(key: _Key, observed: frozenset[str]) -> frozenset[str]:
+    spec = key.spec
     by_id = {node.id: node for node in spec.nodes}
     kept = {node.id for node in spec.nodes if node.kind != "symptom"} | observed
     stack = list(kept)
