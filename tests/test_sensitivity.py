@@ -183,6 +183,56 @@ def test_moving_a_preventer_of_the_shipped_model_matches_the_model_rebuilt_with_
         assert bar.swing > 1e-6
 
 
+def test_a_finding_observed_absent_is_factorised_exactly(monkeypatch):
+    """A noisy-OR finding observed absent enters as one small table per parent
+    (research._parametric.structure): its numbers move the case as in the model
+    rebuilt with them, and the whole analysis is the one of the network that
+    keeps the finding whole."""
+    from bayesleg.research import _parametric, oneway
+
+    model = bayesleg.load()
+    evidence = {"tingling": True, "numbness": False, "cramps": False, "diabetes": True}
+    normalised = {"tingling": "present", "numbness": "absent", "cramps": "absent"}
+    normalised["diabetes"] = "present"
+    kept, absent = _parametric.structure(model.spec, normalised)
+    assert absent == {"numbness", "cramps"} and not absent & kept
+    factorised = bayesleg.sensitivity(model, evidence, samples=200, seed=3).cases[0]
+    bars = {bar.parameter.name: bar for bar in factorised.tornado}
+    for name in ("numbness.leak", "numbness.parents.peripheral_neuropathy", "cramps.leak"):
+        bar = bars[name]
+        for value, posterior in (
+            (bar.parameter.low, bar.posterior_low),
+            (bar.parameter.high, bar.posterior_high),
+        ):
+            rebuilt = bayesleg.Model(with_value(model.spec, name, value)).diagnose(evidence)
+            expected = next(c.posterior for c in rebuilt.ranked if c.id == factorised.top)
+            assert posterior == pytest.approx(expected, abs=1e-12)
+    # A weight of an absent finding moves the case; its leak, a constant factor, does not.
+    assert bars["numbness.parents.peripheral_neuropathy"].swing > 1e-6
+    assert bars["numbness.leak"].swing < 1e-12
+    # The same analysis with every finding kept whole.
+    monkeypatch.setattr(_parametric, "_factorable", lambda key: frozenset())
+    _parametric._cached.cache_clear()
+    oneway._factors.cache_clear()
+    try:
+        whole = bayesleg.sensitivity(model, evidence, samples=200, seed=3).cases[0]
+    finally:
+        _parametric._cached.cache_clear()
+        oneway._factors.cache_clear()
+    assert whole.top == factorised.top
+    assert len(whole.tornado) == len(bars)
+    for a in whole.tornado:
+        b = bars[a.parameter.name]
+        assert (a.posterior_low, a.posterior_high) == pytest.approx(
+            (b.posterior_low, b.posterior_high), abs=1e-12
+        )
+    for a, b in zip(whole.intervals, factorised.intervals, strict=True):
+        assert (a.id, a.top_share) == (b.id, b.top_share)
+        assert (a.low, a.median, a.high) == pytest.approx((b.low, b.median, b.high), abs=1e-12)
+    for a, b in zip(whole.deviations, factorised.deviations, strict=True):
+        assert (a.lower, a.upper) == pytest.approx((b.lower, b.upper), abs=1e-9)
+
+
 def test_monte_carlo_is_seeded(tiny):
     first = bayesleg.sensitivity(tiny, {"s": True}, samples=200, seed=7)
     again = bayesleg.sensitivity(tiny, {"s": True}, samples=200, seed=7)

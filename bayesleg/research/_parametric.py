@@ -16,6 +16,13 @@ with three or more parents, may be written as a chain of small OR gates
 :mod:`bayesleg.inference._noisy_or_chains`), which the network does when that
 gives it the smaller min-fill cliques.  Each weight then sits in one table of
 at most three variables.
+
+A finding observed absent whose table is such a noisy-OR (single parents, no
+preventer, no child) is not kept as a node: P(absent | parents) = (1 - leak)
+prod (1 - w)^x is a product of one factor per parent, so the network holds it
+as one small table per factor, each observed (see :func:`structure`), and the
+finding no longer ties its parents into one clique.  Its numbers move the
+case as before, through those tables.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from bayesleg.inference._jtree import min_fill_cost
 from bayesleg.inference._table_batch import TableBatchTree
 from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec
 
-__all__ = ["ParametricNetwork", "evaluate", "kept_nodes", "parametric_network"]
+__all__ = ["ParametricNetwork", "evaluate", "kept_nodes", "parametric_network", "structure"]
 
 # Nodes with fewer parents gain nothing from a chain (as in the engine).
 _MIN_PARENTS = 3
@@ -53,6 +60,41 @@ def kept_nodes(spec: ModelSpec, observed: Iterable[str]) -> frozenset[str]:
     return _kept(_Key(spec), frozenset(observed))
 
 
+def structure(
+    spec: ModelSpec, evidence: Mapping[str, str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the nodes a case keeps, and the findings it observes absent that are factorised.
+
+    A finding observed absent whose table is a leaky noisy-OR of single
+    parents, with no preventer and no child, is kept out of the network:
+    P(absent | parents) = (1 - leak) prod (1 - w)^x is a product of one
+    factor per parent, which the network takes as small tables of their own
+    (see :class:`ParametricNetwork`), so that the finding does not tie its
+    parents together.
+    """
+    factorable = _factorable(_Key(spec))
+    absent = frozenset(
+        node for node, state in evidence.items() if state == "absent" and node in factorable
+    )
+    by_id = {node.id: node for node in spec.nodes} if absent else {}
+    parents = {parent for node in absent for parent in by_id[node].parent_ids}
+    return kept_nodes(spec, (set(evidence) - absent) | parents), absent
+
+
+@lru_cache(maxsize=_CACHED)
+def _factorable(key: _Key) -> frozenset[str]:
+    spec = key.spec
+    with_children = {parent for node in spec.nodes for parent in node.parent_ids}
+    return frozenset(
+        node.id
+        for node in spec.nodes
+        if node.kind == "symptom"
+        and node.id not in with_children
+        and not node.inhibitors
+        and all(len(members) == 1 for members, _ in node.terms)
+    )
+
+
 @lru_cache(maxsize=1024)
 def _kept(key: _Key, observed: frozenset[str]) -> frozenset[str]:
     spec = key.spec
@@ -67,9 +109,11 @@ def _kept(key: _Key, observed: frozenset[str]) -> frozenset[str]:
     return frozenset(kept)
 
 
-def parametric_network(spec: ModelSpec, kept: frozenset[str]) -> ParametricNetwork:
-    """Return the compiled network of ``spec`` over ``kept``, from a small cache."""
-    return _cached(_Key(spec), kept)
+def parametric_network(
+    spec: ModelSpec, kept: frozenset[str], absent: frozenset[str] = frozenset()
+) -> ParametricNetwork:
+    """Return the compiled network of ``spec`` over ``kept`` and ``absent``, from a small cache."""
+    return _cached(_Key(spec), kept, absent)
 
 
 class _Key:
@@ -87,8 +131,8 @@ class _Key:
 
 
 @lru_cache(maxsize=_CACHED)
-def _cached(key: _Key, kept: frozenset[str]) -> ParametricNetwork:
-    return ParametricNetwork(key.spec, kept)
+def _cached(key: _Key, kept: frozenset[str], absent: frozenset[str]) -> ParametricNetwork:
+    return ParametricNetwork(key.spec, kept, absent)
 
 
 class ParametricNetwork:
@@ -104,8 +148,11 @@ class ParametricNetwork:
         Clique table entries: the work of one member of a batch.
     """
 
-    def __init__(self, spec: ModelSpec, kept: frozenset[str]) -> None:
+    def __init__(
+        self, spec: ModelSpec, kept: frozenset[str], absent: frozenset[str] = frozenset()
+    ) -> None:
         nodes = [node for node in spec.nodes if node.id in kept]
+        factorised = [node for node in spec.nodes if node.id in absent]
         starts = {}
         start = 0
         #: Each node's first number (in parameter_ranges order) and how many it has.
@@ -126,6 +173,8 @@ class ParametricNetwork:
         candidates = []
         for chained in (False, True) if any(map(_chainable, nodes)) else (False,):
             layout = _Layout(nodes, starts, position, chained)
+            for node in factorised:
+                layout.factorise(node, starts[node.id])
             candidates.append((min_fill_cost(layout.cards, layout.parents), layout))
         _, layout = min(candidates, key=lambda item: item[0])
         self._builders = layout.builders
@@ -139,6 +188,18 @@ class ParametricNetwork:
         }
         self.entries = self._tree.entries
         self._targets = [layout.index[c] for c in self.conditions]
+        #: The findings observed absent that are factorised, each by its variables' names.
+        self.absent: Mapping[str, tuple[str, ...]] = {
+            node: tuple(layout.names[v] for v in layout.variables_of[node]) for node in absent
+        }
+
+    def evidence_of(self, evidence: Mapping[str, str]) -> dict[str, str]:
+        """Return a case's evidence by variable: a factorised finding as each of its factors."""
+        result = {}
+        for node, state in evidence.items():
+            for name in self.absent.get(node, (node,)):
+                result[name] = state
+        return result
 
     def tables(self, values: np.ndarray) -> list[np.ndarray]:
         """Return every variable's CPT for each row of ``values`` (batch, parameters)."""
@@ -213,6 +274,7 @@ class _Layout:
         self.builders: list[Builder] = []
         self.keys: list[tuple[str, tuple[str, ...]]] = []
         self.index: dict[str, int] = {}
+        self.names: list[str] = []
         self.variables_of: dict[str, list[int]] = {}
         for node in nodes:
             first = starts[node.id]
@@ -226,10 +288,24 @@ class _Layout:
                 _node_builder(node, slice(first, first + count)),
             )
 
+    def factorise(self, node: NodeSpec, first: int) -> None:
+        """Add ``node``, observed absent, as one small table per factor of P(absent | parents).
+
+        ``node!leak`` (no parents) and ``node!{parent}`` for each term, each
+        observed absent: P(absent) = 1 - leak, and P(absent | parent) = 1
+        when the parent is absent, 1 - w when present.
+        """
+        self._add(f"{node.id}!leak", (), _factor_prior(first), node.id)
+        for t, (members, _) in enumerate(node.terms):
+            (parent,) = members
+            name = f"{node.id}!{parent}"
+            self._add(name, (self.index[parent],), _absent_factor(first + 1 + t), node.id)
+
     def _add(self, name: str, parents: tuple[int, ...], build: Builder, node: str = "") -> int:
         self.variables_of.setdefault(node or name, []).append(len(self.cards))
-        names = list(self.index)
+        names = self.names
         self.keys.append((name, tuple(names[p] for p in parents)))
+        names.append(name)
         self.index[name] = len(self.cards)
         self.cards.append(len(STATES))
         self.parents.append(parents)
@@ -287,15 +363,34 @@ def _next_link(weight: int) -> Builder:
     return build
 
 
+def _factor_prior(number: int) -> Builder:
+    """A root's table from its one number ``p``: (1 - p, p), shape (batch, 2)."""
+
+    def prior(values: np.ndarray) -> np.ndarray:
+        p = values[:, number]
+        return np.stack([1.0 - p, p], axis=1)
+
+    return prior
+
+
+def _absent_factor(weight: int) -> Builder:
+    """P(absent | x) = (1 - w)^x of one term, and its complement: shape (batch, 2, 2)."""
+
+    def build(values: np.ndarray) -> np.ndarray:
+        w = values[:, weight]
+        table = np.zeros((len(values), 2, 2))
+        table[:, 0, 0] = 1.0
+        table[:, 0, 1] = 1.0 - w
+        table[:, 1, 1] = w
+        return table
+
+    return build
+
+
 def _node_builder(node: NodeSpec, numbers: slice) -> Builder:
     """The batched :func:`~bayesleg.knowledge.noisyor.node_table` of one node."""
     if node.kind == "factor":
-
-        def prior(values: np.ndarray) -> np.ndarray:
-            p = values[:, numbers.start]
-            return np.stack([1.0 - p, p], axis=1)
-
-        return prior
+        return _factor_prior(numbers.start)
     parents = node.parent_ids
     axis = {parent: i for i, parent in enumerate(parents)}
     shape = (2,) * len(parents)
@@ -394,15 +489,15 @@ def evaluate(
     posteriors : numpy.ndarray
         ``(sets, cases, conditions)``, conditions in file order.
     """
-    groups: dict[frozenset[str], list[int]] = {}
+    groups: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
     for case, observed in enumerate(evidence):
-        groups.setdefault(kept_nodes(spec, set(observed)), []).append(case)
+        groups.setdefault(structure(spec, observed), []).append(case)
     n_conditions = sum(node.kind == "condition" for node in spec.nodes)
     log_evidence = np.empty((len(values), len(evidence)))
     posteriors = np.empty((len(values), len(evidence), n_conditions))
     plans: list[tuple[ParametricNetwork, list[int], int, int]] = []
-    for kept, members in groups.items():
-        network = parametric_network(spec, kept)
+    for (kept, absent), members in groups.items():
+        network = parametric_network(spec, kept, absent)
         per_chunk = max(1, _WORK // network.entries)
         # With many parameter sets, cases of the same evidence go together, so
         # that all of it is fixed (see below); with few, all cases of the network.
@@ -436,20 +531,21 @@ def evaluate(
 
     conditions = {node.id for node in spec.nodes if node.kind == "condition"}
     for done, (network, part, start, stop) in enumerate(plans, start=1):
+        by_variable = [network.evidence_of(evidence[case]) for case in part]
         # What every case of the part observes alike is fixed (its tables sliced).
         fixed = {
-            node: state
-            for node, state in evidence[part[0]].items()
-            if node not in conditions and all(evidence[case].get(node) == state for case in part)
+            name: state
+            for name, state in by_variable[0].items()
+            if name not in conditions and all(seen.get(name) == state for seen in by_variable)
         }
         likelihoods = {}
-        for node in {node for case in part for node in evidence[case]} - fixed.keys():
+        for name in {name for seen in by_variable for name in seen} - fixed.keys():
             table = np.ones((len(part), len(STATES)))
-            for row, case in enumerate(part):
-                if node in evidence[case]:
+            for row, seen in enumerate(by_variable):
+                if name in seen:
                     table[row] = 0.0
-                    table[row, STATES.index(evidence[case][node])] = 1.0
-            likelihoods[node] = table
+                    table[row, STATES.index(seen[name])] = 1.0
+            likelihoods[name] = table
         logs, marginals = network.posteriors(
             values[start:stop], likelihoods, tables(network, start, stop), fixed
         )

@@ -54,8 +54,8 @@ from bayesleg.research._parametric import (
     _WORK,
     ParametricNetwork,
     evaluate,
-    kept_nodes,
     parametric_network,
+    structure,
 )
 from bayesleg.research._ranges import ParameterRange, parameter_ranges
 
@@ -264,11 +264,11 @@ def one_way(
     evidence_at = np.ones((len(evidence), n_numbers, 2))
     joint_at = np.empty((len(evidence), n_numbers, 2, n_conditions))
     posterior = np.empty((len(evidence), n_conditions))
-    groups: dict[frozenset[str], list[int]] = {}
+    groups: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
     for case, observed in enumerate(evidence):
-        groups.setdefault(kept_nodes(spec, set(observed)), []).append(case)
-    for kept, cases in groups.items():
-        network = parametric_network(spec, kept)
+        groups.setdefault(structure(spec, observed), []).append(case)
+    for (kept, absent), cases in groups.items():
+        network = parametric_network(spec, kept, absent)
         # Each case, and each case with each condition also observed present.
         per_chunk = max(1, _WORK // (network.entries * (1 + n_conditions)))
         for first in range(0, len(cases), per_chunk):
@@ -280,7 +280,7 @@ def one_way(
                         f"the evidence of case {case} has probability zero under the model"
                     )
             posterior[part] = marginals[:, 0]
-            ratios, boundary = _ratios(network, ranges, nominal, kept, families)
+            ratios, boundary = _ratios(network, ranges, nominal, families)
             evidence_at[part] = ratios[:, :, :, 0]
             joint_at[part] = marginals[:, 0, None, None, :] * ratios[:, :, :, 1:]
             if boundary:
@@ -317,6 +317,7 @@ def _families(
     conditions, *CPT shape)`` per variable.
     """
     width = 1 + len(conditions)
+    evidence = [network.evidence_of(case) for case in evidence]
     nodes = {node for case in evidence for node in case} | set(conditions)
     present = STATES.index("present")
     likelihoods = {}
@@ -344,7 +345,6 @@ def _ratios(
     network: ParametricNetwork,
     ranges: Sequence[ParameterRange],
     nominal: np.ndarray,
-    kept: frozenset[str],
     families: list[np.ndarray],
 ) -> tuple[np.ndarray, list[int]]:
     """Return P(.)(theta) / P(.)(p) at theta = 0 and 1 for every number, from one propagation.
@@ -360,7 +360,7 @@ def _ratios(
     """
     cases, width = families[0].shape[:2]
     ratios = np.ones((cases, len(ranges), 2, width))
-    plan, boundary = _factors(network, _NominalKey(nominal), kept)
+    plan, boundary = _factors(network, _NominalKey(nominal))
     for v, numbers, factors in plan:
         family = families[v].reshape(cases * width, -1)
         summed = family @ factors  # (cases * width, numbers * 2)
@@ -384,7 +384,7 @@ class _NominalKey:
 
 @lru_cache(maxsize=64)
 def _factors(
-    network: ParametricNetwork, key: _NominalKey, kept: frozenset[str]
+    network: ParametricNetwork, key: _NominalKey
 ) -> tuple[tuple[tuple[int, list[int], np.ndarray], ...], tuple[int, ...]]:
     """For each variable, the numbers its table holds and ``T' / T`` at 0 and 1 of each.
 
@@ -396,7 +396,7 @@ def _factors(
     plan = []
     boundary: list[int] = []
     for node, (first, count) in network.numbers.items():
-        if node not in kept:
+        if node not in network.variables_of:
             continue
         rows = np.repeat(nominal[None], 1 + 2 * count, axis=0)
         for k in range(count):
