@@ -406,16 +406,17 @@ class TableBatchTree:
                 product = _times(flat, ratio[:, None], owned, c)
                 beliefs[c] = product.reshape(*shapes[c], *product.shape[2:])
         card = self._cards[targets[0]] if targets else 0
-        posteriors = np.zeros((*batch, len(targets), card))
+        # The marginals side by side, batch last, then viewed batch first.
+        stacked = np.zeros((len(targets), card, *batch))
         for i, v in enumerate(targets):
             c = self._home[v]
             belief = beliefs[c]
             assert belief is not None
             axis = self._cliques[c].index(v)
             others = tuple(a for a in range(len(shapes[c])) if a != axis)
-            marginal = belief.sum(axis=others) if others else belief
-            posteriors[..., i, :] = np.moveaxis(marginal, 0, -1)
-        posteriors = _over_positive(posteriors, posteriors.sum(axis=-1, keepdims=True))
+            stacked[i] = belief.sum(axis=others) if others else belief
+        stacked = _over_positive(stacked, stacked.sum(axis=1, keepdims=True))
+        posteriors = np.moveaxis(stacked, (0, 1), (-2, -1))
         return np.broadcast_to(log_evidence, batch).copy(), posteriors
 
     def _needed(self, targets: Sequence[int]) -> list[int]:

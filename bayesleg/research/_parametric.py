@@ -363,6 +363,15 @@ def _next_link(weight: int) -> Builder:
     return build
 
 
+def _sets_last(table: np.ndarray) -> np.ndarray:
+    """Return ``table`` (sets, ...) with the sets innermost in memory, viewed as before.
+
+    The batch-last propagation reads every table with its batch axes last:
+    so laid out, its products run contiguously over the sets.
+    """
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(table, 0, -1)), -1, 0)
+
+
 def _factor_prior(number: int) -> Builder:
     """A root's table from its one number ``p``: (1 - p, p), shape (batch, 2)."""
 
@@ -521,11 +530,11 @@ def evaluate(
         result = []
         for key, build in zip(network.keys, network._builders, strict=True):
             if (2 << len(key[1])) > _SHARED_TABLE:
-                result.append(build(values[start:stop]))
+                result.append(_sets_last(build(values[start:stop])))
                 continue
             table = built.get(key)
             if table is None:
-                table = built[key] = build(values)
+                table = built[key] = _sets_last(build(values))
             result.append(table[start:stop])
         return result
 
