@@ -366,12 +366,13 @@ class TableBatchTree:
                     view = view.transpose(*link.to_parent, *range(len(shared), len(shared) + lead))
                     padded = (s if b > 1 else 1 for s, b in zip(shape, link.broadcast, strict=True))
                     found.append(view.reshape(*padded, *tail))
-                table = np.ones(shape + (1,) * lead)
                 if found:
                     found.sort(key=lambda factor: factor.size)
                     table = found[0]
                     for factor in found[1:]:
                         table = _times(table, factor, owned, c)
+                else:
+                    table = np.ones(shape + (1,) * lead)
                 if table.shape[: len(shape)] != shape:
                     table = np.broadcast_to(table, (*shape, *table.shape[len(shape) :]))
                     table = np.ascontiguousarray(table)
@@ -512,5 +513,7 @@ def _over_positive(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray
     total divides its own terms, and a parent's belief is zero wherever the
     child's message to it is.
     """
+    if denominator.all():
+        return numerator / denominator
     quotient: np.ndarray = numerator / np.where(denominator > 0, denominator, 1.0)
     return quotient
