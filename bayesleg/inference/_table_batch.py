@@ -172,7 +172,7 @@ class TableBatchTree:
         """
         lead = batch_axes
         arrays = [*cpts, *likelihoods.values()]
-        batch = np.broadcast_shapes(*(a.shape[:lead] for a in arrays)) if arrays else (1,) * lead
+        batch = _batch_shape(arrays, lead)
         # Each clique's factors multiplied in order, the first taken as it is
         # (it times a table of ones, the same numbers): each product only as
         # large as the axes its factors have so far, broadcast to the clique's
@@ -221,7 +221,7 @@ class TableBatchTree:
                     assert link is not None and message is not None
                     scale = message.sum(axis=-1, keepdims=True)
                     log_evidence = log_evidence + np.log(scale[..., 0])
-                    normalised = _divide(message, scale)
+                    normalised = _over_positive(message, scale)
                     view = normalised.reshape(*normalised.shape[:lead], *link.child_shape)
                     view = view.transpose(*range(lead), *(lead + a for a in link.to_parent))
                     tables[c] = _times(
@@ -234,7 +234,7 @@ class TableBatchTree:
             total = _sum_last(tables[root], lead, 1)[..., 0]
             log_evidence = log_evidence + np.log(total)
             beliefs: list[np.ndarray | None] = [None] * len(tables)
-            beliefs[root] = _divide(
+            beliefs[root] = _over_positive(
                 tables[root], total.reshape(*total.shape, *(1,) * len(self._shapes[root]))
             )
             needed = range(root - 1, -1, -1) if families is not None else self._needed(targets)
@@ -251,7 +251,7 @@ class TableBatchTree:
                     down = above.sum(axis=tuple(lead + a for a in link.summed))
                     down = down.transpose(*range(lead), *(lead + a for a in link.to_child))
                     down = down.reshape(*above_lead, link.separator)
-                ratio = _divide(down, sent)
+                ratio = _over_positive(down, sent)
                 flat = tables[c].reshape(*tables[c].shape[:lead], link.separator, -1)
                 # The table is not read again: its belief may take its place.
                 product = _times(flat, ratio[..., None], owned, c)
@@ -289,7 +289,7 @@ class TableBatchTree:
                 posteriors[..., i, :] = belief.sum(axis=others) if others else belief
         # Each marginal divided by its own total, as the engine does: it sums to one
         # to the last bit and hard evidence reads exactly 0 and 1.
-        posteriors = _divide(posteriors, posteriors.sum(axis=-1, keepdims=True))
+        posteriors = _over_positive(posteriors, posteriors.sum(axis=-1, keepdims=True))
         return np.broadcast_to(log_evidence, batch).copy(), posteriors
 
     def propagate_last(
@@ -321,7 +321,7 @@ class TableBatchTree:
         cards = [1 if v in fixed else card for v, card in enumerate(self._cards)]
         shapes = [tuple(cards[v] for v in clique) for clique in self._cliques]
         arrays = [*cpts, *likelihoods.values()]
-        batch = np.broadcast_shapes(*(a.shape[:lead] for a in arrays)) if arrays else (1,) * lead
+        batch = _batch_shape(arrays, lead)
         # Each clique's factors -- its CPTs, its evidence and its children's
         # messages -- are multiplied smallest first, so that the products
         # before the last are as small as the axes they span.
@@ -498,22 +498,24 @@ def _sum_matrix(shape: Sequence[int], kept: Sequence[int], *, limit: int = 1) ->
     return matrix
 
 
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Return ``numerator / denominator`` with 0 where the denominator is 0 (0/0 is 0)."""
-    shape = np.broadcast_shapes(numerator.shape, denominator.shape)
-    out = np.zeros(shape)
-    np.divide(numerator, denominator, out=out, where=denominator > 0)
-    return out
-
-
 def _over_positive(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Return ``numerator / denominator`` where the numerator is 0 wherever the denominator is.
+    """Return ``numerator / denominator``, 0 where the denominator is 0 (0/0 is 0).
 
-    So it is :func:`_divide`'s answer, with one pass over the numerator: a
-    total divides its own terms, and a parent's belief is zero wherever the
-    child's message to it is.
+    Only for a numerator that is 0 wherever the denominator is -- a total
+    divides its own terms, and a parent's belief is zero wherever the child's
+    message to it is -- so one pass over the numerator does.
     """
     if denominator.all():
         return numerator / denominator
     quotient: np.ndarray = numerator / np.where(denominator > 0, denominator, 1.0)
     return quotient
+
+
+def _batch_shape(arrays: Sequence[np.ndarray], lead: int) -> tuple[int, ...]:
+    """Return the batch the ``lead`` leading axes of ``arrays`` broadcast to (each 1 or n)."""
+    if not arrays:
+        return (1,) * lead
+    shape = tuple(max(a.shape[axis] for a in arrays) for axis in range(lead))
+    if any(a.shape[axis] not in (1, n) for a in arrays for axis, n in enumerate(shape)):
+        raise ValueError(f"batch axes do not broadcast to {shape}")
+    return shape
