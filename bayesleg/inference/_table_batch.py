@@ -436,12 +436,18 @@ def _times(table: np.ndarray, factor: np.ndarray, owned: list[bool], c: int) -> 
 
     Marks the result as the clique's own either way.
     """
-    if owned[c] and np.broadcast_shapes(table.shape, factor.shape) == table.shape:
+    if owned[c] and _fits(factor.shape, table.shape):
         np.multiply(table, factor, out=table)
         return table
     owned[c] = True
     # In C order, so that the reshapes of the passes are views, not copies.
     return np.multiply(table, factor, order="C")
+
+
+def _fits(factor: tuple[int, ...], table: tuple[int, ...]) -> bool:
+    """Whether a factor of shape ``factor`` broadcasts into a table of shape ``table``."""
+    skip = len(table) - len(factor)
+    return skip >= 0 and all(f == 1 or f == t for f, t in zip(factor, table[skip:], strict=True))
 
 
 def _sum_last(table: np.ndarray, lead: int, separator: int) -> np.ndarray:
