@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -52,9 +53,19 @@ __all__ = [
 #: bit, does not depend on the batch it comes in.
 _MATRIX_ENTRIES = 1 << 10
 
+#: The smallest positive double: no positive number is below it.
+_TINY = float(np.nextafter(0.0, 1.0))
+
 #: One reduction step: view the table as ``(batch * outer, length, inner)``
 #: and sum the middle axis, by a product with ``ones``.
 Step = tuple[int, int, int, np.ndarray]
+
+#: A sum onto a separator: a 0/1 matrix and the view of the table it
+#: multiplies, or None and steps ``(view, ones, ones_first)``, each a product
+#: ``ones @ table.reshape(view)`` (``ones_first``) or ``table.reshape(view) @ ones``.
+DownSum = tuple[
+    np.ndarray | None, tuple[int, ...], tuple[tuple[tuple[int, ...], np.ndarray, bool], ...]
+]
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,27 @@ class Plan:
         Leaves handled together, and whether a clique is one of them.
     ones : mapping of int to numpy.ndarray
         Vectors of ones by length.
+    several_steps, single_steps : per clique
+        ``(child, parent_view, message_view)`` of each child in
+        ``several_children``, and ``(child, single_axis)`` of each in
+        ``single_children``.
+    consumer_view : per clique
+        The view its parent multiplies its message in: ``message_view``, or
+        None for a child whose separator is one variable (its message is a
+        ``(batch, states)`` vector).
+    vector_view : per clique
+        For each axis, the view ``(-1, 1, states, 1)`` of a vector on it.
+    belief_view, separator_view : per clique
+        ``(-1, separator, 1)`` and ``(-1, separator)``: views of the parent's
+        belief summed onto the separator.
+    rest_ones, separator_ones : per clique
+        Ones of length ``rest`` and ``separator``.
+    down_sum : per clique
+        ``down_matrix`` and the view of the parent's table it multiplies,
+        or None and ``down_steps`` as ``(view, ones, ones_first)`` products.
+    vector_blocks : dict
+        Filled as queries come: the view of the outer product of vectors on
+        several axes of a clique, by clique and axes.
     """
 
     parent: tuple[int, ...]
@@ -136,6 +168,16 @@ class Plan:
     leaf_groups: tuple[LeafGroup, ...]
     in_group: tuple[bool, ...]
     ones: Mapping[int, np.ndarray]
+    several_steps: tuple[tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...], ...]
+    single_steps: tuple[tuple[tuple[int, int], ...], ...]
+    consumer_view: tuple[tuple[int, ...] | None, ...]
+    vector_view: tuple[tuple[tuple[int, int, int, int], ...], ...]
+    belief_view: tuple[tuple[int, int, int], ...]
+    separator_view: tuple[tuple[int, int], ...]
+    rest_ones: tuple[np.ndarray, ...]
+    separator_ones: tuple[np.ndarray, ...]
+    down_sum: tuple[DownSum, ...]
+    vector_blocks: dict[tuple[int, tuple[int, ...]], tuple[tuple[int, ...], tuple[int, ...]] | None]
 
     @property
     def root(self) -> int:
@@ -340,6 +382,19 @@ def make_plan(tree: CliqueTree, cards: Sequence[int], tables: Sequence[np.ndarra
             in_group[c] = True
     for length in (*rest, *size, *separator):
         _ones(length, ones)
+    consumer_view: list[tuple[int, ...] | None] = [None] * n_cliques
+    for p_children in several:
+        for c in p_children:
+            consumer_view[c] = message_view[c]
+    down_sum: list[DownSum] = []
+    for c, p in enumerate(tree.parent):
+        summing = down_matrix[c]
+        if p < 0:
+            down_sum.append((None, (), ()))
+        elif summing is not None:
+            down_sum.append((summing, (-1, 1, size[p]), ()))
+        else:
+            down_sum.append((None, (), _step_views(down_steps[c])))
     return Plan(
         parent=tree.parent,
         children=tuple(tuple(a + b) for a, b in zip(several, single, strict=True)),
@@ -365,7 +420,37 @@ def make_plan(tree: CliqueTree, cards: Sequence[int], tables: Sequence[np.ndarra
         leaf_groups=tuple(leaf_groups),
         in_group=tuple(in_group),
         ones=ones,
+        several_steps=tuple(
+            tuple((ch, parent_view[ch], message_view[ch]) for ch in several[c])
+            for c in range(n_cliques)
+        ),
+        single_steps=tuple(
+            tuple((ch, single_axis[ch]) for ch in single[c]) for c in range(n_cliques)
+        ),
+        consumer_view=tuple(consumer_view),
+        vector_view=tuple(tuple((-1, 1, view[2], 1) for view in views) for views in axis_view),
+        belief_view=tuple((-1, k, 1) for k in separator),
+        separator_view=tuple((-1, k) for k in separator),
+        rest_ones=tuple(ones[r] for r in rest),
+        separator_ones=tuple(ones[k] for k in separator),
+        down_sum=tuple(down_sum),
+        vector_blocks={},
     )
+
+
+def _step_views(steps: Sequence[Step]) -> tuple[tuple[tuple[int, ...], np.ndarray, bool], ...]:
+    """The products of :func:`_reduce`'s ``steps`` as ``(view, ones, ones_first)``.
+
+    The views name every axis but the batch, so they give the same shapes
+    whatever the batch.
+    """
+    views = []
+    for outer, length, inner, ones in steps:
+        if inner == 1:
+            views.append(((-1, outer, length), ones, False))
+        else:
+            views.append(((-1, length, inner), ones, True))
+    return tuple(views)
 
 
 def make_tables(
@@ -419,6 +504,68 @@ class Run:
         self.positive = tuple(raw is not None and bool(raw.all()) for raw in self.raw)
 
 
+@dataclass(frozen=True)
+class Prior:
+    """The propagation without evidence, laid out for the queries that start from it.
+
+    Attributes
+    ----------
+    run : Run
+        The propagation itself, frozen.
+    views : per clique
+        Its message in the view its parent multiplies it in (see
+        ``Plan.consumer_view``).
+    starts : per clique
+        ``starts[c][k]``: the clique's table times the messages of its first
+        ``k`` children in ``several_children``, multiplied in one by one as a
+        query would (so a query whose first ``k`` such children hold no
+        evidence starts from it), viewed as the next child's ``parent_view``
+        when there is one.
+    split : per clique
+        Its collected table viewed ``(-1, separator, rest)``; for a grouped
+        leaf, its table.
+    divisors : per clique
+        Its raw message with every zero raised to ``_TINY`` (see
+        :func:`_distribute_from`).
+    """
+
+    run: Run
+    views: tuple[np.ndarray, ...]
+    starts: tuple[tuple[np.ndarray, ...], ...]
+    split: tuple[np.ndarray, ...]
+    divisors: tuple[np.ndarray | None, ...]
+
+
+def make_prior(plan: Plan, tables: Sequence[np.ndarray], run: Run) -> Prior:
+    """Lay out the frozen propagation without evidence (see :class:`Prior`)."""
+    views = []
+    for c, view in enumerate(plan.consumer_view):
+        message = run.message[c]
+        views.append(_frozen(message if view is None or message is None else message.reshape(view)))
+    starts = []
+    for c, steps in enumerate(plan.several_steps):
+        table = tables[c]
+        chain = []
+        for ch, parent_view, _ in steps:
+            table = _frozen(table.reshape(parent_view))
+            chain.append(table)
+            table = table * views[ch]
+        chain.append(_frozen(table))
+        starts.append(tuple(chain))
+    split = tuple(
+        _frozen((tables[c] if table is None else table).reshape(plan.split_view[c]))
+        for c, table in enumerate(run.collected)
+    )
+    divisors = tuple(None if raw is None else _frozen(np.maximum(raw, _TINY)) for raw in run.raw)
+    return Prior(run=run, views=tuple(views), starts=tuple(starts), split=split, divisors=divisors)
+
+
+def _frozen(array: Any) -> Any:
+    if array is not None:
+        array.setflags(write=False)
+    return array
+
+
 def _multiply_vectors(
     plan: Plan, c: int, table: np.ndarray, vectors: Mapping[int, np.ndarray]
 ) -> np.ndarray:
@@ -429,14 +576,19 @@ def _multiply_vectors(
         vector = vectors[axis]
         factor = factor[:, :, None] * vector[:, None, :]
         factor = factor.reshape(factor.shape[0], -1)
-    cards = plan.cards[c]
-    sizes, flags = _blocks(cards, [axis in vectors for axis in range(len(cards))])
-    if len(sizes) == 1:
-        product = table.reshape(len(table), -1) * factor
-    else:
-        factor_view = (-1, *(s if f else 1 for s, f in zip(sizes, flags, strict=True)))
-        product = table.reshape(-1, *sizes) * factor.reshape(factor_view)
-    return product
+    key = (c, tuple(axes))
+    if key not in plan.vector_blocks:
+        cards = plan.cards[c]
+        sizes, flags = _blocks(cards, [axis in vectors for axis in range(len(cards))])
+        plan.vector_blocks[key] = (
+            None
+            if len(sizes) == 1
+            else ((-1, *sizes), (-1, *(s if f else 1 for s, f in zip(sizes, flags, strict=True))))
+        )
+    views = plan.vector_blocks[key]
+    if views is None:
+        return table.reshape(len(table), -1) * factor
+    return table.reshape(views[0]) * factor.reshape(views[1])
 
 
 def _leaf_messages(
@@ -445,11 +597,13 @@ def _leaf_messages(
     evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
     run: Run,
     everything: bool,
+    views: list[Any] | None = None,
 ) -> None:
     """Compute the messages of grouped leaves, one matrix product per group.
 
     Only the leaves holding evidence are kept, unless ``everything``: the
-    others send the message the prior run computed the same way.
+    others send the message the prior run computed the same way.  With
+    ``views``, each kept message is also put there in its parent's view.
     """
     for group in plan.leaf_groups:
         observed = [(i, evidence[c][0][0]) for i, c in enumerate(group.cliques) if c in evidence]
@@ -469,9 +623,11 @@ def _leaf_messages(
             if plan.normalise[c]:
                 total = _row_product(summed, plan.ones[group.separator])
                 run.scale[c] = total
-                run.message[c] = summed / total[:, None]
-            else:
-                run.message[c] = summed
+                summed = summed / total[:, None]
+            run.message[c] = summed
+            if views is not None:
+                view = plan.consumer_view[c]
+                views[c] = summed if view is None else summed.reshape(view)
 
 
 def propagate(
@@ -481,7 +637,7 @@ def propagate(
     evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
     active: Sequence[bool],
     needed: Sequence[int],
-    prior: Run | None,
+    prior: Prior | None,
     *,
     groups: bool = True,
 ) -> Run:
@@ -500,13 +656,15 @@ def propagate(
         and collected table from ``prior``.
     needed : sequence of int
         Cliques whose beliefs are wanted, root first, each after its parent.
-    prior : Run or None
-        The propagation without evidence; ``None`` requires every clique
-        active.
+    prior : Prior or None
+        The propagation without evidence (see :func:`make_prior`); ``None``
+        requires every clique active (and then ``groups`` may be False).
     groups : bool, default True
         Whether grouped leaves take the one-product path (their tables are
         ``plan``'s); False when ``tables`` are not the compiled ones.
     """
+    if prior is not None:
+        return _propagate_from(plan, tables, n, evidence, active, needed, prior)
     n_cliques = len(plan.parent)
     root = n_cliques - 1
     run = Run(
@@ -578,6 +736,144 @@ def propagate(
     run.total = _row_product(collected[root], ones[plan.size[root]])
     _distribute(plan, tables, evidence, active, needed, prior, run)
     return run
+
+
+def _propagate_from(
+    plan: Plan,
+    tables: Sequence[np.ndarray],
+    n: int,
+    evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
+    active: Sequence[bool],
+    needed: Sequence[int],
+    prior: Prior,
+) -> Run:
+    """:func:`propagate` from the propagation without evidence: the same
+    products, in the same order, with the prior's tables and views laid out
+    ahead."""
+    n_cliques = len(plan.parent)
+    root = n_cliques - 1
+    run = Run(
+        collected=list(prior.split),
+        raw=list(prior.run.raw),
+        message=[None] * n_cliques,
+        scale=[None] * n_cliques,
+        belief=[None] * n_cliques,
+        total=np.empty(0),
+    )
+    collected, raw, message, scale = run.collected, run.raw, run.message, run.scale
+    views = list(prior.views)
+    _leaf_messages(plan, n, evidence, run, False, views)
+    in_group = plan.in_group
+    several_steps = plan.several_steps
+    single_steps = plan.single_steps
+    consumer_view = plan.consumer_view
+    home_axis = plan.home_axis
+    split_view = plan.split_view
+    axis_view = plan.axis_view
+    vector_view = plan.vector_view
+    rest_ones = plan.rest_ones
+    separator_ones = plan.separator_ones
+    normalise = plan.normalise
+    starts = prior.starts
+    matmul = np.matmul
+    for c in compress(range(n_cliques), active):
+        if in_group[c]:
+            continue
+        steps = several_steps[c]
+        # Children without evidence come first: start after them.
+        k = 0
+        for ch, _, _ in steps:
+            if active[ch]:
+                break
+            k += 1
+        table = starts[c][k]
+        if k < len(steps):
+            table = table * views[steps[k][0]]
+            for ch, parent_view, _ in steps[k + 1 :]:
+                table = table.reshape(parent_view) * views[ch]
+        vectors: dict[int, np.ndarray] = {}
+        for ch, on in single_steps[c]:
+            incoming = views[ch]
+            vectors[on] = vectors[on] * incoming if on in vectors else incoming
+        for likelihood, v in evidence.get(c, ()):
+            on = home_axis[v]
+            vectors[on] = vectors[on] * likelihood if on in vectors else likelihood
+        if len(vectors) == 1:
+            ((on, vector),) = vectors.items()
+            table = table.reshape(axis_view[c][on]) * vector.reshape(vector_view[c][on])
+        elif vectors:
+            table = _multiply_vectors(plan, c, table, vectors)
+        if c == root:
+            collected[c] = table
+            break
+        table = table.reshape(split_view[c])
+        collected[c] = table
+        summed = matmul(table, rest_ones[c])
+        raw[c] = summed
+        if normalise[c]:
+            total = matmul(summed.reshape(n, 1, -1), separator_ones[c])  # see _row_product
+            scale[c] = total.reshape(n)
+            summed = summed / total
+        message[c] = summed
+        view = consumer_view[c]
+        views[c] = summed if view is None else summed.reshape(view)
+    run.total = _row_product(collected[root], plan.ones[plan.size[root]])
+    _distribute_from(plan, evidence, active, needed, prior, run)
+    return run
+
+
+def _distribute_from(
+    plan: Plan,
+    evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
+    active: Sequence[bool],
+    needed: Sequence[int],
+    prior: Prior,
+    run: Run,
+) -> None:
+    """:func:`_distribute` of :func:`_propagate_from`.
+
+    Where a clique sent zero, the parent's belief summed onto the separator
+    is zero too (the message is one of its factors), and :func:`_distribute`
+    leaves it at 0.  Dividing by the message raised to at least the smallest
+    positive double, ``_TINY``, gives that 0 as well, and changes no positive
+    entry: the same numbers, with no test for zeros.
+    """
+    belief = run.belief
+    collected = run.collected
+    raw = run.raw
+    parent = plan.parent
+    in_group = plan.in_group
+    down_sum = plan.down_sum
+    belief_view = plan.belief_view
+    separator_view = plan.separator_view
+    divisors = prior.divisors
+    matmul = np.matmul
+    maximum = np.maximum
+    belief[-1] = collected[-1]
+    for c in needed[1:]:
+        table = collected[c]
+        if active[c]:
+            if in_group[c]:  # a grouped leaf: its table times its evidence
+                ((likelihood, _),) = evidence[c]
+                table = table * likelihood[:, None, :]
+            sent = maximum(raw[c], _TINY)
+        else:
+            sent = divisors[c]
+        matrix, view, steps = down_sum[c]
+        above = belief[parent[c]]
+        if matrix is not None:
+            down = matmul(above.reshape(view), matrix)  # see _row_product
+        else:
+            down = above
+            for view, ones, ones_first in steps:
+                down = (
+                    matmul(ones, down.reshape(view))
+                    if ones_first
+                    else matmul(down.reshape(view), ones)
+                )
+        down = down.reshape(separator_view[c])
+        down /= sent
+        belief[c] = table * down.reshape(belief_view[c])
 
 
 def _distribute(

@@ -364,7 +364,7 @@ class Engine:
         if not run.total[0] > 0:
             raise BayeslegError("the network's tables give every joint state probability zero")
         run.freeze()
-        self._prior = run
+        self._prior = _propagate.make_prior(plan, self._tables, run)
         self._rescaled = tuple(c for c in range(n_cliques - 1) if run.scale[c] is not None)
         self._prior_log_scale = {c: np.log(run.scale[c]) for c in self._rescaled}
         self._prior_log_evidence = self._log_evidence(run, everything)[0]
