@@ -268,11 +268,20 @@ class CohortScorer:
         observed = np.flatnonzero((codes >= 0).any(axis=0))
         # Likelihood (1, 0) for absent, (0, 1) for present, (1, 1) for unobserved.
         chosen = codes[:, observed]
+        node_ids = self.node_ids
+        names = [node_ids[j] for j in observed.tolist()]
+        if len(codes) < BATCH_LAST:
+            # Each node's two likelihood columns side by side, as the engine stacks them.
+            block = np.empty((len(codes), len(observed), 2))
+            block[:, :, _ABSENT] = chosen != 1
+            block[:, :, _PRESENT] = chosen != 0
+            out = engine._hard_posteriors(block.reshape(len(codes), -1), names, targets)
+            by_state = out.reshape(len(codes), len(targets), 2)
+            return by_state[:, :, _ABSENT], by_state[:, :, _PRESENT]
         likelihood = np.empty((len(observed), len(codes), 2))
         likelihood[:, :, _ABSENT] = (chosen != 1).T
         likelihood[:, :, _PRESENT] = (chosen != 0).T
-        node_ids = self.node_ids
-        likelihoods = {node_ids[j]: likelihood[i] for i, j in enumerate(observed.tolist())}
+        likelihoods = {name: likelihood[i] for i, name in enumerate(names)}
         marginals, _ = engine.posteriors_from_likelihoods(likelihoods, len(codes), targets)
         stacked = np.stack([marginals[target] for target in targets], axis=1)
         return stacked[:, :, _ABSENT], stacked[:, :, _PRESENT]
