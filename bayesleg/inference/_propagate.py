@@ -60,11 +60,17 @@ _TINY = float(np.nextafter(0.0, 1.0))
 #: and sum the middle axis, by a product with ``ones``.
 Step = tuple[int, int, int, np.ndarray]
 
-#: A sum onto a separator: a 0/1 matrix and the view of the table it
-#: multiplies, or None and steps ``(view, ones, ones_first)``, each a product
-#: ``ones @ table.reshape(view)`` (``ones_first``) or ``table.reshape(view) @ ones``.
+#: A sum of a parent's table onto a child's separator: the parent; a 0/1
+#: matrix and the view of the table it multiplies, or None and steps
+#: ``(view, ones, ones_first)``, each a product ``ones @ table.reshape(view)``
+#: (``ones_first``) or ``table.reshape(view) @ ones``; and the view
+#: ``(-1, separator, 1)`` of the sum.
 DownSum = tuple[
-    np.ndarray | None, tuple[int, ...], tuple[tuple[tuple[int, ...], np.ndarray, bool], ...]
+    int,
+    np.ndarray | None,
+    tuple[int, ...],
+    tuple[tuple[tuple[int, ...], np.ndarray, bool], ...],
+    tuple[int, int, int],
 ]
 
 
@@ -131,14 +137,11 @@ class Plan:
         ``(batch, states)`` vector).
     vector_view : per clique
         For each axis, the view ``(-1, 1, states, 1)`` of a vector on it.
-    belief_view, separator_view : per clique
-        ``(-1, separator, 1)`` and ``(-1, separator)``: views of the parent's
-        belief summed onto the separator.
     rest_ones, separator_ones : per clique
         Ones of length ``rest`` and ``separator``.
     down_sum : per clique
-        ``down_matrix`` and the view of the parent's table it multiplies,
-        or None and ``down_steps`` as ``(view, ones, ones_first)`` products.
+        How the distribute pass sums the parent's belief onto the separator
+        (see ``DownSum``): by ``down_matrix``, or by ``down_steps``.
     vector_blocks : dict
         Filled as queries come: the view of the outer product of vectors on
         several axes of a clique, by clique and axes.
@@ -172,8 +175,6 @@ class Plan:
     single_steps: tuple[tuple[tuple[int, int], ...], ...]
     consumer_view: tuple[tuple[int, ...] | None, ...]
     vector_view: tuple[tuple[tuple[int, int, int, int], ...], ...]
-    belief_view: tuple[tuple[int, int, int], ...]
-    separator_view: tuple[tuple[int, int], ...]
     rest_ones: tuple[np.ndarray, ...]
     separator_ones: tuple[np.ndarray, ...]
     down_sum: tuple[DownSum, ...]
@@ -389,12 +390,13 @@ def make_plan(tree: CliqueTree, cards: Sequence[int], tables: Sequence[np.ndarra
     down_sum: list[DownSum] = []
     for c, p in enumerate(tree.parent):
         summing = down_matrix[c]
+        belief_view = (-1, separator[c], 1)
         if p < 0:
-            down_sum.append((None, (), ()))
+            down_sum.append((p, None, (), (), belief_view))
         elif summing is not None:
-            down_sum.append((summing, (-1, 1, size[p]), ()))
+            down_sum.append((p, summing, (-1, 1, size[p]), (), belief_view))
         else:
-            down_sum.append((None, (), _step_views(down_steps[c])))
+            down_sum.append((p, None, (), _step_views(down_steps[c]), belief_view))
     return Plan(
         parent=tree.parent,
         children=tuple(tuple(a + b) for a, b in zip(several, single, strict=True)),
@@ -429,8 +431,6 @@ def make_plan(tree: CliqueTree, cards: Sequence[int], tables: Sequence[np.ndarra
         ),
         consumer_view=tuple(consumer_view),
         vector_view=tuple(tuple((-1, 1, view[2], 1) for view in views) for views in axis_view),
-        belief_view=tuple((-1, k, 1) for k in separator),
-        separator_view=tuple((-1, k) for k in separator),
         rest_ones=tuple(ones[r] for r in rest),
         separator_ones=tuple(ones[k] for k in separator),
         down_sum=tuple(down_sum),
@@ -526,7 +526,7 @@ class Prior:
         leaf, its table.
     divisors : per clique
         Its raw message with every zero raised to ``_TINY`` (see
-        :func:`_distribute_from`).
+        :func:`_distribute_from`), viewed ``(-1, separator, 1)``.
     """
 
     run: Run
@@ -556,7 +556,10 @@ def make_prior(plan: Plan, tables: Sequence[np.ndarray], run: Run) -> Prior:
         _frozen((tables[c] if table is None else table).reshape(plan.split_view[c]))
         for c, table in enumerate(run.collected)
     )
-    divisors = tuple(None if raw is None else _frozen(np.maximum(raw, _TINY)) for raw in run.raw)
+    divisors = tuple(
+        None if raw is None else _frozen(np.maximum(raw, _TINY).reshape(-1, raw.shape[1], 1))
+        for raw in run.raw
+    )
     return Prior(run=run, views=tuple(views), starts=tuple(starts), split=split, divisors=divisors)
 
 
@@ -753,8 +756,8 @@ def _propagate_from(
     n_cliques = len(plan.parent)
     root = n_cliques - 1
     run = Run(
-        collected=list(prior.split),
-        raw=list(prior.run.raw),
+        collected=[None] * n_cliques,
+        raw=[None] * n_cliques,
         message=[None] * n_cliques,
         scale=[None] * n_cliques,
         belief=[None] * n_cliques,
@@ -841,26 +844,16 @@ def _distribute_from(
     belief = run.belief
     collected = run.collected
     raw = run.raw
-    parent = plan.parent
     in_group = plan.in_group
     down_sum = plan.down_sum
-    belief_view = plan.belief_view
-    separator_view = plan.separator_view
+    split = prior.split
     divisors = prior.divisors
     matmul = np.matmul
     maximum = np.maximum
     belief[-1] = collected[-1]
     for c in needed[1:]:
-        table = collected[c]
-        if active[c]:
-            if in_group[c]:  # a grouped leaf: its table times its evidence
-                ((likelihood, _),) = evidence[c]
-                table = table * likelihood[:, None, :]
-            sent = maximum(raw[c], _TINY)
-        else:
-            sent = divisors[c]
-        matrix, view, steps = down_sum[c]
-        above = belief[parent[c]]
+        p, matrix, view, steps, belief_view = down_sum[c]
+        above = belief[p]
         if matrix is not None:
             down = matmul(above.reshape(view), matrix)  # see _row_product
         else:
@@ -871,9 +864,17 @@ def _distribute_from(
                     if ones_first
                     else matmul(down.reshape(view), ones)
                 )
-        down = down.reshape(separator_view[c])
-        down /= sent
-        belief[c] = table * down.reshape(belief_view[c])
+        down = down.reshape(belief_view)
+        if active[c]:
+            table = collected[c]
+            if in_group[c]:  # a grouped leaf: its table times its evidence
+                ((likelihood, _),) = evidence[c]
+                table = split[c] * likelihood[:, None, :]
+            down /= maximum(raw[c].reshape(belief_view), _TINY)
+        else:
+            table = split[c]
+            down /= divisors[c]
+        belief[c] = table * down
 
 
 def _distribute(
@@ -932,7 +933,8 @@ class MarginalSteps:
     ``homes`` holds, per sum, the clique, its summing matrix (or None, then
     the steps of the sum onto one variable), and the ``(source, width,
     destination)`` column ranges it fills; ``starts`` and ``segment`` give
-    each variable's first column and each column's variable.
+    each variable's first column and each column's variable; ``gather``, each
+    column's place among the sums' columns side by side.
     """
 
     homes: tuple[
@@ -940,6 +942,7 @@ class MarginalSteps:
     ]
     starts: np.ndarray
     segment: np.ndarray
+    gather: np.ndarray
 
 
 def marginal_steps(plan: Plan, variables: Sequence[int]) -> MarginalSteps:
@@ -971,10 +974,19 @@ def marginal_steps(plan: Plan, variables: Sequence[int]) -> MarginalSteps:
                     continue
             pieces.append((source, width, column))
         column += width
+    gather = np.empty(column, dtype=np.intp)
+    offset = 0
+    for _, matrix, _, pieces in homes:
+        for source, width, destination in pieces:
+            gather[destination : destination + width] = range(
+                offset + source, offset + source + width
+            )
+        offset += pieces[0][1] if matrix is None else matrix.shape[1]
     return MarginalSteps(
         homes=tuple((h, m, steps, tuple(pieces)) for h, m, steps, pieces in homes),
         starts=np.array(starts, dtype=np.intp),
         segment=np.array(segment, dtype=np.intp),
+        gather=gather,
     )
 
 
@@ -996,12 +1008,10 @@ def marginals(
     if steps is None:
         steps = marginal_steps(plan, variables)
     belief = run.belief
-    for h, matrix, sum_steps, pieces in steps.homes:
-        if matrix is None:
-            summed = _reduce(belief[h], sum_steps)
-        else:
-            summed = _row_product(belief[h], matrix)
-        for source, width, destination in pieces:
-            out[:, destination : destination + width] = summed[:, source : source + width]
+    summed = [
+        _reduce(belief[h], sum_steps) if matrix is None else _row_product(belief[h], matrix)
+        for h, matrix, sum_steps, _ in steps.homes
+    ]
+    out[...] = np.concatenate(summed, axis=1)[:, steps.gather]
     totals = np.add.reduceat(out, steps.starts, axis=1)
     out /= totals[:, steps.segment]
