@@ -258,7 +258,9 @@ class Model:
         """
         ranking = check_ranking(ranking)
         samples = check_uncertainty(uncertainty)
-        normalised = normalise_evidence(evidence, self._ids)
+        normalised = _plain_evidence(evidence, self._positions)
+        if normalised is None:
+            normalised = normalise_evidence(evidence, self._ids)
         try:
             diagnosis = self._diagnose_normalised([normalised], ranking)[0]
         except ImpossibleEvidenceError as error:
@@ -315,7 +317,7 @@ class Model:
     ) -> tuple[Diagnosis, ...]:
         if not normalised:
             return ()
-        scored = self._scorer.score(encode_cases(normalised, self._ids))
+        scored = self._scorer.score(encode_cases(normalised, self._ids, self._positions))
         posteriors = scored.posteriors
         scores = (
             posteriors

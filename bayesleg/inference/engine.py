@@ -733,8 +733,9 @@ class Engine:
                 )
             log_evidence[:] = logs
             # Totals this close to underflow may have lost precision on the way.
-            bad = np.flatnonzero(~(smallest > _THRESHOLD))
-            if bad.size:
+            fine = smallest > _THRESHOLD
+            if not fine.all():
+                bad = np.flatnonzero(~fine)
                 self._recompute(block, observed, target_ids, out, log_evidence, bad, first)
 
     def _log_evidence(

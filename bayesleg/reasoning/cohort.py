@@ -43,7 +43,7 @@ unobserved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,9 +69,17 @@ _MARGIN = 1e-9
 _SMALL = 64
 
 
-def encode_cases(cases: Sequence[dict[str, str]], node_ids: Sequence[str]) -> np.ndarray:
-    """Return normalised evidence dicts as an int8 matrix over ``node_ids``."""
-    column = {node: i for i, node in enumerate(node_ids)}
+def encode_cases(
+    cases: Sequence[dict[str, str]],
+    node_ids: Sequence[str],
+    column: Mapping[str, int] | None = None,
+) -> np.ndarray:
+    """Return normalised evidence dicts as an int8 matrix over ``node_ids``.
+
+    ``column`` maps each id to its position in ``node_ids``, if already known.
+    """
+    if column is None:
+        column = {node: i for i, node in enumerate(node_ids)}
     codes = np.full((len(cases), len(node_ids)), -1, dtype=np.int8)
     for row, case in enumerate(cases):
         for node, state in case.items():
@@ -147,7 +155,8 @@ class CohortScorer:
         present = codes == 1
         conditions = self.conditions
         rules = self.rules
-        flags = rules.flag_levels(present)
+        fired = rules.fired(present)
+        flags = rules.flag_level(fired)
         # Cases whose triage scores need the "yes" answers alone: the others'
         # scores are their posteriors (no "no" answer) or never read (no symptom).
         needs = rules.symptom_present(present) & (codes == 0).any(axis=1)
@@ -198,7 +207,9 @@ class CohortScorer:
             scores[asked] = self._triage_scores(
                 codes[asked], yes, likely, unlikely, None if reasons else flags[asked]
             )
-        return CohortScores(prior_values, posteriors, rules.assess(present, scores, flags))
+        return CohortScores(
+            prior_values, posteriors, rules.assess(present, scores, flags, fired=fired)
+        )
 
     def _triage_scores(
         self,
