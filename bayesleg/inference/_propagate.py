@@ -783,29 +783,36 @@ def _propagate_from(
         if in_group[c]:
             continue
         steps = several_steps[c]
-        # Children without evidence come first: start after them.
-        k = 0
-        for ch, _, _ in steps:
-            if active[ch]:
-                break
-            k += 1
-        table = starts[c][k]
-        if k < len(steps):
-            table = table * views[steps[k][0]]
-            for ch, parent_view, _ in steps[k + 1 :]:
-                table = table.reshape(parent_view) * views[ch]
-        vectors: dict[int, np.ndarray] = {}
-        for ch, on in single_steps[c]:
-            incoming = views[ch]
-            vectors[on] = vectors[on] * incoming if on in vectors else incoming
-        for likelihood, v in evidence.get(c, ()):
-            on = home_axis[v]
-            vectors[on] = vectors[on] * likelihood if on in vectors else likelihood
-        if len(vectors) == 1:
-            ((on, vector),) = vectors.items()
-            table = table.reshape(axis_view[c][on]) * vector.reshape(vector_view[c][on])
-        elif vectors:
-            table = _multiply_vectors(plan, c, table, vectors)
+        if steps:
+            # Children without evidence come first: start after them.
+            k = 0
+            for ch, _, _ in steps:
+                if active[ch]:
+                    break
+                k += 1
+            table = starts[c][k]
+            if k < len(steps):
+                table = table * views[steps[k][0]]
+                for ch, parent_view, _ in steps[k + 1 :]:
+                    table = table.reshape(parent_view) * views[ch]
+        else:
+            table = starts[c][0]
+        singles = single_steps[c]
+        observed = evidence.get(c)
+        if singles or observed:
+            vectors: dict[int, np.ndarray] = {}
+            for ch, on in singles:
+                incoming = views[ch]
+                vectors[on] = vectors[on] * incoming if on in vectors else incoming
+            if observed:
+                for likelihood, v in observed:
+                    on = home_axis[v]
+                    vectors[on] = vectors[on] * likelihood if on in vectors else likelihood
+            if len(vectors) == 1:
+                ((on, vector),) = vectors.items()
+                table = table.reshape(axis_view[c][on]) * vector.reshape(vector_view[c][on])
+            else:
+                table = _multiply_vectors(plan, c, table, vectors)
         if c == root:
             collected[c] = table
             break

@@ -635,7 +635,7 @@ class Engine:
                 ids,
                 target_ids,
                 out[start:stop],
-                np.empty(stop - start),
+                None,
                 first=start,
             )
         return out
@@ -668,7 +668,7 @@ class Engine:
         observed: Sequence[int],
         target_ids: Sequence[int],
         out: np.ndarray,
-        log_evidence: np.ndarray,
+        log_evidence: np.ndarray | None,
         *,
         first: int,
         last: bool = False,
@@ -677,13 +677,15 @@ class Engine:
 
         With ``last``, by the batch-last kernel (a chunk of one case as two
         copies of it, so that its sums run in the order of any other chunk).
+        With ``log_evidence`` None, the batch-first kernel leaves log P(e) out.
         """
         if not observed:
             column = 0
             for v in target_ids:
                 out[:, column : column + self._cards[v]] = self._prior_marginals[v]
                 column += self._cards[v]
-            log_evidence[:] = self._prior_log_evidence
+            if log_evidence is not None:
+                log_evidence[:] = self._prior_log_evidence
             return
         if last and len(block) == 1:
             doubled_out = np.empty((2, out.shape[1]))
@@ -698,10 +700,14 @@ class Engine:
                 last=True,
             )
             out[:] = doubled_out[:1]
-            log_evidence[:] = doubled_logs[:1]
+            if log_evidence is not None:
+                log_evidence[:] = doubled_logs[:1]
             return
         active = self._active(observed)
         needed = self._needed(target_ids)
+        logs_wanted = log_evidence is not None
+        if log_evidence is None:
+            log_evidence = np.empty(len(block))  # for _recompute
         with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
             if last:
                 evidence = self._evidence_by_clique(block, observed, transpose=True)
@@ -715,6 +721,7 @@ class Engine:
                     self._prior_last,
                 )
                 logs, smallest = self._log_evidence(run, active, self._prior_log_scale_last)
+                log_evidence[:] = logs
                 _propagate_last.marginals(self._plan_last, run, target_ids, out)
             else:
                 evidence = self._evidence_by_clique(block, observed)
@@ -727,11 +734,17 @@ class Engine:
                     needed,
                     self._prior,
                 )
-                logs, smallest = self._log_evidence(run, active)
+                if logs_wanted:
+                    logs, smallest = self._log_evidence(run, active)
+                    log_evidence[:] = logs
+                else:  # the factors _log_evidence checks, without their logs
+                    smallest = run.total
+                    for c in self._rescaled:
+                        if active[c]:
+                            smallest = np.minimum(smallest, run.scale[c])
                 _propagate.marginals(
                     self._plan, run, target_ids, out, self._marginal_steps(target_ids)
                 )
-            log_evidence[:] = logs
             # Totals this close to underflow may have lost precision on the way.
             fine = smallest > _THRESHOLD
             if not fine.all():

@@ -157,9 +157,11 @@ class CohortScorer:
         rules = self.rules
         fired = rules.fired(present)
         flags = rules.flag_level(fired)
+        symptom = rules.symptom_present(present)
+        thresholds = rules.thresholds(present)
         # Cases whose triage scores need the "yes" answers alone: the others'
         # scores are their posteriors (no "no" answer) or never read (no symptom).
-        needs = rules.symptom_present(present) & (codes == 0).any(axis=1)
+        needs = symptom & (codes == 0).any(axis=1)
         if not reasons:
             needs &= flags < rules.highest_care
         asked = np.flatnonzero(needs)
@@ -205,11 +207,17 @@ class CohortScorer:
         scores = posteriors.copy()
         if asked.size:
             scores[asked] = self._triage_scores(
-                codes[asked], yes, likely, unlikely, None if reasons else flags[asked]
+                codes[asked],
+                yes,
+                likely,
+                unlikely,
+                None if reasons else flags[asked],
+                thresholds[asked],
             )
-        return CohortScores(
-            prior_values, posteriors, rules.assess(present, scores, flags, fired=fired)
+        triage = rules.assess(
+            present, scores, flags, fired=fired, symptom=symptom, thresholds=thresholds
         )
+        return CohortScores(prior_values, posteriors, triage)
 
     def _triage_scores(
         self,
@@ -218,15 +226,18 @@ class CohortScorer:
         likely: np.ndarray,
         unlikely: np.ndarray,
         flags: np.ndarray | None = None,
+        thresholds: np.ndarray | None = None,
     ) -> np.ndarray:
         """Return triage scores for cases with "no" answers, 0 where they cannot count.
 
         ``likely`` and ``unlikely`` are P(c | Y) and P(not c | Y) per case and
         condition.  With ``flags`` (each case's red-flag level), a condition
         whose care is no higher scores 0: it cannot change the level.
+        ``thresholds`` are the cases' thresholds, if already known.
         """
         rules = self.rules
-        thresholds = rules.thresholds(codes == 1)
+        if thresholds is None:
+            thresholds = rules.thresholds(codes == 1)
         candidate = rules.judged[None, :] & (likely >= thresholds * (1.0 - _MARGIN))
         if flags is not None:
             candidate &= rules.care[None, :] > flags[:, None]

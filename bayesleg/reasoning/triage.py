@@ -226,6 +226,8 @@ class TriageRules:
         flags: np.ndarray | None = None,
         *,
         fired: np.ndarray | None = None,
+        symptom: np.ndarray | None = None,
+        thresholds: np.ndarray | None = None,
     ) -> TriageBatch:
         """Triage every case of a batch.
 
@@ -240,8 +242,10 @@ class TriageRules:
             whether they reach their threshold and, where they do, the value.
         flags : numpy.ndarray, optional
             Each case's red-flag level, as :meth:`flag_levels` gives it.
-        fired : numpy.ndarray, optional
-            The red flags that fire, as :meth:`fired` gives them.
+        fired, symptom, thresholds : numpy.ndarray, optional
+            The red flags that fire, whether a symptom is present, and the
+            thresholds, as :meth:`fired`, :meth:`symptom_present` and
+            :meth:`thresholds` give them, if already known.
 
         Returns
         -------
@@ -250,10 +254,11 @@ class TriageRules:
         if fired is None:
             fired = self.fired(present)
         levels = self.flag_level(fired) if flags is None else np.asarray(flags, dtype=np.intp)
-        thresholds = self.thresholds(present)
-        raised = (
-            self.symptom_present(present)[:, None] & self.judged[None, :] & (scores >= thresholds)
-        )
+        if thresholds is None:
+            thresholds = self.thresholds(present)
+        if symptom is None:
+            symptom = self.symptom_present(present)
+        raised = symptom[:, None] & self.judged[None, :] & (scores >= thresholds)
         if raised.size:
             levels = np.maximum(levels, np.where(raised, self.care, 0).max(axis=1))
         return TriageBatch(self, present, scores, thresholds, fired, raised, levels)
