@@ -666,7 +666,9 @@ def _rank_order(scores: np.ndarray, posteriors: np.ndarray, id_ranks: np.ndarray
         ids = id_ranks[None, :].repeat(len(scores), axis=0)
     else:
         ids = np.broadcast_to(id_ranks, scores.shape)
-    return np.lexsort((ids, -posteriors.round(12), -scores.round(12)), axis=-1)
+    by_posterior = -posteriors.round(12)
+    by_score = by_posterior if scores is posteriors else -scores.round(12)
+    return np.lexsort((ids, by_posterior, by_score), axis=-1)
 
 
 def _likelihood_ratios(posteriors: np.ndarray, priors: np.ndarray) -> np.ndarray:

@@ -985,7 +985,10 @@ class MarginalSteps:
     the steps of the sum onto one variable), and the ``(source, width,
     destination)`` column ranges it fills; ``starts`` and ``segment`` give
     each variable's first column and each column's variable; ``gather``, each
-    column's place among the sums' columns side by side.
+    column's place among the sums' columns side by side; ``sums``, per sum,
+    the clique, the matrix and the view of the belief it multiplies (or None,
+    and the steps as ``(view, ones, ones_first)`` products), and the view
+    ``(-1, 1, columns)`` of the sum.
     """
 
     homes: tuple[
@@ -994,6 +997,16 @@ class MarginalSteps:
     starts: np.ndarray
     segment: np.ndarray
     gather: np.ndarray
+    sums: tuple[
+        tuple[
+            int,
+            np.ndarray | None,
+            tuple[int, ...],
+            tuple[tuple[tuple[int, ...], np.ndarray, bool], ...],
+            tuple[int, int, int],
+        ],
+        ...,
+    ] = ()
 
 
 def marginal_steps(plan: Plan, variables: Sequence[int]) -> MarginalSteps:
@@ -1033,11 +1046,18 @@ def marginal_steps(plan: Plan, variables: Sequence[int]) -> MarginalSteps:
                 offset + source, offset + source + width
             )
         offset += pieces[0][1] if matrix is None else matrix.shape[1]
+    sums = tuple(
+        (h, matrix, (-1, 1, plan.size[h]), (), (-1, 1, matrix.shape[1]))
+        if matrix is not None
+        else (h, None, (), _step_views(steps), (-1, 1, pieces[0][1]))
+        for h, matrix, steps, pieces in homes
+    )
     return MarginalSteps(
         homes=tuple((h, m, steps, tuple(pieces)) for h, m, steps, pieces in homes),
         starts=np.array(starts, dtype=np.intp),
         segment=np.array(segment, dtype=np.intp),
         gather=gather,
+        sums=sums,
     )
 
 
@@ -1059,10 +1079,20 @@ def marginals(
     if steps is None:
         steps = marginal_steps(plan, variables)
     belief = run.belief
-    summed = [
-        _reduce(belief[h], sum_steps) if matrix is None else _row_product(belief[h], matrix)
-        for h, matrix, sum_steps, _ in steps.homes
-    ]
-    out[...] = np.concatenate(summed, axis=1)[:, steps.gather]
+    matmul = np.matmul
+    summed = []
+    for h, matrix, view, step_views, sum_view in steps.sums:
+        if matrix is not None:
+            summed.append(matmul(belief[h].reshape(view), matrix))  # see _row_product
+            continue
+        table = belief[h]
+        for view, ones, ones_first in step_views:  # see _reduce
+            table = (
+                matmul(ones, table.reshape(view))
+                if ones_first
+                else matmul(table.reshape(view), ones)
+            )
+        summed.append(table.reshape(sum_view))
+    out[...] = np.concatenate(summed, axis=2)[:, 0, steps.gather]
     totals = np.add.reduceat(out, steps.starts, axis=1)
     out /= totals[:, steps.segment]

@@ -242,6 +242,8 @@ class CohortScorer:
         if flags is not None:
             candidate &= rules.care[None, :] > flags[:, None]
         scores = np.zeros_like(likely)
+        if not candidate.any():
+            return scores
         # A condition certain given the "yes" answers stays certain with any
         # possible "no" answer.
         certain = candidate & ~(unlikely > 0.0)
