@@ -165,7 +165,7 @@ class CohortScorer:
         if not reasons:
             needs &= flags < rules.highest_care
         asked = np.flatnonzero(needs)
-        yes = np.where(present[asked], np.int8(1), np.int8(-1))
+        yes = np.where(present[asked], np.int8(1), np.int8(-1)) if asked.size else codes[:0]
         factor_codes = np.full_like(codes, -1)
         if priors:
             factor_codes[:, self._factor_columns] = codes[:, self._factor_columns]
