@@ -258,7 +258,9 @@ class Model:
         """
         ranking = check_ranking(ranking)
         samples = check_uncertainty(uncertainty)
-        normalised = normalise_evidence(evidence, self._ids)
+        normalised = _plain_evidence(evidence, self._positions)
+        if normalised is None:
+            normalised = normalise_evidence(evidence, self._ids)
         try:
             diagnosis = self._diagnose_normalised([normalised], ranking)[0]
         except ImpossibleEvidenceError as error:
@@ -315,7 +317,7 @@ class Model:
     ) -> tuple[Diagnosis, ...]:
         if not normalised:
             return ()
-        scored = self._scorer.score(encode_cases(normalised, self._ids))
+        scored = self._scorer.score(encode_cases(normalised, self._ids, self._positions))
         posteriors = scored.posteriors
         scores = (
             posteriors
@@ -664,7 +666,9 @@ def _rank_order(scores: np.ndarray, posteriors: np.ndarray, id_ranks: np.ndarray
         ids = id_ranks[None, :].repeat(len(scores), axis=0)
     else:
         ids = np.broadcast_to(id_ranks, scores.shape)
-    return np.lexsort((ids, -posteriors.round(12), -scores.round(12)), axis=-1)
+    by_posterior = -posteriors.round(12)
+    by_score = by_posterior if scores is posteriors else -scores.round(12)
+    return np.lexsort((ids, by_posterior, by_score), axis=-1)
 
 
 def _likelihood_ratios(posteriors: np.ndarray, priors: np.ndarray) -> np.ndarray:

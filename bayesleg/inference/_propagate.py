@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -52,9 +53,25 @@ __all__ = [
 #: bit, does not depend on the batch it comes in.
 _MATRIX_ENTRIES = 1 << 10
 
+#: The smallest positive double: no positive number is below it.
+_TINY = float(np.nextafter(0.0, 1.0))
+
 #: One reduction step: view the table as ``(batch * outer, length, inner)``
 #: and sum the middle axis, by a product with ``ones``.
 Step = tuple[int, int, int, np.ndarray]
+
+#: A sum of a parent's table onto a child's separator: the parent; a 0/1
+#: matrix and the view of the table it multiplies, or None and steps
+#: ``(view, ones, ones_first)``, each a product ``ones @ table.reshape(view)``
+#: (``ones_first``) or ``table.reshape(view) @ ones``; and the view
+#: ``(-1, separator, 1)`` of the sum.
+DownSum = tuple[
+    int,
+    np.ndarray | None,
+    tuple[int, ...],
+    tuple[tuple[tuple[int, ...], np.ndarray, bool], ...],
+    tuple[int, int, int],
+]
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,24 @@ class Plan:
         Leaves handled together, and whether a clique is one of them.
     ones : mapping of int to numpy.ndarray
         Vectors of ones by length.
+    several_steps, single_steps : per clique
+        ``(child, parent_view, message_view)`` of each child in
+        ``several_children``, and ``(child, single_axis)`` of each in
+        ``single_children``.
+    consumer_view : per clique
+        The view its parent multiplies its message in: ``message_view``, or
+        None for a child whose separator is one variable (its message is a
+        ``(batch, states)`` vector).
+    vector_view : per clique
+        For each axis, the view ``(-1, 1, states, 1)`` of a vector on it.
+    rest_ones, separator_ones : per clique
+        Ones of length ``rest`` and ``separator``.
+    down_sum : per clique
+        How the distribute pass sums the parent's belief onto the separator
+        (see ``DownSum``): by ``down_matrix``, or by ``down_steps``.
+    vector_blocks : dict
+        Filled as queries come: the view of the outer product of vectors on
+        several axes of a clique, by clique and axes.
     """
 
     parent: tuple[int, ...]
@@ -136,6 +171,14 @@ class Plan:
     leaf_groups: tuple[LeafGroup, ...]
     in_group: tuple[bool, ...]
     ones: Mapping[int, np.ndarray]
+    several_steps: tuple[tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...], ...]
+    single_steps: tuple[tuple[tuple[int, int], ...], ...]
+    consumer_view: tuple[tuple[int, ...] | None, ...]
+    vector_view: tuple[tuple[tuple[int, int, int, int], ...], ...]
+    rest_ones: tuple[np.ndarray, ...]
+    separator_ones: tuple[np.ndarray, ...]
+    down_sum: tuple[DownSum, ...]
+    vector_blocks: dict[tuple[int, tuple[int, ...]], tuple[tuple[int, ...], tuple[int, ...]] | None]
 
     @property
     def root(self) -> int:
@@ -340,6 +383,20 @@ def make_plan(tree: CliqueTree, cards: Sequence[int], tables: Sequence[np.ndarra
             in_group[c] = True
     for length in (*rest, *size, *separator):
         _ones(length, ones)
+    consumer_view: list[tuple[int, ...] | None] = [None] * n_cliques
+    for p_children in several:
+        for c in p_children:
+            consumer_view[c] = message_view[c]
+    down_sum: list[DownSum] = []
+    for c, p in enumerate(tree.parent):
+        summing = down_matrix[c]
+        belief_view = (-1, separator[c], 1)
+        if p < 0:
+            down_sum.append((p, None, (), (), belief_view))
+        elif summing is not None:
+            down_sum.append((p, summing, (-1, 1, size[p]), (), belief_view))
+        else:
+            down_sum.append((p, None, (), _step_views(down_steps[c]), belief_view))
     return Plan(
         parent=tree.parent,
         children=tuple(tuple(a + b) for a, b in zip(several, single, strict=True)),
@@ -365,7 +422,35 @@ def make_plan(tree: CliqueTree, cards: Sequence[int], tables: Sequence[np.ndarra
         leaf_groups=tuple(leaf_groups),
         in_group=tuple(in_group),
         ones=ones,
+        several_steps=tuple(
+            tuple((ch, parent_view[ch], message_view[ch]) for ch in several[c])
+            for c in range(n_cliques)
+        ),
+        single_steps=tuple(
+            tuple((ch, single_axis[ch]) for ch in single[c]) for c in range(n_cliques)
+        ),
+        consumer_view=tuple(consumer_view),
+        vector_view=tuple(tuple((-1, 1, view[2], 1) for view in views) for views in axis_view),
+        rest_ones=tuple(ones[r] for r in rest),
+        separator_ones=tuple(ones[k] for k in separator),
+        down_sum=tuple(down_sum),
+        vector_blocks={},
     )
+
+
+def _step_views(steps: Sequence[Step]) -> tuple[tuple[tuple[int, ...], np.ndarray, bool], ...]:
+    """The products of :func:`_reduce`'s ``steps`` as ``(view, ones, ones_first)``.
+
+    The views name every axis but the batch, so they give the same shapes
+    whatever the batch.
+    """
+    views = []
+    for outer, length, inner, ones in steps:
+        if inner == 1:
+            views.append(((-1, outer, length), ones, False))
+        else:
+            views.append(((-1, length, inner), ones, True))
+    return tuple(views)
 
 
 def make_tables(
@@ -412,11 +497,120 @@ class Run:
 
     def freeze(self) -> None:
         """Make every array read-only, and note which raw messages are positive."""
-        for field in (self.collected, self.raw, self.message, self.scale, self.belief):
-            for array in field:
+        for arrays in (self.collected, self.raw, self.message, self.scale, self.belief):
+            for array in arrays:
                 if array is not None:
                     array.setflags(write=False)
         self.positive = tuple(raw is not None and bool(raw.all()) for raw in self.raw)
+
+
+@dataclass(frozen=True)
+class Prior:
+    """The propagation without evidence, laid out for the queries that start from it.
+
+    Attributes
+    ----------
+    run : Run
+        The propagation itself, frozen.
+    views : per clique
+        Its message in the view its parent multiplies it in (see
+        ``Plan.consumer_view``).
+    starts : per clique
+        ``starts[c][k]``: the clique's table times the messages of its first
+        ``k`` children in ``several_children``, multiplied in one by one as a
+        query would (so a query whose first ``k`` such children hold no
+        evidence starts from it), viewed as the next child's ``parent_view``
+        when there is one.
+    split : per clique
+        Its collected table viewed ``(-1, separator, rest)``; for a grouped
+        leaf, its table.
+    divisors : per clique
+        Its raw message with every zero raised to ``_TINY`` (see
+        :func:`_distribute_from`), viewed ``(-1, separator, 1)``.
+    repeated : dict
+        Filled as queries come, for small batches of a small network:
+        ``starts``, ``split`` and ``divisors`` repeated along the batch, by
+        batch size (see :meth:`constants`).
+    """
+
+    run: Run
+    views: tuple[np.ndarray, ...]
+    starts: tuple[tuple[np.ndarray, ...], ...]
+    split: tuple[np.ndarray, ...]
+    divisors: tuple[np.ndarray | None, ...]
+    repeated: dict[int, Constants] = field(default_factory=dict)
+
+    def constants(self, n: int) -> Constants:
+        """Return ``starts``, ``split`` and ``divisors`` for a batch of ``n`` cases.
+
+        For ``2 <= n <= _REPEATED_BATCH`` and networks of at most
+        ``_REPEATED_ENTRIES`` entries laid out, each repeated ``n`` times along
+        the batch: a product of arrays of one batch size runs faster than
+        one broadcasting a single case, and gives the same numbers.
+        """
+        known = self.repeated.get(n)
+        if known is not None:
+            return known
+        constants = (self.starts, self.split, self.divisors)
+        if not 2 <= n <= _REPEATED_BATCH or self._entries() > _REPEATED_ENTRIES:
+            return constants
+
+        def repeat(array: Any) -> Any:
+            return None if array is None else _frozen(np.repeat(array, n, axis=0))
+
+        repeated = (
+            tuple(tuple(repeat(a) for a in chain) for chain in self.starts),
+            tuple(repeat(a) for a in self.split),
+            tuple(repeat(a) for a in self.divisors),
+        )
+        return self.repeated.setdefault(n, repeated)
+
+    def _entries(self) -> int:
+        return sum(a.size for chain in self.starts for a in chain) + sum(a.size for a in self.split)
+
+
+#: ``Prior.starts``, ``Prior.split`` and ``Prior.divisors``.
+Constants = tuple[
+    tuple[tuple[np.ndarray, ...], ...], tuple[np.ndarray, ...], tuple[np.ndarray | None, ...]
+]
+
+#: Batches of at most this many cases, of networks of at most this many
+#: entries in their prior's layout, take its constants repeated along the batch.
+_REPEATED_BATCH = 4
+_REPEATED_ENTRIES = 1 << 16
+
+
+def make_prior(plan: Plan, tables: Sequence[np.ndarray], run: Run) -> Prior:
+    """Lay out the frozen propagation without evidence (see :class:`Prior`)."""
+    views = []
+    for c, view in enumerate(plan.consumer_view):
+        message = run.message[c]
+        views.append(_frozen(message if view is None or message is None else message.reshape(view)))
+    starts = []
+    for c, steps in enumerate(plan.several_steps):
+        table = tables[c]
+        chain = []
+        for ch, parent_view, _ in steps:
+            table = _frozen(table.reshape(parent_view))
+            chain.append(table)
+            table = table * views[ch]
+        chain.append(_frozen(table))
+        starts.append(tuple(chain))
+    split = tuple(
+        _frozen((tables[c] if table is None else table).reshape(plan.split_view[c]))
+        for c, table in enumerate(run.collected)
+    )
+    divisors = tuple(
+        None if raw is None else _frozen(np.maximum(raw, _TINY).reshape(-1, raw.shape[1], 1))
+        for raw in run.raw
+    )
+    return Prior(run=run, views=tuple(views), starts=tuple(starts), split=split, divisors=divisors)
+
+
+def _frozen(array: Any) -> Any:
+    if array is not None:
+        array.setflags(write=False)
+    return array
 
 
 def _multiply_vectors(
@@ -429,14 +623,19 @@ def _multiply_vectors(
         vector = vectors[axis]
         factor = factor[:, :, None] * vector[:, None, :]
         factor = factor.reshape(factor.shape[0], -1)
-    cards = plan.cards[c]
-    sizes, flags = _blocks(cards, [axis in vectors for axis in range(len(cards))])
-    if len(sizes) == 1:
-        product = table.reshape(len(table), -1) * factor
-    else:
-        factor_view = (-1, *(s if f else 1 for s, f in zip(sizes, flags, strict=True)))
-        product = table.reshape(-1, *sizes) * factor.reshape(factor_view)
-    return product
+    key = (c, tuple(axes))
+    if key not in plan.vector_blocks:
+        cards = plan.cards[c]
+        sizes, flags = _blocks(cards, [axis in vectors for axis in range(len(cards))])
+        plan.vector_blocks[key] = (
+            None
+            if len(sizes) == 1
+            else ((-1, *sizes), (-1, *(s if f else 1 for s, f in zip(sizes, flags, strict=True))))
+        )
+    views = plan.vector_blocks[key]
+    if views is None:
+        return table.reshape(len(table), -1) * factor
+    return table.reshape(views[0]) * factor.reshape(views[1])
 
 
 def _leaf_messages(
@@ -445,11 +644,13 @@ def _leaf_messages(
     evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
     run: Run,
     everything: bool,
+    views: list[Any] | None = None,
 ) -> None:
     """Compute the messages of grouped leaves, one matrix product per group.
 
     Only the leaves holding evidence are kept, unless ``everything``: the
-    others send the message the prior run computed the same way.
+    others send the message the prior run computed the same way.  With
+    ``views``, each kept message is also put there in its parent's view.
     """
     for group in plan.leaf_groups:
         observed = [(i, evidence[c][0][0]) for i, c in enumerate(group.cliques) if c in evidence]
@@ -469,9 +670,11 @@ def _leaf_messages(
             if plan.normalise[c]:
                 total = _row_product(summed, plan.ones[group.separator])
                 run.scale[c] = total
-                run.message[c] = summed / total[:, None]
-            else:
-                run.message[c] = summed
+                summed = summed / total[:, None]
+            run.message[c] = summed
+            if views is not None:
+                view = plan.consumer_view[c]
+                views[c] = summed if view is None else summed.reshape(view)
 
 
 def propagate(
@@ -481,7 +684,7 @@ def propagate(
     evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
     active: Sequence[bool],
     needed: Sequence[int],
-    prior: Run | None,
+    prior: Prior | None,
     *,
     groups: bool = True,
 ) -> Run:
@@ -500,13 +703,15 @@ def propagate(
         and collected table from ``prior``.
     needed : sequence of int
         Cliques whose beliefs are wanted, root first, each after its parent.
-    prior : Run or None
-        The propagation without evidence; ``None`` requires every clique
-        active.
+    prior : Prior or None
+        The propagation without evidence (see :func:`make_prior`); ``None``
+        requires every clique active (and then ``groups`` may be False).
     groups : bool, default True
         Whether grouped leaves take the one-product path (their tables are
         ``plan``'s); False when ``tables`` are not the compiled ones.
     """
+    if prior is not None:
+        return _propagate_from(plan, tables, n, evidence, active, needed, prior)
     n_cliques = len(plan.parent)
     root = n_cliques - 1
     run = Run(
@@ -580,6 +785,149 @@ def propagate(
     return run
 
 
+def _propagate_from(
+    plan: Plan,
+    tables: Sequence[np.ndarray],
+    n: int,
+    evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
+    active: Sequence[bool],
+    needed: Sequence[int],
+    prior: Prior,
+) -> Run:
+    """:func:`propagate` from the propagation without evidence: the same
+    products, in the same order, with the prior's tables and views laid out
+    ahead."""
+    n_cliques = len(plan.parent)
+    root = n_cliques - 1
+    run = Run(
+        collected=[None] * n_cliques,
+        raw=[None] * n_cliques,
+        message=[None] * n_cliques,
+        scale=[None] * n_cliques,
+        belief=[None] * n_cliques,
+        total=np.empty(0),
+    )
+    collected, raw, message, scale = run.collected, run.raw, run.message, run.scale
+    views = list(prior.views)
+    _leaf_messages(plan, n, evidence, run, False, views)
+    starts, split, divisors = prior.constants(n)
+    in_group = plan.in_group
+    several_steps = plan.several_steps
+    single_steps = plan.single_steps
+    consumer_view = plan.consumer_view
+    home_axis = plan.home_axis
+    split_view = plan.split_view
+    axis_view = plan.axis_view
+    vector_view = plan.vector_view
+    rest_ones = plan.rest_ones
+    separator_ones = plan.separator_ones
+    normalise = plan.normalise
+    matmul = np.matmul
+    for c in compress(range(n_cliques), active):
+        if in_group[c]:
+            continue
+        steps = several_steps[c]
+        if steps:
+            # Children without evidence come first: start after them.
+            k = 0
+            for ch, _, _ in steps:
+                if active[ch]:
+                    break
+                k += 1
+            table = starts[c][k]
+            if k < len(steps):
+                table = table * views[steps[k][0]]
+                for ch, parent_view, _ in steps[k + 1 :]:
+                    table = table.reshape(parent_view) * views[ch]
+        else:
+            table = starts[c][0]
+        singles = single_steps[c]
+        observed = evidence.get(c)
+        if singles or observed:
+            vectors: dict[int, np.ndarray] = {}
+            for ch, on in singles:
+                incoming = views[ch]
+                vectors[on] = vectors[on] * incoming if on in vectors else incoming
+            if observed:
+                for likelihood, v in observed:
+                    on = home_axis[v]
+                    vectors[on] = vectors[on] * likelihood if on in vectors else likelihood
+            if len(vectors) == 1:
+                ((on, vector),) = vectors.items()
+                table = table.reshape(axis_view[c][on]) * vector.reshape(vector_view[c][on])
+            else:
+                table = _multiply_vectors(plan, c, table, vectors)
+        if c == root:
+            collected[c] = table
+            break
+        table = table.reshape(split_view[c])
+        collected[c] = table
+        summed = matmul(table, rest_ones[c])
+        raw[c] = summed
+        if normalise[c]:
+            total = matmul(summed.reshape(n, 1, -1), separator_ones[c])  # see _row_product
+            scale[c] = total.reshape(n)
+            summed = summed / total
+        message[c] = summed
+        view = consumer_view[c]
+        views[c] = summed if view is None else summed.reshape(view)
+    run.total = _row_product(collected[root], plan.ones[plan.size[root]])
+    _distribute_from(plan, evidence, active, needed, split, divisors, run)
+    return run
+
+
+def _distribute_from(
+    plan: Plan,
+    evidence: Mapping[int, Sequence[tuple[np.ndarray, int]]],
+    active: Sequence[bool],
+    needed: Sequence[int],
+    split: Sequence[np.ndarray],
+    divisors: Sequence[np.ndarray | None],
+    run: Run,
+) -> None:
+    """:func:`_distribute` of :func:`_propagate_from`, with the prior's
+    ``split`` and ``divisors`` (see :meth:`Prior.constants`).
+
+    Where a clique sent zero, the parent's belief summed onto the separator
+    is zero too (the message is one of its factors), and :func:`_distribute`
+    leaves it at 0.  Dividing by the message raised to at least the smallest
+    positive double, ``_TINY``, gives that 0 as well, and changes no positive
+    entry: the same numbers, with no test for zeros.
+    """
+    belief = run.belief
+    collected = run.collected
+    raw = run.raw
+    in_group = plan.in_group
+    down_sum = plan.down_sum
+    matmul = np.matmul
+    maximum = np.maximum
+    belief[-1] = collected[-1]
+    for c in needed[1:]:
+        p, matrix, view, steps, belief_view = down_sum[c]
+        above = belief[p]
+        if matrix is not None:
+            down = matmul(above.reshape(view), matrix)  # see _row_product
+        else:
+            down = above
+            for view, ones, ones_first in steps:
+                down = (
+                    matmul(ones, down.reshape(view))
+                    if ones_first
+                    else matmul(down.reshape(view), ones)
+                )
+        down = down.reshape(belief_view)
+        if active[c]:
+            table = collected[c]
+            if in_group[c]:  # a grouped leaf: its table times its evidence
+                ((likelihood, _),) = evidence[c]
+                table = split[c] * likelihood[:, None, :]
+            down /= maximum(raw[c].reshape(belief_view), _TINY)
+        else:
+            table = split[c]
+            down /= divisors[c]
+        belief[c] = table * down
+
+
 def _distribute(
     plan: Plan,
     tables: Sequence[np.ndarray],
@@ -636,7 +984,11 @@ class MarginalSteps:
     ``homes`` holds, per sum, the clique, its summing matrix (or None, then
     the steps of the sum onto one variable), and the ``(source, width,
     destination)`` column ranges it fills; ``starts`` and ``segment`` give
-    each variable's first column and each column's variable.
+    each variable's first column and each column's variable; ``gather``, each
+    column's place among the sums' columns side by side; ``sums``, per sum,
+    the clique, the matrix and the view of the belief it multiplies (or None,
+    and the steps as ``(view, ones, ones_first)`` products), and the view
+    ``(-1, 1, columns)`` of the sum.
     """
 
     homes: tuple[
@@ -644,6 +996,17 @@ class MarginalSteps:
     ]
     starts: np.ndarray
     segment: np.ndarray
+    gather: np.ndarray
+    sums: tuple[
+        tuple[
+            int,
+            np.ndarray | None,
+            tuple[int, ...],
+            tuple[tuple[tuple[int, ...], np.ndarray, bool], ...],
+            tuple[int, int, int],
+        ],
+        ...,
+    ] = ()
 
 
 def marginal_steps(plan: Plan, variables: Sequence[int]) -> MarginalSteps:
@@ -675,10 +1038,26 @@ def marginal_steps(plan: Plan, variables: Sequence[int]) -> MarginalSteps:
                     continue
             pieces.append((source, width, column))
         column += width
+    gather = np.empty(column, dtype=np.intp)
+    offset = 0
+    for _, matrix, _, pieces in homes:
+        for source, width, destination in pieces:
+            gather[destination : destination + width] = range(
+                offset + source, offset + source + width
+            )
+        offset += pieces[0][1] if matrix is None else matrix.shape[1]
+    sums = tuple(
+        (h, matrix, (-1, 1, plan.size[h]), (), (-1, 1, matrix.shape[1]))
+        if matrix is not None
+        else (h, None, (), _step_views(steps), (-1, 1, pieces[0][1]))
+        for h, matrix, steps, pieces in homes
+    )
     return MarginalSteps(
         homes=tuple((h, m, steps, tuple(pieces)) for h, m, steps, pieces in homes),
         starts=np.array(starts, dtype=np.intp),
         segment=np.array(segment, dtype=np.intp),
+        gather=gather,
+        sums=sums,
     )
 
 
@@ -700,12 +1079,20 @@ def marginals(
     if steps is None:
         steps = marginal_steps(plan, variables)
     belief = run.belief
-    for h, matrix, sum_steps, pieces in steps.homes:
-        if matrix is None:
-            summed = _reduce(belief[h], sum_steps)
-        else:
-            summed = _row_product(belief[h], matrix)
-        for source, width, destination in pieces:
-            out[:, destination : destination + width] = summed[:, source : source + width]
+    matmul = np.matmul
+    summed = []
+    for h, matrix, view, step_views, sum_view in steps.sums:
+        if matrix is not None:
+            summed.append(matmul(belief[h].reshape(view), matrix))  # see _row_product
+            continue
+        table = belief[h]
+        for view, ones, ones_first in step_views:  # see _reduce
+            table = (
+                matmul(ones, table.reshape(view))
+                if ones_first
+                else matmul(table.reshape(view), ones)
+            )
+        summed.append(table.reshape(sum_view))
+    out[...] = np.concatenate(summed, axis=2)[:, 0, steps.gather]
     totals = np.add.reduceat(out, steps.starts, axis=1)
     out /= totals[:, steps.segment]

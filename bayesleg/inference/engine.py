@@ -364,7 +364,7 @@ class Engine:
         if not run.total[0] > 0:
             raise BayeslegError("the network's tables give every joint state probability zero")
         run.freeze()
-        self._prior = run
+        self._prior = _propagate.make_prior(plan, self._tables, run)
         self._rescaled = tuple(c for c in range(n_cliques - 1) if run.scale[c] is not None)
         self._prior_log_scale = {c: np.log(run.scale[c]) for c in self._rescaled}
         self._prior_log_evidence = self._log_evidence(run, everything)[0]
@@ -599,6 +599,47 @@ class Engine:
             offset += cards[v]
         return posteriors, log_evidence
 
+    def _hard_posteriors(
+        self, block: np.ndarray, observed: Sequence[str], targets: Sequence[str]
+    ) -> np.ndarray:
+        """Return the posteriors of ``targets`` side by side, ``(cases, their states)``.
+
+        A short path behind :meth:`posteriors_from_likelihoods`, with the
+        same numbers, for fewer than ``BATCH_LAST`` cases whose likelihoods
+        need no check or scaling: ``block`` holds each case's likelihoods of
+        ``observed`` side by side, finite and non-negative, each with a
+        largest entry of exactly one (hard evidence, or none).
+
+        Raises
+        ------
+        UnknownNodeError, ImpossibleEvidenceError
+            As :meth:`posteriors_from_likelihoods`.
+        """
+        n_cases = len(block)
+        if n_cases >= _propagate_last.BATCH_LAST:
+            raise ValueError(f"{n_cases} cases: use posteriors_from_likelihoods")
+        target_ids = self._target_ids(targets)
+        index = self._index
+        ids = []
+        for name in observed:
+            v = index.get(name)
+            if v is None:
+                raise UnknownNodeError(name, self.variables, what="variable")
+            ids.append(v)
+        cards = self._cards
+        out = np.empty((n_cases, sum(cards[v] for v in target_ids)))
+        for start in range(0, n_cases, self._chunk):
+            stop = min(start + self._chunk, n_cases)
+            self._query_chunk(
+                block[start:stop],
+                ids,
+                target_ids,
+                out[start:stop],
+                None,
+                first=start,
+            )
+        return out
+
     def _target_ids(self, targets: Iterable[str] | None) -> Sequence[int]:
         if targets is None:
             return self._all_targets
@@ -627,7 +668,7 @@ class Engine:
         observed: Sequence[int],
         target_ids: Sequence[int],
         out: np.ndarray,
-        log_evidence: np.ndarray,
+        log_evidence: np.ndarray | None,
         *,
         first: int,
         last: bool = False,
@@ -636,13 +677,15 @@ class Engine:
 
         With ``last``, by the batch-last kernel (a chunk of one case as two
         copies of it, so that its sums run in the order of any other chunk).
+        With ``log_evidence`` None, the batch-first kernel leaves log P(e) out.
         """
         if not observed:
             column = 0
             for v in target_ids:
                 out[:, column : column + self._cards[v]] = self._prior_marginals[v]
                 column += self._cards[v]
-            log_evidence[:] = self._prior_log_evidence
+            if log_evidence is not None:
+                log_evidence[:] = self._prior_log_evidence
             return
         if last and len(block) == 1:
             doubled_out = np.empty((2, out.shape[1]))
@@ -657,10 +700,14 @@ class Engine:
                 last=True,
             )
             out[:] = doubled_out[:1]
-            log_evidence[:] = doubled_logs[:1]
+            if log_evidence is not None:
+                log_evidence[:] = doubled_logs[:1]
             return
         active = self._active(observed)
         needed = self._needed(target_ids)
+        logs_wanted = log_evidence is not None
+        if log_evidence is None:
+            log_evidence = np.empty(len(block))  # for _recompute
         with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
             if last:
                 evidence = self._evidence_by_clique(block, observed, transpose=True)
@@ -674,6 +721,7 @@ class Engine:
                     self._prior_last,
                 )
                 logs, smallest = self._log_evidence(run, active, self._prior_log_scale_last)
+                log_evidence[:] = logs
                 _propagate_last.marginals(self._plan_last, run, target_ids, out)
             else:
                 evidence = self._evidence_by_clique(block, observed)
@@ -686,14 +734,21 @@ class Engine:
                     needed,
                     self._prior,
                 )
-                logs, smallest = self._log_evidence(run, active)
+                if logs_wanted:
+                    logs, smallest = self._log_evidence(run, active)
+                    log_evidence[:] = logs
+                else:  # the factors _log_evidence checks, without their logs
+                    smallest = run.total
+                    for c in self._rescaled:
+                        if active[c]:
+                            smallest = np.minimum(smallest, run.scale[c])
                 _propagate.marginals(
                     self._plan, run, target_ids, out, self._marginal_steps(target_ids)
                 )
-            log_evidence[:] = logs
             # Totals this close to underflow may have lost precision on the way.
-            bad = np.flatnonzero(~(smallest > _THRESHOLD))
-            if bad.size:
+            fine = smallest > _THRESHOLD
+            if not fine.all():
+                bad = np.flatnonzero(~fine)
                 self._recompute(block, observed, target_ids, out, log_evidence, bad, first)
 
     def _log_evidence(

@@ -43,7 +43,7 @@ unobserved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,9 +69,17 @@ _MARGIN = 1e-9
 _SMALL = 64
 
 
-def encode_cases(cases: Sequence[dict[str, str]], node_ids: Sequence[str]) -> np.ndarray:
-    """Return normalised evidence dicts as an int8 matrix over ``node_ids``."""
-    column = {node: i for i, node in enumerate(node_ids)}
+def encode_cases(
+    cases: Sequence[dict[str, str]],
+    node_ids: Sequence[str],
+    column: Mapping[str, int] | None = None,
+) -> np.ndarray:
+    """Return normalised evidence dicts as an int8 matrix over ``node_ids``.
+
+    ``column`` maps each id to its position in ``node_ids``, if already known.
+    """
+    if column is None:
+        column = {node: i for i, node in enumerate(node_ids)}
     codes = np.full((len(cases), len(node_ids)), -1, dtype=np.int8)
     for row, case in enumerate(cases):
         for node, state in case.items():
@@ -147,14 +155,17 @@ class CohortScorer:
         present = codes == 1
         conditions = self.conditions
         rules = self.rules
-        flags = rules.flag_levels(present)
+        fired = rules.fired(present)
+        flags = rules.flag_level(fired)
+        symptom = rules.symptom_present(present)
+        thresholds = rules.thresholds(present)
         # Cases whose triage scores need the "yes" answers alone: the others'
         # scores are their posteriors (no "no" answer) or never read (no symptom).
-        needs = rules.symptom_present(present) & (codes == 0).any(axis=1)
+        needs = symptom & (codes == 0).any(axis=1)
         if not reasons:
             needs &= flags < rules.highest_care
         asked = np.flatnonzero(needs)
-        yes = np.where(present[asked], np.int8(1), np.int8(-1))
+        yes = np.where(present[asked], np.int8(1), np.int8(-1)) if asked.size else codes[:0]
         factor_codes = np.full_like(codes, -1)
         if priors:
             factor_codes[:, self._factor_columns] = codes[:, self._factor_columns]
@@ -196,9 +207,17 @@ class CohortScorer:
         scores = posteriors.copy()
         if asked.size:
             scores[asked] = self._triage_scores(
-                codes[asked], yes, likely, unlikely, None if reasons else flags[asked]
+                codes[asked],
+                yes,
+                likely,
+                unlikely,
+                None if reasons else flags[asked],
+                thresholds[asked],
             )
-        return CohortScores(prior_values, posteriors, rules.assess(present, scores, flags))
+        triage = rules.assess(
+            present, scores, flags, fired=fired, symptom=symptom, thresholds=thresholds
+        )
+        return CohortScores(prior_values, posteriors, triage)
 
     def _triage_scores(
         self,
@@ -207,19 +226,24 @@ class CohortScorer:
         likely: np.ndarray,
         unlikely: np.ndarray,
         flags: np.ndarray | None = None,
+        thresholds: np.ndarray | None = None,
     ) -> np.ndarray:
         """Return triage scores for cases with "no" answers, 0 where they cannot count.
 
         ``likely`` and ``unlikely`` are P(c | Y) and P(not c | Y) per case and
         condition.  With ``flags`` (each case's red-flag level), a condition
         whose care is no higher scores 0: it cannot change the level.
+        ``thresholds`` are the cases' thresholds, if already known.
         """
         rules = self.rules
-        thresholds = rules.thresholds(codes == 1)
+        if thresholds is None:
+            thresholds = rules.thresholds(codes == 1)
         candidate = rules.judged[None, :] & (likely >= thresholds * (1.0 - _MARGIN))
         if flags is not None:
             candidate &= rules.care[None, :] > flags[:, None]
         scores = np.zeros_like(likely)
+        if not candidate.any():
+            return scores
         # A condition certain given the "yes" answers stays certain with any
         # possible "no" answer.
         certain = candidate & ~(unlikely > 0.0)
@@ -268,11 +292,20 @@ class CohortScorer:
         observed = np.flatnonzero((codes >= 0).any(axis=0))
         # Likelihood (1, 0) for absent, (0, 1) for present, (1, 1) for unobserved.
         chosen = codes[:, observed]
+        node_ids = self.node_ids
+        names = [node_ids[j] for j in observed.tolist()]
+        if len(codes) < BATCH_LAST:
+            # Each node's two likelihood columns side by side, as the engine stacks them.
+            block = np.empty((len(codes), len(observed), 2))
+            block[:, :, _ABSENT] = chosen != 1
+            block[:, :, _PRESENT] = chosen != 0
+            out = engine._hard_posteriors(block.reshape(len(codes), -1), names, targets)
+            by_state = out.reshape(len(codes), len(targets), 2)
+            return by_state[:, :, _ABSENT], by_state[:, :, _PRESENT]
         likelihood = np.empty((len(observed), len(codes), 2))
         likelihood[:, :, _ABSENT] = (chosen != 1).T
         likelihood[:, :, _PRESENT] = (chosen != 0).T
-        node_ids = self.node_ids
-        likelihoods = {node_ids[j]: likelihood[i] for i, j in enumerate(observed.tolist())}
+        likelihoods = {name: likelihood[i] for i, name in enumerate(names)}
         marginals, _ = engine.posteriors_from_likelihoods(likelihoods, len(codes), targets)
         stacked = np.stack([marginals[target] for target in targets], axis=1)
         return stacked[:, :, _ABSENT], stacked[:, :, _PRESENT]

@@ -206,19 +206,28 @@ class TriageRules:
 
     def flag_levels(self, present: np.ndarray) -> np.ndarray:
         """Return, per case, the highest level of its red flags that fire (0 when none)."""
-        return self._flag_level(self._fired(present))
+        return self.flag_level(self.fired(present))
 
-    def _fired(self, present: np.ndarray) -> np.ndarray:
+    def fired(self, present: np.ndarray) -> np.ndarray:
+        """Return, per case and red flag, whether the flag fires."""
         hits = (present @ self._group_members > 0.0) @ self._group_flags
         return np.asarray(hits == self._groups_per_flag)
 
-    def _flag_level(self, fired: np.ndarray) -> np.ndarray:
+    def flag_level(self, fired: np.ndarray) -> np.ndarray:
+        """Return, per case, the highest level of the red flags ``fired`` (0 when none)."""
         if not fired.size:
             return np.zeros(len(fired), dtype=np.intp)
         return np.asarray(np.where(fired, self._flag_levels, 0).max(axis=1))
 
     def assess(
-        self, present: np.ndarray, scores: np.ndarray, flags: np.ndarray | None = None
+        self,
+        present: np.ndarray,
+        scores: np.ndarray,
+        flags: np.ndarray | None = None,
+        *,
+        fired: np.ndarray | None = None,
+        symptom: np.ndarray | None = None,
+        thresholds: np.ndarray | None = None,
     ) -> TriageBatch:
         """Triage every case of a batch.
 
@@ -233,17 +242,23 @@ class TriageRules:
             whether they reach their threshold and, where they do, the value.
         flags : numpy.ndarray, optional
             Each case's red-flag level, as :meth:`flag_levels` gives it.
+        fired, symptom, thresholds : numpy.ndarray, optional
+            The red flags that fire, whether a symptom is present, and the
+            thresholds, as :meth:`fired`, :meth:`symptom_present` and
+            :meth:`thresholds` give them, if already known.
 
         Returns
         -------
         TriageBatch
         """
-        fired = self._fired(present)
-        levels = self._flag_level(fired) if flags is None else np.asarray(flags, dtype=np.intp)
-        thresholds = self.thresholds(present)
-        raised = (
-            self.symptom_present(present)[:, None] & self.judged[None, :] & (scores >= thresholds)
-        )
+        if fired is None:
+            fired = self.fired(present)
+        levels = self.flag_level(fired) if flags is None else np.asarray(flags, dtype=np.intp)
+        if thresholds is None:
+            thresholds = self.thresholds(present)
+        if symptom is None:
+            symptom = self.symptom_present(present)
+        raised = symptom[:, None] & self.judged[None, :] & (scores >= thresholds)
         if raised.size:
             levels = np.maximum(levels, np.where(raised, self.care, 0).max(axis=1))
         return TriageBatch(self, present, scores, thresholds, fired, raised, levels)
