@@ -255,7 +255,9 @@ class ParametricNetwork:
             tables, by_variable, self._targets, families=families
         )
         cases = len(log_evidence)
-        families = [np.broadcast_to(f, (cases, *f.shape[1:])) for f in families]
+        families = [
+            f if len(f) == cases else np.broadcast_to(f, (cases, *f.shape[1:])) for f in families
+        ]
         return log_evidence, posteriors[..., STATES.index("present")], families
 
 
