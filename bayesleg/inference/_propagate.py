@@ -495,6 +495,18 @@ class Run:
     total: np.ndarray
     positive: tuple[bool, ...] = ()
 
+    @classmethod
+    def empty(cls, n_cliques: int) -> Run:
+        """Return a run of ``n_cliques`` cliques with nothing computed yet."""
+        return cls(
+            collected=[None] * n_cliques,
+            raw=[None] * n_cliques,
+            message=[None] * n_cliques,
+            scale=[None] * n_cliques,
+            belief=[None] * n_cliques,
+            total=np.empty(0),
+        )
+
     def freeze(self) -> None:
         """Make every array read-only, and note which raw messages are positive."""
         for arrays in (self.collected, self.raw, self.message, self.scale, self.belief):
@@ -714,14 +726,7 @@ def propagate(
         return _propagate_from(plan, tables, n, evidence, active, needed, prior)
     n_cliques = len(plan.parent)
     root = n_cliques - 1
-    run = Run(
-        collected=[None] * n_cliques,
-        raw=[None] * n_cliques,
-        message=[None] * n_cliques,
-        scale=[None] * n_cliques,
-        belief=[None] * n_cliques,
-        total=np.empty(0),
-    )
+    run = Run.empty(n_cliques)
     collected, raw, message, scale = run.collected, run.raw, run.message, run.scale
     # An inactive clique takes its message from the prior run; with no prior, none is inactive.
     prior_message = message if prior is None else prior.message
@@ -799,14 +804,7 @@ def _propagate_from(
     ahead."""
     n_cliques = len(plan.parent)
     root = n_cliques - 1
-    run = Run(
-        collected=[None] * n_cliques,
-        raw=[None] * n_cliques,
-        message=[None] * n_cliques,
-        scale=[None] * n_cliques,
-        belief=[None] * n_cliques,
-        total=np.empty(0),
-    )
+    run = Run.empty(n_cliques)
     collected, raw, message, scale = run.collected, run.raw, run.message, run.scale
     views = list(prior.views)
     _leaf_messages(plan, n, evidence, run, False, views)

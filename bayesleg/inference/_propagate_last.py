@@ -365,14 +365,7 @@ def propagate(
     """
     n_cliques = len(plan.parent)
     root = n_cliques - 1
-    run = Run(
-        collected=[None] * n_cliques,
-        raw=[None] * n_cliques,
-        message=[None] * n_cliques,
-        scale=[None] * n_cliques,
-        belief=[None] * n_cliques,
-        total=np.empty(0),
-    )
+    run = Run.empty(n_cliques)
     collected, message = run.collected, run.message
     # An inactive clique takes its message from the prior run; with no prior, none is inactive.
     prior_message = message if prior is None else prior.message

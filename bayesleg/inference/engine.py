@@ -559,13 +559,7 @@ class Engine:
                [0.308, 0.692]])
         """
         target_ids = self._target_ids(targets)
-        index = self._index
-        observed = []
-        for name in likelihoods:
-            v = index.get(name)
-            if v is None:
-                raise UnknownNodeError(name, self.variables, what="variable")
-            observed.append(v)
+        observed = self._variable_ids(likelihoods)
         names = list(likelihoods)
         # The batch size alone picks the kernel, whatever the chunks.
         last = n_cases >= _propagate_last.BATCH_LAST
@@ -619,13 +613,7 @@ class Engine:
         if n_cases >= _propagate_last.BATCH_LAST:
             raise ValueError(f"{n_cases} cases: use posteriors_from_likelihoods")
         target_ids = self._target_ids(targets)
-        index = self._index
-        ids = []
-        for name in observed:
-            v = index.get(name)
-            if v is None:
-                raise UnknownNodeError(name, self.variables, what="variable")
-            ids.append(v)
+        ids = self._variable_ids(observed)
         cards = self._cards
         out = np.empty((n_cases, sum(cards[v] for v in target_ids)))
         for start in range(0, n_cases, self._chunk):
@@ -639,6 +627,17 @@ class Engine:
                 first=start,
             )
         return out
+
+    def _variable_ids(self, names: Iterable[str]) -> list[int]:
+        """Return the variables named, raising UnknownNodeError for a name the network lacks."""
+        index = self._index
+        ids = []
+        for name in names:
+            v = index.get(name)
+            if v is None:
+                raise UnknownNodeError(name, self.variables, what="variable")
+            ids.append(v)
+        return ids
 
     def _target_ids(self, targets: Iterable[str] | None) -> Sequence[int]:
         if targets is None:
