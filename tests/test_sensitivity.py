@@ -160,6 +160,18 @@ def test_moving_any_number_matches_the_model_rebuilt_with_it():
     assert moved == len(case.tornado) - 1
 
 
+def _assert_ends_match_the_rebuilt_model(model, evidence, bar, top):
+    """The bar's posterior at each end of its number's range is the rebuilt model's."""
+    name = bar.parameter.name
+    for value, posterior in (
+        (bar.parameter.low, bar.posterior_low),
+        (bar.parameter.high, bar.posterior_high),
+    ):
+        rebuilt = bayesleg.Model(with_value(model.spec, name, value)).diagnose(evidence)
+        expected = next(c.posterior for c in rebuilt.ranked if c.id == top)
+        assert posterior == pytest.approx(expected, abs=1e-12)
+
+
 def test_moving_a_preventer_of_the_shipped_model_matches_the_model_rebuilt_with_it():
     """glycogen_depletion has a joint term with fasted, and fasted absent prevents it."""
     model = bayesleg.load()
@@ -172,13 +184,7 @@ def test_moving_a_preventer_of_the_shipped_model_matches_the_model_rebuilt_with_
         "muscle_fatigue.prevented_by.high_intensity",
     ):
         bar = bars[name]
-        for value, posterior in (
-            (bar.parameter.low, bar.posterior_low),
-            (bar.parameter.high, bar.posterior_high),
-        ):
-            rebuilt = bayesleg.Model(with_value(model.spec, name, value)).diagnose(evidence)
-            expected = next(c.posterior for c in rebuilt.ranked if c.id == case.top)
-            assert posterior == pytest.approx(expected, abs=1e-12)
+        _assert_ends_match_the_rebuilt_model(model, evidence, bar, case.top)
         # Heaviness and soreness are observed, so every one of these numbers reaches the case.
         assert bar.swing > 1e-6
 
@@ -199,14 +205,7 @@ def test_a_finding_observed_absent_is_factorised_exactly(monkeypatch):
     factorised = bayesleg.sensitivity(model, evidence, samples=200, seed=3).cases[0]
     bars = {bar.parameter.name: bar for bar in factorised.tornado}
     for name in ("numbness.leak", "numbness.parents.peripheral_neuropathy", "cramps.leak"):
-        bar = bars[name]
-        for value, posterior in (
-            (bar.parameter.low, bar.posterior_low),
-            (bar.parameter.high, bar.posterior_high),
-        ):
-            rebuilt = bayesleg.Model(with_value(model.spec, name, value)).diagnose(evidence)
-            expected = next(c.posterior for c in rebuilt.ranked if c.id == factorised.top)
-            assert posterior == pytest.approx(expected, abs=1e-12)
+        _assert_ends_match_the_rebuilt_model(model, evidence, bars[name], factorised.top)
     # A weight of an absent finding moves the case; its leak, a constant factor, does not.
     assert bars["numbness.parents.peripheral_neuropathy"].swing > 1e-6
     assert bars["numbness.leak"].swing < 1e-12

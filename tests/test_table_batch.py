@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,10 +91,8 @@ def _expected(
     return logs, posteriors
 
 
-@settings(max_examples=60, deadline=None)
-@given(network=networks(max_variables=7, zeros=True), seed=st.integers(0, 2**32 - 1))
-@pytest.mark.parametrize("layout", ["propagate", "propagate_last"])
-def test_every_member_matches_brute_force(layout: str, network: DiscreteNetwork, seed: int) -> None:
+def _problem(network: DiscreteNetwork, seed: int) -> tuple[Any, ...]:
+    """The tree, random batch tables and evidence, and targets of one drawn network."""
     rng = np.random.default_rng(seed)
     cards = [len(network.states[name]) for name in network.variables]
     index = {name: i for i, name in enumerate(network.variables)}
@@ -103,12 +102,15 @@ def test_every_member_matches_brute_force(layout: str, network: DiscreteNetwork,
     tables = _batch_tables(network, rng)
     likelihoods = _likelihoods(network, rng)
     targets = [v for v, card in enumerate(cards) if card == cards[-1]]
-    logs, posteriors = getattr(tree, layout)(tables, likelihoods, targets, batch_axes=2)
-    expected_logs, expected_posteriors = _expected(network, tables, likelihoods, targets)
-    # The batch is as wide as the arrays given: a set or case axis of 1 where all are shared.
-    lead = np.broadcast_shapes(*(a.shape[:2] for a in (*tables, *likelihoods.values())))
-    assert logs.shape == lead
-    assert posteriors.shape == (*lead, *expected_posteriors.shape[2:])
+    return rng, cards, tree, tables, likelihoods, targets
+
+
+def _assert_matches(
+    logs: np.ndarray,
+    posteriors: np.ndarray,
+    expected_logs: np.ndarray,
+    expected_posteriors: np.ndarray,
+) -> None:
     logs = np.broadcast_to(logs, (SETS, CASES))
     posteriors = np.broadcast_to(posteriors, expected_posteriors.shape)
     assert np.array_equal(np.isinf(logs), np.isinf(expected_logs))
@@ -116,6 +118,20 @@ def test_every_member_matches_brute_force(layout: str, network: DiscreteNetwork,
     np.testing.assert_allclose(logs[finite], expected_logs[finite], rtol=0, atol=1e-9)
     np.testing.assert_allclose(posteriors, expected_posteriors, rtol=0, atol=1e-9)
     assert np.isfinite(posteriors).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(network=networks(max_variables=7, zeros=True), seed=st.integers(0, 2**32 - 1))
+@pytest.mark.parametrize("layout", ["propagate", "propagate_last"])
+def test_every_member_matches_brute_force(layout: str, network: DiscreteNetwork, seed: int) -> None:
+    _, _, tree, tables, likelihoods, targets = _problem(network, seed)
+    logs, posteriors = getattr(tree, layout)(tables, likelihoods, targets, batch_axes=2)
+    expected_logs, expected_posteriors = _expected(network, tables, likelihoods, targets)
+    # The batch is as wide as the arrays given: a set or case axis of 1 where all are shared.
+    lead = np.broadcast_shapes(*(a.shape[:2] for a in (*tables, *likelihoods.values())))
+    assert logs.shape == lead
+    assert posteriors.shape == (*lead, *expected_posteriors.shape[2:])
+    _assert_matches(logs, posteriors, expected_logs, expected_posteriors)
 
 
 def test_a_member_with_impossible_evidence_reads_zero_and_minus_infinity() -> None:
@@ -136,25 +152,12 @@ def test_a_member_with_impossible_evidence_reads_zero_and_minus_infinity() -> No
 @given(network=networks(max_variables=7, zeros=True), seed=st.integers(0, 2**32 - 1))
 def test_fixed_evidence_is_the_same_as_hard_evidence(network: DiscreteNetwork, seed: int) -> None:
     # Variables every member observes in one state are sliced out of the tables.
-    rng = np.random.default_rng(seed)
-    cards = [len(network.states[name]) for name in network.variables]
-    index = {name: i for i, name in enumerate(network.variables)}
-    tree = TableBatchTree(
-        cards, [[index[p] for p in network.parents[n]] for n in network.variables]
-    )
-    tables = _batch_tables(network, rng)
-    likelihoods = _likelihoods(network, rng)
-    targets = [v for v, card in enumerate(cards) if card == cards[-1]]
+    rng, cards, tree, tables, likelihoods, targets = _problem(network, seed)
     fixed = {
         v: int(rng.integers(cards[v]))
         for v in range(len(cards))
         if v not in targets and v not in likelihoods and rng.random() < 0.7
     }
     logs, posteriors = tree.propagate_last(tables, likelihoods, targets, batch_axes=2, fixed=fixed)
-    expected_logs, expected_posteriors = _expected(network, tables, likelihoods, targets, fixed)
-    logs = np.broadcast_to(logs, (SETS, CASES))
-    posteriors = np.broadcast_to(posteriors, expected_posteriors.shape)
-    assert np.array_equal(np.isinf(logs), np.isinf(expected_logs))
-    finite = ~np.isinf(expected_logs)
-    np.testing.assert_allclose(logs[finite], expected_logs[finite], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(posteriors, expected_posteriors, rtol=0, atol=1e-9)
+    expected = _expected(network, tables, likelihoods, targets, fixed)
+    _assert_matches(logs, posteriors, *expected)
