@@ -812,6 +812,15 @@ class Engine:
             return known
         return self._paths(target_ids)
 
+    def _entries(self, targets: Sequence[str] | None = None) -> int:
+        """Table entries a case's propagation touches: every clique, or only
+        the cliques on the paths from the root to ``targets`` (the distribution
+        those targets need)."""
+        size = self._plan_last.size
+        if targets is None:
+            return sum(size)
+        return sum(size[c] for c in self._needed(self._target_ids(list(targets))))
+
     def _marginal_steps(self, target_ids: Sequence[int]) -> _propagate.MarginalSteps:
         """Return how the batch-first kernel reads ``target_ids``, kept for tuples of ids."""
         if not isinstance(target_ids, tuple):

@@ -129,6 +129,14 @@ class CohortScorer:
             c for c, judged in zip(self.conditions, self.rules.judged, strict=True) if judged
         ]
         self._prior_engine = engine if network is None else _prior_engine(network, spec)
+        # For the "yes" rows: per node and judged condition, whether observing
+        # the node can tell the condition apart from its prior given its
+        # ancestors (see _yes_marginals), and the nodes the priors' engine has.
+        self._beyond: np.ndarray | None = None
+        if network is not None:
+            self._beyond = _beyond_ancestors(network, self.node_ids, self._judged)
+            kept = set(self._prior_engine.variables)
+            self._outside_prior = np.array([node not in kept for node in self.node_ids], dtype=bool)
 
     def score(
         self, codes: np.ndarray, *, priors: bool = True, reasons: bool = True
@@ -195,9 +203,7 @@ class CohortScorer:
             unlikely = np.ones((len(asked), len(conditions)))
             if asked.size and self._judged:
                 judged = rules.judged
-                unlikely[:, judged], likely[:, judged] = self._distinct_marginals(
-                    self._engine, yes, self._judged
-                )
+                unlikely[:, judged], likely[:, judged] = self._yes_marginals(yes)
             if priors:
                 prior_values = self._distinct_marginals(
                     self._prior_engine, factor_codes, conditions
@@ -218,6 +224,43 @@ class CohortScorer:
             present, scores, flags, fired=fired, symptom=symptom, thresholds=thresholds
         )
         return CohortScores(prior_values, posteriors, triage)
+
+    def _yes_marginals(self, yes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return P(not c | Y) and P(c | Y) per "yes" row and judged condition ``c``.
+
+        Let ``D(c)`` be the descendants of ``c`` and of its ancestors, and
+        ``A(c)`` its ancestors and ``c`` itself.  When a row observes no node
+        of ``D(c)`` outside ``A(c)``, ``c`` is separated from every other
+        observed node by its observed ancestors in the moral graph of the
+        ancestral set (Lauritzen's criterion), so P(c | Y) is P(c | Y's
+        factors and conditions): the priors' small engine gives it.  The
+        model's engine answers only the other rows, in groups of conditions
+        chosen so that a condition whose marginal needs a long distribution
+        is propagated only in the rows that need it.
+        """
+        judged = self._judged
+        if self._beyond is None:
+            return self._distinct_marginals(self._engine, yes, judged)
+        full = (yes >= 0) @ self._beyond > 0
+        absent = np.empty((len(yes), len(judged)))
+        present = np.empty_like(absent)
+        short = np.flatnonzero(~full.all(axis=1))
+        if short.size:
+            rows = yes[short]
+            rows[:, self._outside_prior] = -1
+            absent[short], present[short] = self._distinct_marginals(
+                self._prior_engine, rows, judged
+            )
+        for group in _target_groups(self._engine, judged, full):
+            rows = np.flatnonzero(full[:, group].any(axis=1))
+            given_absent, given_present = self._distinct_marginals(
+                self._engine, yes[rows], [judged[k] for k in group]
+            )
+            block = np.ix_(rows, np.array(group, dtype=np.intp))
+            wanted = full[block]
+            absent[block] = np.where(wanted, given_absent, absent[block])
+            present[block] = np.where(wanted, given_present, present[block])
+        return absent, present
 
     def _triage_scores(
         self,
@@ -347,6 +390,65 @@ def _distinct_rows(codes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return codes[first[order]], rank[inverse.reshape(-1)]
+
+
+def _beyond_ancestors(
+    network: DiscreteNetwork, node_ids: Sequence[str], conditions: Sequence[str]
+) -> np.ndarray:
+    """Return ``(nodes, conditions)``: whether the node descends from the
+    condition or one of its ancestors without being one of them (see
+    :meth:`CohortScorer._yes_marginals`)."""
+    children: dict[str, list[str]] = {v: [] for v in network.variables}
+    for v in network.variables:
+        for p in network.parents[v]:
+            children[p].append(v)
+    beyond = np.zeros((len(node_ids), len(conditions)), dtype=bool)
+    position = {node: i for i, node in enumerate(node_ids)}
+    for k, condition in enumerate(conditions):
+        ancestral = network.ancestors([condition]) | {condition}
+        reached: set[str] = set()
+        todo = list(ancestral)
+        while todo:
+            for child in children[todo.pop()]:
+                if child not in reached:
+                    reached.add(child)
+                    todo.append(child)
+        for node in reached - ancestral:
+            if node in position:
+                beyond[position[node], k] = True
+    return beyond
+
+
+def _target_groups(engine: Engine, targets: Sequence[str], full: np.ndarray) -> list[list[int]]:
+    """Group the columns of ``full`` (the rows each target needs) into engine calls.
+
+    A call costs about its rows times the entries of a collection plus those
+    of the distribution to its targets; pairs of groups are merged while a
+    merge lowers the total.
+    """
+    collect = engine._entries()
+    groups = [[k] for k in range(len(targets)) if full[:, k].any()]
+
+    def cost(group: list[int]) -> int:
+        rows = int(full[:, group].any(axis=1).sum())
+        return rows * (collect + engine._entries([targets[k] for k in group]))
+
+    costs = [cost(group) for group in groups]
+    while len(groups) > 1:
+        best = None
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                merged = cost(groups[i] + groups[j])
+                saving = costs[i] + costs[j] - merged
+                if saving > 0 and (best is None or saving > best[0]):
+                    best = (saving, i, j, merged)
+        if best is None:
+            break
+        _, i, j, merged = best
+        groups[i] = sorted(groups[i] + groups[j])
+        costs[i] = merged
+        del groups[j], costs[j]
+    return groups
 
 
 def _prior_engine(network: DiscreteNetwork, spec: ModelSpec) -> Engine:
