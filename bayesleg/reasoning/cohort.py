@@ -18,7 +18,9 @@ model's engine, whatever its size, and one of a smaller one:
 1. *Posteriors*, P(condition | all evidence); and, for each case with a
    symptom present and a "no" answer, P(condition | the "yes" answers
    alone), in a pass of their own, for the conditions that can raise the
-   level.
+   level; a condition the case's "yes" answers cannot tell apart from its
+   ancestors takes the priors' engine instead (see
+   :meth:`CohortScorer._yes_marginals`).
 2. *Triage scores* (see :mod:`bayesleg.reasoning.triage`): the score of
    condition ``c`` is ``odds(c | Y) * prod_x min(1, r_x)`` over the "no"
    answers ``x``, where ``Y`` are the "yes" answers and
