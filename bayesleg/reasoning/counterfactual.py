@@ -58,13 +58,19 @@ engine takes as soft evidence (``[1, 1 - w_i]`` on parent ``i``), so:
 * Disablement of ``D`` for a plain child ``s`` none of whose other parents
   descends from ``D``: ``P(s=1, s'=0, e) = w_D (1 - leak_s) Z(e - s; D
   present; [1, 1 - w_i] on the other parents of s)``, with ``Z`` the
-  probability of the evidence and soft evidence.
+  probability of the evidence and soft evidence.  One row serves every
+  parent: with ``[1, 1 - w_i]`` on *all* the parents of ``s``, ``D``'s joint
+  with that row's evidence is ``(1 - w_D)`` times the ``Z`` wanted, so the
+  row's probability times ``P(D present | row) / (1 - w_D)`` gives it.  A
+  link of weight above ``1 - 1e-3`` takes a row of its own instead, which
+  needs no division.
 * Sufficiency of ``D`` for a plain ``s``: ``P(s' = 1, e) = Z(e - s) - (1 -
-  leak_s) Z(e - s; [1, 1 - w_i] on D and the factor parents of s)``.
+  leak_s) Z(e - s; [1, 1 - w_i] on D and the factor parents of s)``, and the
+  last ``Z`` is the row with ``[1, 1 - w_i]`` on the factor parents alone
+  times ``P(D absent | row) + (1 - w_D) P(D present | row)``.
 
-Each term is one row of one batch for the compiled engine, shared by every
-case, condition and finding.  No division by ``1 - w`` appears, so links of
-weight one are handled.
+The rows, a few per finding, go through the compiled engine in one batch
+shared by every case, condition and finding.
 
 Every other finding is read from a compiled twin network (built once per
 model, score and condition): for disablement, a finding with a joint term,
@@ -112,6 +118,11 @@ __all__ = ["RANKINGS", "check_ranking", "counterfactual_scores"]
 
 #: The rankings :meth:`Model.diagnose` knows.
 RANKINGS: tuple[str, ...] = ("posterior", "expected_disablement", "expected_sufficiency")
+
+# A link leaving its finding absent with at least this probability is read from
+# one row shared by the finding's parents, divided by 1 - w; a link closer to
+# certain takes a row of its own (see _disablement).
+_READ_FROM_MARGINAL = 1e-3
 
 # A noisy-OR term (its parents, its weight) and a preventer (factor, state index, q,
 # and the index of the one term it prevents, or -1 for the whole node).
@@ -301,26 +312,41 @@ def _disablement(
     conditions = model.conditions
     scores = np.zeros((len(cases), len(conditions)))
     batch = _Batch()
-    # (case, condition column, row index, constant) for each closed-form term.
-    terms: list[tuple[int, int, int, float]] = []
+    # (case, condition column, row index, condition read or None, constant) for
+    # each closed-form term: the row's probability, times the condition's
+    # posterior in it when one is named.
+    terms: list[tuple[int, int, int, str | None, float]] = []
     twinned: dict[str, list[tuple[int, str]]] = {}  # condition -> (case, finding)
     base_rows, findings = _findings(structure, cases, batch)
+    if not findings:  # nothing observed present: every score is 0
+        return scores
     for index, s, without in findings:
         for column, condition in enumerate(conditions):
             if s not in structure.descendants[condition]:
                 continue
-            if _disables_in_closed_form(structure, s, condition):
-                weights = structure.weights[s]
+            if not _disables_in_closed_form(structure, s, condition):
+                twinned.setdefault(condition, []).append((index, s))
+                continue
+            weights = structure.weights[s]
+            constant = weights[condition] * (1.0 - structure.leak[s])
+            kept = 1.0 - weights[condition]
+            if kept >= _READ_FROM_MARGINAL:
+                # One row per finding serves every parent: with [1, 1 - w_i] on all
+                # of them, P(D present, row) = (1 - w_D) Z(e - s; D present; the others).
+                soft = _soft(without, weights, list(weights))
+                position = batch.add(("dis", index, s), soft)
+                terms.append((index, column, position, condition, constant / kept))
+            else:
                 others = [p for p in weights if p != condition]
                 soft = with_likelihood(_soft(without, weights, others), condition, PRESENT)
                 position = batch.add(("dis", index, s, condition), soft)
-                constant = weights[condition] * (1.0 - structure.leak[s])
-                terms.append((index, column, position, constant))
-            else:
-                twinned.setdefault(condition, []).append((index, s))
-    log_evidence = _log_evidence(model, batch, base_rows)
-    for index, column, position, constant in terms:
+                terms.append((index, column, position, None, constant))
+    read = sorted({term[3] for term in terms if term[3] is not None})
+    found, log_evidence = _run(model, batch, base_rows, read)
+    for index, column, position, parent, constant in terms:
         ratio = np.exp(log_evidence[position] - log_evidence[base_rows[index]])
+        if parent is not None:
+            ratio *= found[parent][position, 1]
         scores[index, column] += constant * ratio
     _add_twin_scores(model, structure, cases, "disablement", twinned, scores)
     return np.clip(scores, 0.0, None)
@@ -334,6 +360,8 @@ def _sufficiency(
     plan = []  # (case, finding, row of e - s, {condition or None: row of the soft term})
     twinned: list[tuple[int, str]] = []  # (case, finding) read from the twin networks
     base_rows, findings = _findings(structure, cases, batch)
+    if not findings:  # nothing observed present: every score is 0
+        return np.zeros((len(cases), len(conditions)))
     for index, s, without in findings:
         if s not in structure.weights:
             twinned.append((index, s))
@@ -341,25 +369,26 @@ def _sufficiency(
         weights = structure.weights[s]
         factors = [p for p in weights if structure.kind[p] == "factor"]
         marginal = batch.add(("without", index, s), without)
-        soft: dict[str | None, int] = {
-            None: batch.add(("suf", index, s, None), _soft(without, weights, factors))
-        }
-        for condition in conditions:
-            if condition in weights:
-                kept = [*factors, condition]
-                soft[condition] = batch.add(
-                    ("suf", index, s, condition), _soft(without, weights, kept)
-                )
+        soft = batch.add(("suf", index, s), _soft(without, weights, factors))
         plan.append((index, s, marginal, soft))
-    log_evidence = _log_evidence(model, batch, base_rows)
+    # Z(e - s; [1, 1 - w] on the factor parents and on D) is that row's
+    # probability times P(D absent) + (1 - w_D) P(D present) in it.
+    read = sorted(
+        {p for _, s, _, _ in plan for p in structure.weights[s] if structure.kind[p] != "factor"}
+    )
+    found, log_evidence = _run(model, batch, base_rows, read)
     scores = np.zeros((len(cases), len(conditions)))
     for index, s, marginal, soft in plan:
         base = log_evidence[base_rows[index]]
         unobserved = np.exp(log_evidence[marginal] - base)  # P(e - s) / P(e)
-        keep = 1.0 - structure.leak[s]
+        blocked = (1.0 - structure.leak[s]) * np.exp(log_evidence[soft] - base)
+        weights = structure.weights[s]
         for column, condition in enumerate(conditions):
-            position = soft.get(condition, soft[None])
-            still_on = unobserved - keep * np.exp(log_evidence[position] - base)
+            if condition in weights:
+                absent, present = found[condition][soft]
+                still_on = unobserved - blocked * (absent + (1.0 - weights[condition]) * present)
+            else:
+                still_on = unobserved - blocked
             scores[index, column] += min(max(still_on, 0.0), 1.0)
     if twinned:
         pairs = {condition: twinned for condition in conditions}
@@ -367,15 +396,20 @@ def _sufficiency(
     return np.clip(scores, 0.0, None)
 
 
-def _log_evidence(model: Model, batch: _Batch, base_rows: Sequence[int]) -> np.ndarray:
-    """Run the batch; the cases themselves must be possible."""
-    _, log_evidence = run_rows(model.engine, batch.rows)
+def _run(
+    model: Model, batch: _Batch, base_rows: Sequence[int], targets: Sequence[str]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Run the batch for the posteriors of ``targets`` and log P of every row.
+
+    The cases themselves must be possible.
+    """
+    found, log_evidence = run_rows(model.engine, batch.rows, targets)
     impossible = [i for i, row in enumerate(base_rows) if not np.isfinite(log_evidence[row])]
     if impossible:
         raise ImpossibleEvidenceError(
             f"the evidence of case {impossible[0]} has probability zero under the model"
         )
-    return log_evidence
+    return found, log_evidence
 
 
 def _add_twin_scores(
