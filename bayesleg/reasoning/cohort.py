@@ -5,8 +5,9 @@
 not depend on the other cases of its batch: to the last bit in batches of
 fewer than 16 engine rows, to rounding (about 1e-16) between those and larger
 ones, which the engine runs in its batch-last layout (see
-:mod:`bayesleg.inference.engine`).  A batch takes at most three passes of the
-model's engine, whatever its size, and one of a smaller one:
+:mod:`bayesleg.inference.engine`).  A batch takes a few passes of the
+model's engine, whatever its size (one for the posteriors, one or two for the
+"yes" rows, one for the pinned rows), and up to two of a smaller one:
 
 0. *Priors*, P(condition | factor evidence), when asked for (``rank_frame``
    does without), by an engine compiled from the factors and conditions
