@@ -39,7 +39,10 @@ printed to stdout.  Only with ``--output DIR`` is it also written, to
 refreshes the committed results.
 
 Times are wall-clock, best of a few repeats, on whatever machine runs this:
-on a small shared machine they are noisy, ratios less so.
+on a small shared machine they are noisy, ratios less so.  The methods a
+ratio compares take turns, one repeat of each in every round (see
+:func:`interleaved_best`), so a stretch in which the machine runs slow falls
+on all of them rather than on whichever happened to run then.
 """
 
 from __future__ import annotations
@@ -99,6 +102,22 @@ def best_time(run: Callable[[], Any], repeats: int) -> float:
         start = time.perf_counter()
         run()
         best = min(best, time.perf_counter() - start)
+    return best
+
+
+def interleaved_best(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Return each run's best wall-clock time over ``repeats`` rounds, the runs taking turns.
+
+    On a shared machine whose speed drifts from minute to minute, timing one
+    method after another can put them in different stretches; taking turns
+    puts every method in every stretch, so the ratios between them are fair.
+    """
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -183,17 +202,30 @@ def bench_network(
     wanted = [list(t for t in targets if t not in case) for case in cases]
     batch_targets = list(targets)
 
-    batch = best_time(lambda: engine.posteriors(cases, batch_targets), repeats) / len(cases)
     state_index = {v: {s: i for i, s in enumerate(states)} for v, states in engine.states.items()}
     likelihoods, _ = _cases.to_likelihoods(cases, state_index, engine.variables)
-    arrays = best_time(
-        lambda: engine.posteriors_from_likelihoods(likelihoods, len(cases), batch_targets),
-        repeats,
-    ) / len(cases)
     singles = cases[: sizes["single"]]
-    single = best_time(
-        lambda: [engine.posteriors([case], batch_targets) for case in singles], repeats
-    ) / len(singles)
+    runs: dict[str, Callable[[], Any]] = {
+        "batch": lambda: engine.posteriors(cases, batch_targets),
+        "arrays": lambda: engine.posteriors_from_likelihoods(
+            likelihoods, len(cases), batch_targets
+        ),
+        "single": lambda: [engine.posteriors([case], batch_targets) for case in singles],
+    }
+    queries: dict[str, tuple[Callable[..., Any], int]] = {}
+    for method, make, count in (
+        ("pgmpy", pgmpy_engine, sizes["pgmpy"]),
+        ("pgmpy_each", lambda n: pgmpy_engine(n, each=True), sizes["pgmpy"]),
+        ("pyagrum", pyagrum_engine, sizes["pyagrum"]),
+    ):
+        query = make(network)
+        if query is not None:
+            queries[method] = (query, count)
+            runs[method] = lambda q=query, s=range(count): [q(cases[i], wanted[i]) for i in s]
+    times = interleaved_best(runs, repeats)
+    batch = times["batch"] / len(cases)
+    arrays = times["arrays"] / len(cases)
+    single = times["single"] / len(singles)
     answers = engine.posteriors(cases, batch_targets)
     row: dict[str, Any] = {
         "network": label,
@@ -209,18 +241,13 @@ def bench_network(
         "bayesleg_batch_peak_bytes": peak_memory(lambda: engine.posteriors(cases, batch_targets)),
     }
 
-    for method, make, count in (
-        ("pgmpy", pgmpy_engine, sizes["pgmpy"]),
-        ("pgmpy_each", lambda n: pgmpy_engine(n, each=True), sizes["pgmpy"]),
-        ("pyagrum", pyagrum_engine, sizes["pyagrum"]),
-    ):
-        query = make(network)
-        if query is None:
+    for method in ("pgmpy", "pgmpy_each", "pyagrum"):
+        if method not in queries:
             row[f"{method}_s"] = None
             continue
+        query, count = queries[method]
         subset = range(count)
-        elapsed = best_time(lambda q=query, s=subset: [q(cases[i], wanted[i]) for i in s], 1)
-        row[f"{method}_s"] = elapsed / count
+        row[f"{method}_s"] = times[method] / count
         row["cases"][method] = count
         worst = 0.0
         for i in subset:
@@ -248,27 +275,30 @@ def bench_diagnose(repeats: int, n: int) -> dict[str, Any] | None:
     observable = [*model.factors, *model.symptoms]
     cases = draw_cases(network, n, seed=11, observable=observable)
     evidence = [{k: v == "present" for k, v in case.items()} for case in cases]
-    for case in evidence[:5]:
-        model.diagnose(case)
-    total = best_time(lambda: [model.diagnose(case) for case in evidence], repeats)
     observed = max(len(case) for case in evidence)
     everything = {k: True for k in observable[:observed]}
-    worst = best_time(lambda: [model.diagnose(everything) for _ in range(50)], repeats) / 50
-    # Each case's own best time, for the spread a caller sees from case to case.
-    each = sorted(best_time(lambda c=case: model.diagnose(c), repeats) for case in evidence)
-    # The same cases ranked by expected disablement (Richens et al.), for comparison,
-    # once first to compile the twin networks it reads.
+    # Warm, the twin networks of expected disablement compiled.
     for case in evidence:
+        model.diagnose(case)
         model.diagnose(case, ranking="expected_disablement")
-    ranked = best_time(
-        lambda: [model.diagnose(case, ranking="expected_disablement") for case in evidence],
+    times = interleaved_best(
+        {
+            "plain": lambda: [model.diagnose(case) for case in evidence],
+            "most": lambda: [model.diagnose(everything) for _ in range(50)],
+            # The same cases ranked by expected disablement (Richens et al.), for comparison.
+            "ranked": lambda: [
+                model.diagnose(case, ranking="expected_disablement") for case in evidence
+            ],
+        },
         repeats,
     )
+    # Each case's own best time, for the spread a caller sees from case to case.
+    each = sorted(best_time(lambda c=case: model.diagnose(c), repeats) for case in evidence)
     return {
         "cases": n,
-        "per_call_s": total / n,
-        "most_observed_per_call_s": worst,
-        "expected_disablement_per_call_s": ranked / n,
+        "per_call_s": times["plain"] / n,
+        "most_observed_per_call_s": times["most"] / 50,
+        "expected_disablement_per_call_s": times["ranked"] / n,
         "case_p95_s": each[min(len(each) - 1, int(0.95 * len(each)))],
         "case_max_s": each[-1],
     }
@@ -306,11 +336,17 @@ def bench_cohort(repeats: int, n: int) -> dict[str, Any]:
         frame = pandas.DataFrame(
             [{k: v == "present" for k, v in case.items()} for case in cases], columns=observable
         )
-        engine_s = best_time(lambda c=cases: model.engine.posteriors(c, conditions), repeats)
-        many_s = best_time(lambda c=cases: model.diagnose_many(c), repeats)
         # A diagnosis of a batch builds its ranked causes when first read: time that too.
-        read_s = best_time(lambda c=cases: [d.ranked for d in model.diagnose_many(c)], repeats)
-        frame_s = best_time(lambda f=frame: model.rank_frame(f), repeats)
+        times = interleaved_best(
+            {
+                "engine": lambda c=cases: model.engine.posteriors(c, conditions),
+                "many": lambda c=cases: model.diagnose_many(c),
+                "read": lambda c=cases: [d.ranked for d in model.diagnose_many(c)],
+                "frame": lambda f=frame: model.rank_frame(f),
+            },
+            repeats,
+        )
+        engine_s, many_s, read_s, frame_s = (times[k] for k in ("engine", "many", "read", "frame"))
         # The three agree exactly, case by case.
         expected = model.engine.posteriors(cases, conditions)
         ranked = model.rank_frame(frame)
