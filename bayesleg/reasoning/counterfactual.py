@@ -357,7 +357,7 @@ def _sufficiency(
 ) -> np.ndarray:
     conditions = model.conditions
     batch = _Batch()
-    plan = []  # (case, finding, row of e - s, {condition or None: row of the soft term})
+    plan = []  # (case, finding, row of e - s, row with soft evidence on the factor parents)
     twinned: list[tuple[int, str]] = []  # (case, finding) read from the twin networks
     base_rows, findings = _findings(structure, cases, batch)
     if not findings:  # nothing observed present: every score is 0
