@@ -298,26 +298,28 @@ class Model:
             with ``case N:`` and the error's ``case`` attribute holds N.
         """
         ranking = check_ranking(ranking)
-        normalised = []
-        position = self._positions
-        for index, case in enumerate(cases):
-            plain = _plain_evidence(case, position)
-            if plain is not None:
-                normalised.append(plain)
-                continue
+        codes, others = _encode_plain(cases, self._positions)
+        for index, case in others:
             try:
-                normalised.append(normalise_evidence(case, self._ids))
+                row = normalise_evidence(case, self._ids)
             except BayeslegError as error:
                 name_case(error, index)
                 raise
-        return self._diagnose_normalised(normalised, ranking)
+            codes[index] = encode_cases([row], self._ids, self._positions)[0]
+        return self._diagnose_normalised(_evidence_of(codes, self._ids), ranking, codes)
 
     def _diagnose_normalised(
-        self, normalised: Sequence[dict[str, str]], ranking: str
+        self,
+        normalised: Sequence[dict[str, str]],
+        ranking: str,
+        codes: np.ndarray | None = None,
     ) -> tuple[Diagnosis, ...]:
+        """Diagnose normalised evidence dicts, ``codes`` their rows if already encoded."""
         if not normalised:
             return ()
-        scored = self._scorer.score(encode_cases(normalised, self._ids, self._positions))
+        if codes is None:
+            codes = encode_cases(normalised, self._ids, self._positions)
+        scored = self._scorer.score(codes)
         posteriors = scored.posteriors
         scores = (
             posteriors
@@ -343,19 +345,20 @@ class Model:
         for index, evidence in enumerate(normalised):
             triage = triages[index]
             # The advice depends only on the first causes and the raised conditions.
-            chosen = tuple(conditions[k] for k in first[index])
-            key = chosen + tuple(
-                reason.id for reason in triage.reasons if reason.kind == "condition"
-            )
+            key = tuple(first[index])
+            if triage.reasons:
+                key += tuple(reason.id for reason in triage.reasons if reason.kind == "condition")
             advice = advised.get(key)
             if advice is None:
+                chosen = tuple(conditions[k] for k in first[index])
                 advice = advised[key] = self._advice(chosen, triage)
             diagnoses.append(
                 _pending_diagnosis(
                     causes,
                     index,
                     triage=triage,
-                    evidence=MappingProxyType(dict(evidence)),
+                    # The dicts are this call's own: nothing else holds them.
+                    evidence=MappingProxyType(evidence),
                     model_id=model_id,
                     model_version=version,
                     ranking=ranking,
@@ -623,21 +626,81 @@ def _plain_evidence(case: Any, position: Mapping[str, int]) -> dict[str, str] | 
         return None
     states = []
     for node, value in case.items():
+        where = position.get(node)
         kind = type(value)
         if kind is str:
             state = _PLAIN_STRINGS.get(value)
         elif kind is bool:
             state = _PLAIN_BOOLS[value]
-        elif value is None:
+        elif value is None and where is not None:
             continue
         else:
             return None
-        where = position.get(node)
         if state is None or where is None:
             return None
         states.append((where, node, state))
     states.sort()
     return {node: state for _, node, state in states}
+
+
+_PLAIN_CODES = {"present": 1, "absent": 0, "yes": 1, "no": 0}
+
+
+def _encode_plain(
+    cases: Iterable[Any], position: Mapping[str, int]
+) -> tuple[np.ndarray, list[tuple[int, Any]]]:
+    """Encode the cases that :func:`_plain_evidence` reads as rows of int8 codes.
+
+    Returns the codes (1 present, 0 absent, -1 unobserved) and, as ``(index,
+    case)``, the cases it does not read, whose rows are left unobserved for
+    the caller to fill after :func:`~bayesleg.knowledge.evidence.normalise_evidence`.
+    """
+    cases = list(cases)
+    width = len(position)
+    places: list[int] = []
+    values: list[int] = []
+    others = []
+    plain_codes = _PLAIN_CODES
+    for index, case in enumerate(cases):
+        if type(case) is not dict:
+            others.append((index, case))
+            continue
+        start = len(places)
+        base = index * width
+        for node, value in case.items():
+            where = position.get(node)
+            kind = type(value)
+            if kind is str:
+                code = plain_codes.get(value)
+            elif kind is bool:
+                code = 1 if value else 0
+            elif value is None and where is not None:
+                continue
+            else:
+                code = None
+            if code is None or where is None:
+                del places[start:], values[start:]
+                others.append((index, case))
+                break
+            places.append(base + where)
+            values.append(code)
+    codes = np.full((len(cases), width), -1, dtype=np.int8)
+    codes.reshape(-1)[places] = values
+    return codes, others
+
+
+def _evidence_of(codes: np.ndarray, node_ids: Sequence[str]) -> list[dict[str, str]]:
+    """Each row's normalised evidence dict (nodes in model order), from its codes."""
+    rows, columns = np.nonzero(codes >= 0)
+    names = np.asarray(node_ids, dtype=object)[columns].tolist()
+    states = np.asarray(STATES, dtype=object)[codes[rows, columns]].tolist()
+    ends = np.cumsum(np.bincount(rows, minlength=len(codes))).tolist()
+    start = 0
+    evidence = []
+    for end in ends:
+        evidence.append(dict(zip(names[start:end], states[start:end], strict=True)))
+        start = end
+    return evidence
 
 
 def _warn_of_conditions(columns: Iterable[Any], conditions: Sequence[str]) -> None:

@@ -261,11 +261,17 @@ def test_diagnose_many_reads_evidence_as_diagnose_does(shipped, case):
         ({"fasted": 1}, InvalidStateError, "case 1: invalid value 1 for 'fasted'"),
         ({"fastd": True}, bayesleg.errors.UnknownNodeError, "case 1: "),
         ([("fasted", True)], bayesleg.errors.InvalidEvidenceError, "case 1: "),
+        ({"fastd": None}, bayesleg.errors.UnknownNodeError, "case 1: unknown node 'fastd'"),
     ],
 )
 def test_diagnose_many_names_the_bad_case(shipped, case, error, message):
     with pytest.raises(error, match=f"^{message}"):
         shipped.diagnose_many([{"fasted": True}, case])
+
+
+def test_an_unknown_node_is_refused_even_when_unobserved(shipped):
+    with pytest.raises(bayesleg.errors.UnknownNodeError, match=r"^unknown node 'fastd'"):
+        shipped.diagnose({"fasted": True, "fastd": None})
 
 
 def test_a_batch_diagnosis_is_the_one_the_constructor_gives(shipped):
@@ -350,3 +356,32 @@ def test_yes_rows_taken_from_the_ancestors_match_brute_force():
         for k, condition in enumerate(scorer._judged):
             assert present[row, k] == pytest.approx(expected[condition][1], abs=1e-12)
             assert absent[row, k] == pytest.approx(expected[condition][0], abs=1e-12)
+
+
+def test_priors_read_from_tables_match_brute_force():
+    """Each condition's prior, read from its table over the factors it descends from.
+
+    Every answer (unobserved, absent, present) to every factor of a fixture
+    with a chain of conditions, against enumeration.
+    """
+    import itertools
+
+    model = bayesleg.load(Path(__file__).parent / "fixtures" / "ancestry.toml")
+    scorer = model._scorer
+    factors = list(model.factors)
+    answers = list(itertools.product((-1, 0, 1), repeat=len(factors)))
+    codes = np.full((len(answers), len(scorer.node_ids)), -1, dtype=np.int8)
+    columns = [scorer.node_ids.index(f) for f in factors]
+    codes[:, columns] = answers
+    priors = scorer._priors(codes)
+    assert scorer._prior_tables and scorer._tabled.size == len(scorer.conditions)
+    network = model.discrete_network
+    for row, answer in enumerate(answers):
+        evidence = {
+            f: ("present" if a == 1 else "absent")
+            for f, a in zip(factors, answer, strict=True)
+            if a >= 0
+        }
+        expected = brute_posteriors(network, evidence)
+        for k, condition in enumerate(scorer.conditions):
+            assert priors[row, k] == pytest.approx(expected[condition][1], abs=1e-12)

@@ -12,7 +12,10 @@ model's engine, whatever its size (one for the posteriors, one or two for the
 0. *Priors*, P(condition | factor evidence), when asked for (``rank_frame``
    does without), by an engine compiled from the factors and conditions
    alone: the symptoms are barren when only factors are observed, so they
-   change nothing but the work (and the last bits, about 1e-16).  A batch of
+   change nothing but the work (and the last bits, about 1e-16).  When the
+   factors are the network's roots, a condition's prior depends only on the
+   factors it descends from, so it is read from a table over their answers
+   (built by that engine on first use: 3**k rows for k such factors).  A batch of
    fewer than 64 rows (a case alone) takes the priors, posteriors and
    "yes" rows in one pass of the model's engine instead, whose fixed cost per
    call is the larger part of its time.
@@ -140,6 +143,10 @@ class CohortScorer:
             self._beyond = _beyond_ancestors(network, self.node_ids, self._judged)
             kept = set(self._prior_engine.variables)
             self._outside_prior = np.array([node not in kept for node in self.node_ids], dtype=bool)
+        # For the priors: per set of factor columns, the conditions whose
+        # priors depend on those factors alone, and (once built) their table.
+        self._prior_keys = None if network is None else _prior_keys(network, spec, self.node_ids)
+        self._prior_tables: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     def score(
         self, codes: np.ndarray, *, priors: bool = True, reasons: bool = True
@@ -207,12 +214,7 @@ class CohortScorer:
             if asked.size and self._judged:
                 judged = rules.judged
                 unlikely[:, judged], likely[:, judged] = self._yes_marginals(yes)
-            if priors:
-                prior_values = self._distinct_marginals(
-                    self._prior_engine, factor_codes, conditions
-                )[_PRESENT]
-            else:
-                prior_values = np.empty((n, 0))
+            prior_values = self._priors(factor_codes) if priors else np.empty((n, 0))
         scores = posteriors.copy()
         if asked.size:
             scores[asked] = self._triage_scores(
@@ -227,6 +229,57 @@ class CohortScorer:
             present, scores, flags, fired=fired, symptom=symptom, thresholds=thresholds
         )
         return CohortScores(prior_values, posteriors, triage)
+
+    def _priors(self, factor_codes: np.ndarray) -> np.ndarray:
+        """Return P(c | factor evidence) per row and condition.
+
+        The factors are the network's roots, so a condition's prior depends
+        only on the factors it descends from (d-separation: no descendant is
+        observed); with few of those, it is read from a table over their
+        answers (unobserved, absent, present), built once by the priors'
+        engine.  The other conditions take that engine directly.
+        """
+        conditions = self.conditions
+        if self._prior_keys is None:
+            return self._distinct_marginals(self._prior_engine, factor_codes, conditions)[_PRESENT]
+        if self._prior_tables is None:
+            self._prior_tables = self._build_prior_tables(self._prior_keys)
+        out = np.empty((len(factor_codes), len(conditions)))
+        for columns, members, table in self._prior_tables:
+            if columns.size:
+                index = (factor_codes[:, columns].astype(np.intp) + 1) @ 3 ** np.arange(
+                    columns.size, dtype=np.intp
+                )
+                out[:, members] = table[index]
+            else:
+                out[:, members] = table[0]
+        rest = np.flatnonzero(~np.isin(np.arange(len(conditions)), self._tabled))
+        if rest.size:
+            out[:, rest] = self._distinct_marginals(
+                self._prior_engine, factor_codes, [conditions[k] for k in rest.tolist()]
+            )[_PRESENT]
+        return out
+
+    def _build_prior_tables(
+        self, keys: list[tuple[np.ndarray, np.ndarray]]
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        tables = []
+        for columns, members in keys:
+            width = columns.size
+            # Row r's answer to factor j is digit j of r in base 3, less one.
+            digits = (np.arange(3**width)[:, None] // 3 ** np.arange(width)[None, :]) % 3
+            rows = np.full((3**width, len(self.node_ids)), -1, dtype=np.int8)
+            rows[:, columns] = digits - 1
+            try:
+                table = self._distinct_marginals(
+                    self._prior_engine, rows, [self.conditions[k] for k in members.tolist()]
+                )[_PRESENT]
+            except ImpossibleEvidenceError:
+                # Some answers are impossible: those conditions take the engine.
+                continue
+            tables.append((columns, members, table))
+        self._tabled = np.concatenate([m for _, m, _ in tables]) if tables else np.empty(0, int)
+        return tables
 
     def _yes_marginals(self, yes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return P(not c | Y) and P(c | Y) per "yes" row and judged condition ``c``.
@@ -452,6 +505,37 @@ def _target_groups(engine: Engine, targets: Sequence[str], full: np.ndarray) -> 
         costs[i] = merged
         del groups[j], costs[j]
     return groups
+
+
+# A condition descending from more factors than this takes the priors' engine.
+_TABLED_FACTORS = 7
+
+
+def _prior_keys(
+    network: DiscreteNetwork, spec: ModelSpec, node_ids: Sequence[str]
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Group the conditions by the factor columns they descend from, for the priors' tables.
+
+    See :meth:`CohortScorer._priors`.  None unless every factor is a root of
+    the network (then the factors a condition does not descend from cannot
+    move its prior).  Conditions with more than ``_TABLED_FACTORS`` such
+    factors are left out.
+    """
+    factors = [node.id for node in spec.nodes if node.kind == "factor"]
+    if any(network.parents[f] for f in factors):
+        return None
+    position = {node: i for i, node in enumerate(node_ids)}
+    conditions = [node.id for node in spec.nodes if node.kind == "condition"]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for k, condition in enumerate(conditions):
+        ancestors = network.ancestors([condition])
+        columns = tuple(sorted(position[f] for f in factors if f in ancestors))
+        if len(columns) <= _TABLED_FACTORS:
+            groups.setdefault(columns, []).append(k)
+    return [
+        (np.array(columns, dtype=np.intp), np.array(members, dtype=np.intp))
+        for columns, members in groups.items()
+    ]
 
 
 def _prior_engine(network: DiscreteNetwork, spec: ModelSpec) -> Engine:
