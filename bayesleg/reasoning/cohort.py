@@ -147,6 +147,7 @@ class CohortScorer:
         # priors depend on those factors alone, and (once built) their table.
         self._prior_keys = None if network is None else _prior_keys(network, spec, self.node_ids)
         self._prior_tables: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+        self._tabled = np.empty(0, dtype=np.intp)  # the conditions the tables hold
 
     def score(
         self, codes: np.ndarray, *, priors: bool = True, reasons: bool = True
@@ -278,7 +279,8 @@ class CohortScorer:
                 # Some answers are impossible: those conditions take the engine.
                 continue
             tables.append((columns, members, table))
-        self._tabled = np.concatenate([m for _, m, _ in tables]) if tables else np.empty(0, int)
+        if tables:
+            self._tabled = np.concatenate([members for _, members, _ in tables])
         return tables
 
     def _yes_marginals(self, yes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
