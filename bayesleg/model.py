@@ -643,7 +643,8 @@ def _plain_evidence(case: Any, position: Mapping[str, int]) -> dict[str, str] | 
     return {node: state for _, node, state in states}
 
 
-_PLAIN_CODES = {"present": 1, "absent": 0, "yes": 1, "no": 0}
+# The same values as codes (1 present, 0 absent).
+_PLAIN_CODES = {value: STATES.index(state) for value, state in _PLAIN_STRINGS.items()}
 
 
 def _encode_plain(

@@ -374,7 +374,7 @@ def test_priors_read_from_tables_match_brute_force():
     columns = [scorer.node_ids.index(f) for f in factors]
     codes[:, columns] = answers
     priors = scorer._priors(codes)
-    assert scorer._prior_tables and scorer._tabled.size == len(scorer.conditions)
+    assert scorer._prior_tables and scorer._untabled.size == 0
     network = model.discrete_network
     for row, answer in enumerate(answers):
         evidence = {

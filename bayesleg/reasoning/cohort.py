@@ -147,7 +147,7 @@ class CohortScorer:
         # priors depend on those factors alone, and (once built) their table.
         self._prior_keys = None if network is None else _prior_keys(network, spec, self.node_ids)
         self._prior_tables: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
-        self._tabled = np.empty(0, dtype=np.intp)  # the conditions the tables hold
+        self._untabled = np.arange(len(self.conditions))  # the conditions no table holds
 
     def score(
         self, codes: np.ndarray, *, priors: bool = True, reasons: bool = True
@@ -254,7 +254,7 @@ class CohortScorer:
                 out[:, members] = table[index]
             else:
                 out[:, members] = table[0]
-        rest = np.flatnonzero(~np.isin(np.arange(len(conditions)), self._tabled))
+        rest = self._untabled
         if rest.size:
             out[:, rest] = self._distinct_marginals(
                 self._prior_engine, factor_codes, [conditions[k] for k in rest.tolist()]
@@ -279,8 +279,8 @@ class CohortScorer:
                 # Some answers are impossible: those conditions take the engine.
                 continue
             tables.append((columns, members, table))
-        if tables:
-            self._tabled = np.concatenate([members for _, members, _ in tables])
+        tabled = [k for _, members, _ in tables for k in members.tolist()]
+        self._untabled = np.setdiff1d(np.arange(len(self.conditions)), tabled)
         return tables
 
     def _yes_marginals(self, yes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
