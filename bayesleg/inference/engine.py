@@ -57,7 +57,8 @@ recomputed from the conditional tables in extended precision; one whose
 evidence has probability zero -- found by propagating the tables' zero
 patterns -- raises :class:`~bayesleg.errors.ImpossibleEvidenceError`.  Large
 batches are cut into chunks whose working memory stays within the engine's
-memory limit.
+memory limit; on glibc, the first batch keeps the heap from being handed back
+to the system between chunks (see :mod:`bayesleg.inference._heap`).
 
 The engine never mutates its tables after compile, so one engine may serve
 many threads at once.
@@ -79,7 +80,7 @@ from bayesleg.errors import (
     UnknownNodeError,
     UnsupportedSourceError,
 )
-from bayesleg.inference import _cases, _propagate, _propagate_last
+from bayesleg.inference import _cases, _heap, _propagate, _propagate_last
 from bayesleg.inference._jtree import CliqueTooLargeError, CliqueTree, build_clique_tree
 from bayesleg.inference._noisy_or_chains import chain_noisy_ors
 from bayesleg.inference.network import DEFAULT_MEMORY_LIMIT, DiscreteNetwork, check_table_sizes
@@ -563,6 +564,8 @@ class Engine:
         names = list(likelihoods)
         # The batch size alone picks the kernel, whatever the chunks.
         last = n_cases >= _propagate_last.BATCH_LAST
+        if last:
+            _heap.keep_heap()
         block, log_scale = _cases.stack_likelihoods(
             list(likelihoods.values()),
             [self._cards[v] for v in observed],
