@@ -934,7 +934,7 @@ def _run_faults(environment: dict[str, str]) -> tuple[bool, int]:
 
 @pytest.mark.skipif(not _glibc(), reason="the heap settings apply to glibc only")
 def test_a_batch_keeps_the_heap_between_chunks():
-    # 5,000 cases are 51 chunks of the shipped model; a heap handed back after
+    # 5,000 cases are 26 chunks of the shipped model; a heap handed back after
     # each chunk faults in its tables again: about 110,000 pages a pass with
     # BAYESLEG_HEAP=system, against none or a few when the heap is kept.
     kept, faults = _run_faults({})

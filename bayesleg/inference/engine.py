@@ -96,7 +96,7 @@ _CHAIN_GAIN = 0.5
 # Working memory of one chunk of a batch, in bytes, chosen for cache reuse: the
 # batch-first kernel's calls are per case, the batch-last kernel's per chunk.
 _CHUNK_BYTES = 1 << 22
-_CHUNK_BYTES_LAST = 1 << 24
+_CHUNK_BYTES_LAST = 1 << 25
 _BYTES = 8
 # Every clique's table is held this many times at least (see Engine._check_memory),
 # so no clique may have more than memory_limit / (_COPIES * _BYTES) entries.
