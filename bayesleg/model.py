@@ -29,7 +29,13 @@ from bayesleg.knowledge.modelfile import STATES, ModelSpec, NodeSpec, read_model
 from bayesleg.knowledge.noisyor import discrete_network
 from bayesleg.reasoning.cohort import CohortScorer, encode_cases
 from bayesleg.reasoning.counterfactual import check_ranking, counterfactual_scores
-from bayesleg.reasoning.diagnosis import CauseAdvice, Diagnosis, _Causes, _pending_diagnosis
+from bayesleg.reasoning.diagnosis import (
+    CauseAdvice,
+    Diagnosis,
+    _Causes,
+    _Evidence,
+    _pending_diagnosis,
+)
 from bayesleg.reasoning.triage import Triage
 from bayesleg.research.uncertainty import check_uncertainty, with_uncertainty
 
@@ -306,26 +312,34 @@ class Model:
                 name_case(error, index)
                 raise
             codes[index] = encode_cases([row], self._ids, self._positions)[0]
-        return self._diagnose_normalised(_evidence_of(codes, self._ids), ranking, codes)
+        # Each diagnosis builds its evidence dict when first read.
+        return self._diagnose_normalised(None, ranking, codes)
 
     def _diagnose_normalised(
         self,
-        normalised: Sequence[dict[str, str]],
+        normalised: Sequence[dict[str, str]] | None,
         ranking: str,
         codes: np.ndarray | None = None,
     ) -> tuple[Diagnosis, ...]:
-        """Diagnose normalised evidence dicts, ``codes`` their rows if already encoded."""
-        if not normalised:
-            return ()
+        """Diagnose normalised evidence dicts, ``codes`` their rows if already encoded.
+
+        With ``normalised`` None, each diagnosis builds its evidence from
+        ``codes`` when first read (``codes`` are then this call's own, kept
+        unchanged); a counterfactual ranking builds them all first.
+        """
         if codes is None:
+            assert normalised is not None
             codes = encode_cases(normalised, self._ids, self._positions)
+        if not len(codes):
+            return ()
         scored = self._scorer.score(codes)
         posteriors = scored.posteriors
-        scores = (
-            posteriors
-            if ranking == "posterior"
-            else np.asarray(counterfactual_scores(self, normalised, ranking), dtype=np.float64)
-        )
+        if ranking == "posterior":
+            scores = posteriors
+        else:
+            if normalised is None:
+                normalised = _evidence_of(codes, self._ids)
+            scores = np.asarray(counterfactual_scores(self, normalised, ranking), dtype=np.float64)
         order = _rank_order(scores, posteriors, self._id_ranks)
         conditions = self._conditions
         causes = _Causes(
@@ -341,8 +355,9 @@ class Model:
         model_id, version = self.id, self.version
         triages = scored.triage.triages()
         advised: dict[tuple[str, ...], tuple[CauseAdvice, ...]] = {}
+        lazy = _Evidence(codes, self._ids) if normalised is None else None
         diagnoses = []
-        for index, evidence in enumerate(normalised):
+        for index in range(len(codes)):
             triage = triages[index]
             # The advice depends only on the first causes and the raised conditions.
             key = tuple(first[index])
@@ -352,19 +367,30 @@ class Model:
             if advice is None:
                 chosen = tuple(conditions[k] for k in first[index])
                 advice = advised[key] = self._advice(chosen, triage)
-            diagnoses.append(
-                _pending_diagnosis(
+            if lazy is not None:
+                diagnosis = _pending_diagnosis(
                     causes,
                     index,
+                    lazy,
                     triage=triage,
-                    # The dicts are this call's own: nothing else holds them.
-                    evidence=MappingProxyType(evidence),
                     model_id=model_id,
                     model_version=version,
                     ranking=ranking,
                     advice=advice,
                 )
-            )
+            else:
+                diagnosis = _pending_diagnosis(
+                    causes,
+                    index,
+                    triage=triage,
+                    # The dicts are this call's own: nothing else holds them.
+                    evidence=MappingProxyType(normalised[index]),  # type: ignore[index]
+                    model_id=model_id,
+                    model_version=version,
+                    ranking=ranking,
+                    advice=advice,
+                )
+            diagnoses.append(diagnosis)
         return tuple(diagnoses)
 
     def explain(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bayesleg.knowledge.modelfile import Source
+from bayesleg.knowledge.modelfile import STATES, Source
 from bayesleg.reasoning.triage import Triage
 
 __all__ = ["CauseAdvice", "CauseUncertainty", "Diagnosis", "RankedCause", "likelihood_ratio"]
@@ -120,7 +120,7 @@ class _Causes:
         self.scores = scores
         self.order = order
 
-    def ranked(self, index: int) -> tuple[RankedCause, ...]:
+    def build(self, index: int) -> tuple[RankedCause, ...]:
         """Case ``index``'s causes: equal to (and pickled and shown as) those the
         constructor gives, built without its per-field checks of the frozen
         dataclass."""
@@ -145,17 +145,52 @@ class _Causes:
         return tuple(causes)
 
 
-def _pending_diagnosis(causes: _Causes, index: int, **fields: Any) -> Diagnosis:
-    """A :class:`Diagnosis` of ``fields`` whose ``ranked`` is built from ``causes`` when read.
+class _Evidence:
+    """A batch's evidence as int8 codes, from which each diagnosis builds its ``evidence``.
+
+    ``codes`` is ``(cases, nodes)``: 1 present, 0 absent, -1 unobserved.
+    """
+
+    __slots__ = ("codes", "node_ids")
+
+    def __init__(self, codes: np.ndarray, node_ids: Sequence[str]) -> None:
+        self.codes = codes
+        self.node_ids = node_ids
+
+    def build(self, index: int) -> Mapping[str, str]:
+        """Case ``index``'s normalised evidence, read-only, nodes in model order."""
+        node_ids = self.node_ids
+        return MappingProxyType(
+            {
+                node_ids[j]: STATES[code]
+                for j, code in enumerate(self.codes[index].tolist())
+                if code >= 0
+            }
+        )
+
+
+# The fields a diagnosis of a batch may build when first read, and the state
+# key holding what builds each: ``(batch, index)``, where ``batch.build(index)``
+# gives the field.
+_PENDING = {"ranked": "_pending", "evidence": "_pending_evidence"}
+
+
+def _pending_diagnosis(
+    causes: _Causes, index: int, codes: _Evidence | None = None, **fields: Any
+) -> Diagnosis:
+    """A :class:`Diagnosis` of ``fields`` whose ``ranked`` is built from ``causes`` when read,
+    and its ``evidence`` from ``codes`` when given (else ``fields`` hold it).
 
     Equal to, and pickled, copied and shown as, the diagnosis the constructor
-    gives with the causes built: only the time they are built differs.
+    gives with those fields built: only the time they are built differs.
     """
     diagnosis = object.__new__(Diagnosis)
     state = diagnosis.__dict__
     state.update(fields)
     state.setdefault("uncertainty", None)
     state["_pending"] = (causes, index)
+    if codes is not None:
+        state["_pending_evidence"] = (codes, index)
     return diagnosis
 
 
@@ -211,25 +246,30 @@ class Diagnosis:
         return self.ranked[0]
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when ``ranked`` is not built yet (see _pending_diagnosis):
-        # build it once and keep it, as if the constructor had been given it.
-        state = self.__dict__
-        pending = state.get("_pending") if name == "ranked" else None
-        if pending is not None:
-            # Two threads may both build it: equal causes, the last one kept.
-            causes, index = pending
-            ranked = causes.ranked(index)
-            state["ranked"] = ranked
-            state.pop("_pending", None)
-            return ranked
-        if name == "ranked" and "ranked" in state:  # built by another thread meanwhile
-            return state["ranked"]
+        # Only reached when ``ranked`` or ``evidence`` is not built yet (see
+        # _pending_diagnosis): build it once and keep it, as if the
+        # constructor had been given it.
+        key = _PENDING.get(name)
+        if key is not None:
+            state = self.__dict__
+            pending = state.get(key)
+            if pending is not None:
+                # Two threads may both build it: equal values, the last one kept.
+                batch, index = pending
+                value = batch.build(index)
+                state[name] = value
+                state.pop(key, None)
+                return value
+            if name in state:  # built by another thread meanwhile
+                return state[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __getstate__(self) -> dict[str, Any]:
-        self.ranked  # noqa: B018 -- built, so that the state holds the causes
+        for name in _PENDING:  # built, so that the state holds them
+            getattr(self, name)
         state = dict(self.__dict__)
-        state.pop("_pending", None)
+        for key in _PENDING.values():
+            state.pop(key, None)
         # A read-only mapping cannot be pickled: a plain dict in the state,
         # read-only again when loaded (__setstate__).
         proxies = tuple(k for k, v in state.items() if isinstance(v, MappingProxyType))
