@@ -21,9 +21,7 @@ depends on it, never an answer.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import platform
 import threading
 
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_heap"]
@@ -57,6 +55,9 @@ def keep_heap() -> bool:
 
 
 def _apply() -> bool:
+    import ctypes  # here, not at import: only a batch needs them
+    import platform
+
     if os.environ.get("BAYESLEG_HEAP", "").strip().lower() == "system":
         return False
     if any(name in os.environ for name in _ENVIRONMENT):
