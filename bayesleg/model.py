@@ -32,9 +32,8 @@ from bayesleg.reasoning.counterfactual import check_ranking, counterfactual_scor
 from bayesleg.reasoning.diagnosis import (
     CauseAdvice,
     Diagnosis,
-    _Causes,
-    _Evidence,
-    _pending_diagnosis,
+    _Batch,
+    _pending_state,
 )
 from bayesleg.reasoning.triage import Triage
 from bayesleg.research.uncertainty import check_uncertainty, with_uncertainty
@@ -342,7 +341,7 @@ class Model:
             scores = np.asarray(counterfactual_scores(self, normalised, ranking), dtype=np.float64)
         order = _rank_order(scores, posteriors, self._id_ranks)
         conditions = self._conditions
-        causes = _Causes(
+        batch = _Batch(
             conditions,
             self._labels,
             posteriors,
@@ -350,46 +349,39 @@ class Model:
             _likelihood_ratios(posteriors, scored.priors),
             scores,
             order,
+            codes if normalised is None else None,
+            self._ids,
         )
-        first = order[:, :_ADVISED].tolist()
-        model_id, version = self.id, self.version
+        first = order[:, :_ADVISED]
+        # The advice depends only on the first causes (as one number) and the
+        # raised conditions.
+        keys = (first.astype(np.int64) @ len(conditions) ** np.arange(first.shape[1])).tolist()
+        firsts = first.tolist()
         triages = scored.triage.triages()
-        advised: dict[tuple[str, ...], tuple[CauseAdvice, ...]] = {}
-        lazy = _Evidence(codes, self._ids) if normalised is None else None
+        advised: dict[Any, tuple[CauseAdvice, ...]] = {}
+        shared = _pending_state(
+            batch, model_id=self.id, model_version=self.version, ranking=ranking
+        )
+        new = object.__new__
         diagnoses = []
-        for index in range(len(codes)):
-            triage = triages[index]
-            # The advice depends only on the first causes and the raised conditions.
-            key = tuple(first[index])
+        for index, triage in enumerate(triages):
+            key: Any = keys[index]
             if triage.reasons:
-                key += tuple(reason.id for reason in triage.reasons if reason.kind == "condition")
+                key = (key, *(r.id for r in triage.reasons if r.kind == "condition"))
             advice = advised.get(key)
             if advice is None:
-                chosen = tuple(conditions[k] for k in first[index])
+                chosen = tuple(conditions[k] for k in firsts[index])
                 advice = advised[key] = self._advice(chosen, triage)
-            if lazy is not None:
-                diagnosis = _pending_diagnosis(
-                    causes,
-                    index,
-                    lazy,
-                    triage=triage,
-                    model_id=model_id,
-                    model_version=version,
-                    ranking=ranking,
-                    advice=advice,
-                )
-            else:
-                diagnosis = _pending_diagnosis(
-                    causes,
-                    index,
-                    triage=triage,
-                    # The dicts are this call's own: nothing else holds them.
-                    evidence=MappingProxyType(normalised[index]),  # type: ignore[index]
-                    model_id=model_id,
-                    model_version=version,
-                    ranking=ranking,
-                    advice=advice,
-                )
+            # A diagnosis of the batch, as _pending_state describes it.
+            diagnosis = new(Diagnosis)
+            state = diagnosis.__dict__
+            state.update(shared)
+            state["triage"] = triage
+            state["advice"] = advice
+            state["_index"] = index
+            if normalised is not None:
+                # The dicts are this call's own: nothing else holds them.
+                state["evidence"] = MappingProxyType(normalised[index])
             diagnoses.append(diagnosis)
         return tuple(diagnoses)
 

@@ -93,14 +93,27 @@ class RankedCause:
         return body
 
 
-class _Causes:
-    """A batch's numbers, from which each diagnosis builds its causes on first access.
+class _Batch:
+    """A batch's numbers, from which each of its diagnoses builds ``ranked`` (and
+    ``evidence``, when the batch holds its codes) on first access.
 
     ``posteriors``, ``priors``, ``ratios`` and ``scores`` are ``(cases,
-    conditions)`` arrays, ``order`` each case's ranking of the conditions.
+    conditions)`` arrays, ``order`` each case's ranking of the conditions;
+    ``codes``, if given, the ``(cases, nodes)`` evidence (1 present, 0 absent,
+    -1 unobserved) over ``node_ids``.
     """
 
-    __slots__ = ("ids", "labels", "order", "posteriors", "priors", "ratios", "scores")
+    __slots__ = (
+        "codes",
+        "ids",
+        "labels",
+        "node_ids",
+        "order",
+        "posteriors",
+        "priors",
+        "ratios",
+        "scores",
+    )
 
     def __init__(
         self,
@@ -111,6 +124,8 @@ class _Causes:
         ratios: np.ndarray,
         scores: np.ndarray,
         order: np.ndarray,
+        codes: np.ndarray | None = None,
+        node_ids: Sequence[str] = (),
     ) -> None:
         self.ids = ids
         self.labels = labels
@@ -119,8 +134,14 @@ class _Causes:
         self.ratios = ratios
         self.scores = scores
         self.order = order
+        self.codes = codes
+        self.node_ids = node_ids
 
-    def build(self, index: int) -> tuple[RankedCause, ...]:
+    def build(self, name: str, index: int) -> Any:
+        """Case ``index``'s field ``name``, ``"ranked"`` or ``"evidence"``."""
+        return self.ranked(index) if name == "ranked" else self.evidence(index)
+
+    def ranked(self, index: int) -> tuple[RankedCause, ...]:
         """Case ``index``'s causes: equal to (and pickled and shown as) those the
         constructor gives, built without its per-field checks of the frozen
         dataclass."""
@@ -144,21 +165,9 @@ class _Causes:
             causes.append(cause)
         return tuple(causes)
 
-
-class _Evidence:
-    """A batch's evidence as int8 codes, from which each diagnosis builds its ``evidence``.
-
-    ``codes`` is ``(cases, nodes)``: 1 present, 0 absent, -1 unobserved.
-    """
-
-    __slots__ = ("codes", "node_ids")
-
-    def __init__(self, codes: np.ndarray, node_ids: Sequence[str]) -> None:
-        self.codes = codes
-        self.node_ids = node_ids
-
-    def build(self, index: int) -> Mapping[str, str]:
+    def evidence(self, index: int) -> Mapping[str, str]:
         """Case ``index``'s normalised evidence, read-only, nodes in model order."""
+        assert self.codes is not None
         node_ids = self.node_ids
         return MappingProxyType(
             {
@@ -169,29 +178,24 @@ class _Evidence:
         )
 
 
-# The fields a diagnosis of a batch may build when first read, and the state
-# key holding what builds each: ``(batch, index)``, where ``batch.build(index)``
-# gives the field.
-_PENDING = {"ranked": "_pending", "evidence": "_pending_evidence"}
+# The fields a diagnosis of a batch may build when first read.
+_PENDING = ("ranked", "evidence")
 
 
-def _pending_diagnosis(
-    causes: _Causes, index: int, codes: _Evidence | None = None, **fields: Any
-) -> Diagnosis:
-    """A :class:`Diagnosis` of ``fields`` whose ``ranked`` is built from ``causes`` when read,
-    and its ``evidence`` from ``codes`` when given (else ``fields`` hold it).
+def _pending_state(batch: _Batch, **fields: Any) -> dict[str, Any]:
+    """The state that a batch's diagnoses share: ``fields``, and what builds the rest.
 
-    Equal to, and pickled, copied and shown as, the diagnosis the constructor
-    gives with those fields built: only the time they are built differs.
+    A diagnosis of the batch is ``object.__new__(Diagnosis)`` whose
+    ``__dict__`` is this state with its own ``triage`` and ``advice``, its
+    ``evidence`` unless the batch holds its codes, and ``_index``, its case's
+    index in ``batch``.  It is equal to, and pickled, copied and shown as, the
+    diagnosis the constructor gives with ``ranked`` and ``evidence`` built:
+    only the time they are built differs.
     """
-    diagnosis = object.__new__(Diagnosis)
-    state = diagnosis.__dict__
-    state.update(fields)
+    state = dict(fields)
     state.setdefault("uncertainty", None)
-    state["_pending"] = (causes, index)
-    if codes is not None:
-        state["_pending_evidence"] = (codes, index)
-    return diagnosis
+    state["_batch"] = batch
+    return state
 
 
 @dataclass(frozen=True)
@@ -247,20 +251,18 @@ class Diagnosis:
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when ``ranked`` or ``evidence`` is not built yet (see
-        # _pending_diagnosis): build it once and keep it, as if the
+        # _pending_state): build it once and keep it, as if the
         # constructor had been given it.
-        key = _PENDING.get(name)
-        if key is not None:
+        if name in _PENDING:
             state = self.__dict__
-            pending = state.get(key)
-            if pending is not None:
-                # Two threads may both build it: equal values, the last one kept.
-                batch, index = pending
-                value = batch.build(index)
-                state[name] = value
-                state.pop(key, None)
-                return value
-            if name in state:  # built by another thread meanwhile
+            batch, index = state.get("_batch"), state.get("_index")
+            if batch is not None and index is not None and name not in state:
+                # Two threads may both build it: equal values, the first one kept.
+                state.setdefault(name, batch.build(name, index))
+                if all(field in state for field in _PENDING):
+                    state.pop("_batch", None)
+                    state.pop("_index", None)
+            if name in state:
                 return state[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -268,8 +270,8 @@ class Diagnosis:
         for name in _PENDING:  # built, so that the state holds them
             getattr(self, name)
         state = dict(self.__dict__)
-        for key in _PENDING.values():
-            state.pop(key, None)
+        state.pop("_batch", None)
+        state.pop("_index", None)
         # A read-only mapping cannot be pickled: a plain dict in the state,
         # read-only again when loaded (__setstate__).
         proxies = tuple(k for k, v in state.items() if isinstance(v, MappingProxyType))
