@@ -8,6 +8,7 @@ and on random cases.
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -320,12 +321,25 @@ def test_threads_reading_a_batch_diagnosis_see_the_same_causes(shipped):
     from concurrent.futures import ThreadPoolExecutor
 
     cases = _random_cases(shipped, 30, seed=14)
-    expected = [[c.id for c in d.ranked] for d in shipped.diagnose_many(cases)]
+    expected = [
+        ([c.id for c in d.ranked], normalise_evidence(case, shipped._ids))
+        for d, case in zip(shipped.diagnose_many(cases), cases, strict=True)
+    ]
+
+    def read(item: tuple[int, Any]) -> tuple[list[str], dict[str, str]]:
+        k, diagnosis = item  # half the threads read the evidence first
+        if k % 2:
+            evidence = dict(diagnosis.evidence)
+            return [c.id for c in diagnosis.ranked], evidence
+        return [c.id for c in diagnosis.ranked], dict(diagnosis.evidence)
+
     for _ in range(5):
         batch = shipped.diagnose_many(cases)
         with ThreadPoolExecutor(4) as pool:
-            seen = list(pool.map(lambda d: [c.id for c in d.ranked], batch * 4))
+            seen = list(pool.map(read, enumerate(batch * 4)))
         assert seen == expected * 4
+        # Both built: nothing of the batch is left in a diagnosis's state.
+        assert not any({"_batch", "_index"} & vars(d).keys() for d in batch)
 
 
 def test_yes_rows_taken_from_the_ancestors_match_brute_force():
