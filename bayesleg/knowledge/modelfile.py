@@ -79,6 +79,7 @@ CUES: Mapping[str, str | None] = {
     "sometimes": "improbable",
     "advice": "improbable",
     "rule_out": "improbable",
+    "framing": "improbable",
     # How well a practice prevents a condition: preventers.
     "prevents": "expected",
     "prevents_hedged": "fifty-fifty",
