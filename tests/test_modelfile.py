@@ -179,6 +179,7 @@ BROKEN = [
         "unknown level",
     ),
     ("bad id", 'id = "t"', 'id = "T 2"', "symptom[1]", "id", "lower_snake_case"),
+    ("id ending in a newline", 'id = "t"', 'id = "t\\n"', "symptom[1]", "id", "lower_snake_case"),
     (
         "missing threshold",
         "condition_threshold = {",
@@ -315,6 +316,11 @@ def test_the_quotes_are_checked_against_their_texts_when_the_sources_are_at_hand
             "prevented_by.f.term",
             "expected one of the node's parents ['f'], got 'g'",
         ),
+        (
+            C_PARENTS + '\n[condition.prevented_by]\nf = { term = ["f"], ' + C_PARENTS[6:],
+            "prevented_by.f.term",
+            "expected one of the node's parents ['f'], got ['f']",
+        ),
     ],
     ids=[
         "unknown cue",
@@ -325,6 +331,7 @@ def test_the_quotes_are_checked_against_their_texts_when_the_sources_are_at_hand
         "not a factor",
         "when",
         "term",
+        "term as an array",
     ],
 )
 def test_cues_joint_causes_and_preventers_are_checked(tmp_path, new, field, words):

@@ -108,8 +108,9 @@ _PARENT_KINDS = {
     "condition": ("factor", "condition"),
     "symptom": ("factor", "condition"),
 }
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# \Z, not $: $ also matches before a final newline, which no id may end in.
+_ID = re.compile(r"^[a-z][a-z0-9_]*\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 _UPDATE_FIELDS = {
     "date",
     "method",
@@ -479,7 +480,7 @@ class _Reader:
                     f"expected 'present' or 'absent', got {when!r}", node_id, f"{field}.when"
                 )
             term = entry.pop("term", None)
-            if term is not None and term not in dict(parents):
+            if term is not None and (not isinstance(term, str) or term not in dict(parents)):
                 raise self.fail(
                     f"expected one of the node's parents {[k for k, _ in parents]}, got {term!r}",
                     node_id,
