@@ -7,7 +7,7 @@ exception that fits it, so callers may catch either.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "BayeslegError",
@@ -135,10 +135,14 @@ class ImpossibleEvidenceError(BayeslegError, ValueError):
     """Evidence whose probability under the model is zero.
 
     ``observed`` names the observed nodes that together are impossible, where
-    the engine found them, else it is empty.
+    the engine found them, else it is empty.  ``evidence`` is the impossible
+    case's normalised evidence (id to ``"present"`` or ``"absent"``) where the
+    message shows it, so that a front end can show it in its own words; the
+    message then ends with ``": "`` and the evidence as a Python dict.
     """
 
     observed: tuple[str, ...] = ()
+    evidence: Mapping[str, str] | None = None
 
 
 class InvalidArgumentError(BayeslegError, ValueError):

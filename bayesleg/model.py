@@ -274,6 +274,7 @@ class Model:
                 f"the evidence has probability zero under the model: {normalised}"
             )
             single.observed = error.observed
+            single.evidence = normalised
             raise single from error
         return with_uncertainty(self.spec, diagnosis, samples) if samples else diagnosis
 

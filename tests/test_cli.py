@@ -249,3 +249,70 @@ def test_a_condition_made_certain_has_a_null_likelihood_ratio_in_strict_json(cap
     ranked = {cause["id"]: cause for cause in payload["ranked"]}
     assert ranked["c"]["posterior"] == 1.0 and ranked["c"]["likelihood_ratio"] is None
     assert "inf" in _in_process(capsys, "diagnose", "c", "--model", TINY).stdout.splitlines()[3]
+
+
+def test_impossible_evidence_read_from_a_fhir_file_is_named_in_yes_no_words(capsys, tmp_path):
+    from bayesleg.fhir.codes import LOCAL_SYSTEM
+
+    entries = [
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": LOCAL_SYSTEM, "code": node}]},
+                "valueBoolean": value,
+            }
+        }
+        for node, value in (("s", True), ("c", False), ("d", False))
+    ]
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}))
+    result = _in_process(capsys, "fhir", "evaluate", str(path), "--model", TINY)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "bayesleg: error: the evidence has probability zero under the model: c=no d=no s=yes"
+    ]
+
+
+def test_an_impossible_vignette_is_named_by_its_file_line_and_id(capsys, tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        '{"id": "fine", "evidence": {"s": true}}\n'
+        '{"id": "never", "evidence": {"s": true, "c": false, "d": false}}\n'
+    )
+    result = _in_process(capsys, "sensitivity", "--vignettes", str(path), "--model", TINY)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"bayesleg: error: {path}: line 2 (id 'never'): the evidence has probability zero "
+        "under the model"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("diagnose", "s", "--top", "1_0"), "argument --top: expected a positive whole number"),
+        (("diagnose", "s", "--top", "\u0663"), "argument --top: expected a positive whole number"),
+        (("fhir", "evaluate", "x.json", "--conditions", "1.5"), "expected a whole number >= 0"),
+        (("serve", "--port", "\u00b2"), "argument --port: expected a port number from 0 to 65535"),
+        (("update", "x.csv", "-o", "y.toml", "--strength", "1e308"), "expected a number from 0"),
+        (("interview", "--threshold", "0.5_0"), "expected a probability in (0, 1]"),
+        (("diagnose", "--jsonl", "--max-line-bytes", "9" * 19), "expected at most 1073741824"),
+        (("diagnose", "--jsonl", "--uncertainty", "5000"), "--uncertainty with --jsonl"),
+        (("nodes", "--model", ""), "argument --model: expected a file name, got ''"),
+        (("fhir", "evaluate", "nowhere.json"), "nowhere.json: No such file or directory"),
+    ],
+    ids=lambda item: " ".join(item) if isinstance(item, tuple) else None,
+)
+def test_numbers_and_files_are_read_as_typed_or_refused_in_one_line(
+    args, message, capsys, tmp_path, monkeypatch
+):
+    # Only ASCII digits are numbers: int() and float() would read "1_0" as 10 and
+    # other scripts' digits too.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(""))
+    result = _in_process(capsys, *args)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -254,8 +254,9 @@ def test_the_data_hash_ignores_how_values_are_spelt():
         ),
         (pd.DataFrame({"f": [2]}), {}, InvalidStateError, "invalid value 2 in column 'f'"),
         (pd.DataFrame({"f": []}), {}, InvalidArgumentError, "the data have no cases"),
-        (pd.DataFrame({"f": [True]}), {"strength": -1}, InvalidArgumentError, "finite number >= 0"),
-        (pd.DataFrame({"f": [True]}), {"strength": math.inf}, InvalidArgumentError, "finite"),
+        (pd.DataFrame({"f": [True]}), {"strength": -1}, InvalidArgumentError, "from 0 to 1e"),
+        (pd.DataFrame({"f": [True]}), {"strength": 1e308}, InvalidArgumentError, "from 0 to 1e"),
+        (pd.DataFrame({"f": [True]}), {"strength": math.inf}, InvalidArgumentError, "from 0 to 1e"),
         (pd.DataFrame({"f": [True]}), {"max_iterations": 0}, InvalidArgumentError, "at least 1"),
         (pd.DataFrame({"f": [True]}), {"tolerance": 0}, InvalidArgumentError, "tolerance"),
     ],
@@ -302,7 +303,7 @@ def test_the_command_writes_an_updated_model_file(tmp_path):
     ("arguments", "message"),
     [
         (["missing.csv", "--strength", "1"], "cannot read cases from 'missing.csv'"),
-        (["{data}", "--strength", "-1"], "expected a number >= 0, got '-1'"),
+        (["{data}", "--strength", "-1"], "expected a number from 0 to 1e+12 (cases), got '-1'"),
     ],
 )
 def test_the_command_refuses_bad_input_on_one_line(arguments, message, tmp_path):

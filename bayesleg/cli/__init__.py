@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from bayesleg.cli._options import COMMANDS, UsageError
+from bayesleg.cli._options import COMMANDS, UsageError, shown_error
 from bayesleg.errors import BayeslegError
 
 __all__ = ["UsageError", "main"]
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         return args.run(args)
     except (UsageError, BayeslegError) as error:
-        print(f"bayesleg: error: {error}", file=sys.stderr)
+        print(f"bayesleg: error: {shown_error(error)}", file=sys.stderr)
         return _EXIT_USAGE
     except BrokenPipeError:  # the reader went away, as with `| head`
         sys.stderr.close()
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: stop quietly, as a shell command does
         return _EXIT_INTERRUPTED
     except OSError as error:  # a file that cannot be read or written
-        print(f"bayesleg: error: {error}", file=sys.stderr)
+        print(f"bayesleg: error: {shown_error(error)}", file=sys.stderr)
         return _EXIT_USAGE
 
 

@@ -26,10 +26,13 @@ __all__ = [
     "add_force_option",
     "add_model_option",
     "check_output",
+    "decimal",
     "one_case",
     "positive_int",
     "positive_seconds",
+    "shown_error",
     "shown_evidence",
+    "whole_number",
     "writing",
 ]
 
@@ -57,23 +60,38 @@ class UsageError(Exception):
     """A command line that cannot be run; reported on one line."""
 
 
+# What the command line reads as a number: ASCII digits only, so that "1_0"
+# and other scripts' digits, which Python's int() and float() take, are refused.
+_WHOLE = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def whole_number(text: str) -> int | None:
+    """Return the whole number >= 0 that ``text`` spells in ASCII digits, else None."""
+    stripped = text.strip()
+    return int(stripped) if _WHOLE.fullmatch(stripped) else None
+
+
+def decimal(text: str) -> float:
+    """Return the number ``text`` spells as a plain ASCII decimal, else NaN (never infinite)."""
+    stripped = text.strip()
+    if not _DECIMAL.fullmatch(stripped):
+        return math.nan
+    value = float(stripped)
+    return value if math.isfinite(value) else math.nan
+
+
 def count(text: str) -> int:
     """Parse a whole number >= 0 for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
+    value = whole_number(text)
+    if value is None:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
     return value
 
 
 def positive_int(text: str) -> int:
     """Parse a positive whole number for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = whole_number(text) or 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
@@ -81,10 +99,7 @@ def positive_int(text: str) -> int:
 
 def positive_seconds(text: str) -> float:
     """Parse a positive, finite number of seconds for argparse."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = decimal(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
@@ -92,7 +107,15 @@ def positive_seconds(text: str) -> float:
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--model PATH`` (default: the shipped model)."""
-    parser.add_argument("--model", metavar="PATH", help="a model file (default: the shipped one)")
+    parser.add_argument(
+        "--model", type=_file_name, metavar="PATH", help="a model file (default: the shipped one)"
+    )
+
+
+def _file_name(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got ''")
+    return text
 
 
 def add_force_option(parser: argparse.ArgumentParser, what: str = "FILE") -> None:
@@ -138,6 +161,22 @@ def shown_evidence(evidence: Mapping[str, str]) -> str:
 _CASE_ZERO = re.compile(r" (?:of|for) case 0(?=\W|$)")
 # The model's echo of the case, in its own vocabulary (present/absent).
 _ECHO = re.compile(r": \{.*\}$")
+
+
+def shown_error(error: BaseException) -> str:
+    """Return an error's message in the command line's words.
+
+    Impossible evidence that the library shows as a Python dict of states
+    (``{'cramps': 'present'}``) is shown as it is typed (``cramps=yes``); a
+    file that cannot be read or written is named with its reason.
+    """
+    evidence = getattr(error, "evidence", None)
+    if isinstance(error, ImpossibleEvidenceError) and isinstance(evidence, Mapping):
+        text = _ECHO.sub("", _CASE_ZERO.sub("", str(error)))
+        return f"{text}: {shown_evidence(evidence)}"
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
 
 
 @contextlib.contextmanager

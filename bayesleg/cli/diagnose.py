@@ -15,7 +15,8 @@ from bayesleg.knowledge.evidence import parse_state
 from bayesleg.model import Model, load
 from bayesleg.reasoning.counterfactual import RANKINGS
 from bayesleg.reasoning.diagnosis import Diagnosis
-from bayesleg.serving.limits import DEFAULT_MAX_LINE_BYTES
+from bayesleg.research.uncertainty import MAX_UNCERTAINTY
+from bayesleg.serving.limits import DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES, MAX_REQUEST_UNCERTAINTY
 
 HELP = "rank the causes of a case and triage it"
 DESCRIPTION = "Rank every condition and triage. Evidence: ID (present) or ID=yes|no."
@@ -38,7 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="add each cause's 5-95 %% posterior interval over N seeded draws of the model's "
-        "numbers, and how often it is first (default: 0, none)",
+        f"numbers, and how often it is first (default: 0, none; at most {MAX_UNCERTAINTY}, "
+        f"or {MAX_REQUEST_UNCERTAINTY} with --jsonl, a request's limit)",
     )
     parser.add_argument(
         "--jsonl",
@@ -47,12 +49,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-line-bytes",
-        type=positive_int,
+        type=_line_bytes,
         metavar="N",
         help=f"with --jsonl, the longest line answered; a longer one gets an error object "
-        f"(default: {DEFAULT_MAX_LINE_BYTES})",
+        f"(default: {DEFAULT_MAX_LINE_BYTES}, at most {MAX_LINE_BYTES})",
     )
     add_model_option(parser)
+
+
+def _line_bytes(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_LINE_BYTES:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_LINE_BYTES} bytes, got {text!r}")
+    return value
 
 
 def parse_evidence_arguments(tokens: Sequence[str]) -> dict[str, str]:
@@ -194,6 +203,11 @@ def run(args: argparse.Namespace) -> int:
 
         if args.evidence or args.json:
             raise UsageError("--jsonl reads its cases from stdin; give no evidence and no --json")
+        if args.uncertainty > MAX_REQUEST_UNCERTAINTY:
+            raise UsageError(
+                f"--uncertainty with --jsonl: expected at most {MAX_REQUEST_UNCERTAINTY} draws, "
+                f"a request's limit, got {args.uncertainty}"
+            )
         max_line_bytes = args.max_line_bytes or DEFAULT_MAX_LINE_BYTES
         # Defaults for the requests.
         given = {"top": args.top, "ranking": args.ranking, "uncertainty": args.uncertainty or None}

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bayesleg.cli._options import add_model_option
+from bayesleg.cli._options import add_model_option, count
 from bayesleg.fhir import evaluate, questionnaire
 from bayesleg.model import load
 from bayesleg.reasoning.counterfactual import RANKINGS
@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     assess.add_argument("file", metavar="FILE", help="a FHIR JSON resource; - for standard input")
     assess.add_argument(
         "--conditions",
-        type=int,
+        type=count,
         default=0,
         metavar="N",
         help="print a Bundle adding a differential Condition for each of the first N causes",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 from typing import Any
 
 from bayesleg.cli._options import (
@@ -12,6 +11,8 @@ from bayesleg.cli._options import (
     add_force_option,
     add_model_option,
     check_output,
+    decimal,
+    whole_number,
 )
 from bayesleg.cli.diagnose import parse_evidence_arguments
 from bayesleg.knowledge._files import replacing
@@ -34,10 +35,7 @@ MAX_PIXELS = 1 << 26
 
 def inches(text: str) -> float:
     """Parse a width or height in inches, within :data:`INCHES`, for argparse."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = decimal(text)
     if not INCHES[0] <= value <= INCHES[1]:
         raise argparse.ArgumentTypeError(
             f"expected a number of inches from {INCHES[0]:g} to {INCHES[1]:g}, got {text!r}"
@@ -47,10 +45,7 @@ def inches(text: str) -> float:
 
 def dots_per_inch(text: str) -> int:
     """Parse a resolution, a whole number within :data:`DPI`, for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = whole_number(text) or 0
     if not DPI[0] <= value <= DPI[1]:
         raise argparse.ArgumentTypeError(
             f"expected a whole number of dots per inch from {DPI[0]} to {DPI[1]}, got {text!r}"

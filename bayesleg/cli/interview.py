@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bayesleg.cli._options import add_model_option, one_case, positive_int
+from bayesleg.cli._options import add_model_option, decimal, one_case, positive_int
 from bayesleg.cli.diagnose import format_diagnosis, parse_evidence_arguments
 from bayesleg.model import load
 from bayesleg.reasoning.diagnosis import Diagnosis
@@ -34,20 +34,14 @@ _WARNING_SIGNS = "Before concluding, a few questions about warning signs."
 
 
 def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
+    value = decimal(text)
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a probability in (0, 1], got {text!r}")
     return value
 
 
 def _bits(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
+    value = decimal(text)
     if not value >= 0.0:
         raise argparse.ArgumentTypeError(f"expected a number of bits >= 0, got {text!r}")
     return value

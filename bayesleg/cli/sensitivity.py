@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from bayesleg.cli._options import (
     UsageError,
@@ -19,8 +20,12 @@ from bayesleg.cli._options import (
 )
 from bayesleg.cli.diagnose import parse_evidence_arguments
 from bayesleg.cli.graph import check_image, require_matplotlib, save
+from bayesleg.errors import ImpossibleEvidenceError
 from bayesleg.model import load
 from bayesleg.research.sensitivity import CaseSensitivity, Sensitivity, sensitivity
+
+if TYPE_CHECKING:
+    from bayesleg.research.evaluate import Vignette
 
 # Chunks of Monte Carlo work from which a progress bar is worth drawing.
 _LONG = 8
@@ -91,6 +96,24 @@ def progress_bar(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
             bars[0].close()
 
 
+# How the library names a case of a batch, which a vignette file names by line and id.
+_CASE_NUMBER = re.compile(r" (?:of|for) case \d+(?=\W|$)")
+
+
+@contextmanager
+def _named_vignette(vignettes: Sequence[Vignette]) -> Iterator[None]:
+    """Name the vignette whose evidence is impossible by its file, line and id."""
+    try:
+        yield
+    except ImpossibleEvidenceError as error:
+        case = getattr(error, "case", None)
+        if not (isinstance(case, int) and 0 <= case < len(vignettes)):
+            raise
+        vignette = vignettes[case]
+        text = _CASE_NUMBER.sub("", str(error))
+        raise ImpossibleEvidenceError(f"{vignette.where} (id {vignette.id!r}): {text}") from error
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the analysis and print it."""
     if args.vignettes is not None:
@@ -107,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         require_matplotlib()
         check_image(args.plot, force=args.force)
-    named = nullcontext() if args.vignettes is not None else one_case(cases)
+    named = _named_vignette(cases) if args.vignettes is not None else one_case(cases)
     with named, progress_bar(args.quiet) as progress:
         result = sensitivity(model, cases, samples=args.samples, seed=args.seed, progress=progress)
     case = result.cases[0]

@@ -8,7 +8,7 @@ import socket
 import sys
 from dataclasses import fields
 
-from bayesleg.cli._options import add_model_option, positive_int, positive_seconds
+from bayesleg.cli._options import add_model_option, positive_int, positive_seconds, whole_number
 from bayesleg.serving.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -103,8 +103,9 @@ _LIMITS = (
 
 
 def _port(text: str) -> int:
-    if text.isdigit() and 0 <= int(text) <= 65535:
-        return int(text)
+    value = whole_number(text)
+    if value is not None and value <= 65535:
+        return value
     raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
 
 

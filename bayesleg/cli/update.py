@@ -11,6 +11,7 @@ from bayesleg.cli._options import (
     add_force_option,
     add_model_option,
     check_output,
+    decimal,
     positive_int,
     writing,
 )
@@ -31,13 +32,14 @@ _SHOWN = 10
 
 
 def strength(text: str) -> float:
-    """Parse a finite number >= 0 for argparse."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    """Parse a number from 0 to :data:`~bayesleg.research.learn.MAX_STRENGTH` for argparse."""
+    from bayesleg.research.learn import MAX_STRENGTH  # only when --strength is given
+
+    value = decimal(text)
+    if not 0 <= value <= MAX_STRENGTH:
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 0 to {MAX_STRENGTH:g} (cases), got {text!r}"
+        )
     return value
 
 

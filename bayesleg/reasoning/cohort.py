@@ -413,6 +413,7 @@ class CohortScorer:
 
     def _impossible(self, codes: np.ndarray, error: ImpossibleEvidenceError) -> Exception:
         row = error.case if isinstance(getattr(error, "case", None), int) else None
+        evidence = None
         detail = ""
         if row is not None and row < len(codes):
             evidence = {
@@ -426,6 +427,7 @@ class CohortScorer:
         )
         if row is not None:
             impossible.case = row
+        impossible.evidence = evidence
         impossible.observed = error.observed
         return impossible
 

@@ -118,10 +118,13 @@ if TYPE_CHECKING:
 
     from bayesleg.model import Model
 
-__all__ = ["METHOD", "Fit", "data_sha256", "fit", "read_cases", "update"]
+__all__ = ["MAX_STRENGTH", "METHOD", "Fit", "data_sha256", "fit", "read_cases", "update"]
 
 #: The ``method`` recorded in the provenance of an updated model.
 METHOD = "em-noisy-or"
+#: The largest ``strength``, in cases: beyond it the hand-set values cannot move
+#: anyway, and the prior's log density would leave floating point.
+MAX_STRENGTH = 1e12
 
 # Deterministic gates of two binary parents: axis 0 the child, then the parents.
 _OR = np.array([[[1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]]])
@@ -489,8 +492,10 @@ def data_sha256(columns: Sequence[str], codes: np.ndarray) -> str:
 def _check_options(strength: float, max_iterations: int, tolerance: float) -> None:
     if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
         raise InvalidArgumentError(f"strength must be a number >= 0, got {strength!r}")
-    if not (math.isfinite(strength) and strength >= 0):
-        raise InvalidArgumentError(f"strength must be a finite number >= 0, got {strength!r}")
+    if not 0 <= strength <= MAX_STRENGTH:
+        raise InvalidArgumentError(
+            f"strength must be a number from 0 to {MAX_STRENGTH:g} (cases), got {strength!r}"
+        )
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, numbers.Integral):
         raise InvalidArgumentError(f"max_iterations must be a whole number, got {max_iterations!r}")
     if max_iterations < 1:

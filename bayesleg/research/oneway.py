@@ -276,9 +276,11 @@ def one_way(
             logs, marginals, families = _families(network, [evidence[c] for c in part], conditions)
             for row, case in enumerate(part):
                 if not np.isfinite(logs[row, 0]):
-                    raise ImpossibleEvidenceError(
+                    impossible = ImpossibleEvidenceError(
                         f"the evidence of case {case} has probability zero under the model"
                     )
+                    impossible.case = int(case)
+                    raise impossible
             posterior[part] = marginals[:, 0]
             ratios, boundary = _ratios(network, ranges, nominal, families)
             evidence_at[part] = ratios[:, :, :, 0]

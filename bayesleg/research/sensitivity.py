@@ -385,9 +385,11 @@ def sensitivity(
         impossible = np.argwhere(~np.isfinite(logs))
         if len(impossible):
             sample, case = (int(x) for x in impossible[0])
-            raise ImpossibleEvidenceError(
+            error = ImpossibleEvidenceError(
                 f"the evidence of case {case} has probability zero in Monte Carlo draw {sample}"
             )
+            error.case = case
+            raise error
     else:
         drawn = np.empty((0, len(evidence), len(conditions)))
     summaries = summarise(drawn, conditions) if samples else None

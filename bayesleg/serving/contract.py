@@ -52,7 +52,12 @@ from bayesleg.model import Model
 from bayesleg.reasoning.counterfactual import RANKINGS
 from bayesleg.reasoning.diagnosis import Diagnosis
 from bayesleg.research.uncertainty import with_uncertainty
-from bayesleg.serving.limits import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_COST
+from bayesleg.serving.limits import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_COST,
+    MAX_REQUEST_UNCERTAINTY,
+)
 
 __all__ = [
     "BATCH",
@@ -90,8 +95,6 @@ ERROR = "bayesleg.error/1"
 
 _DEFAULT_QUESTIONS = 5
 _MAX_ID_LENGTH = 200
-#: Most draws a request's ``uncertainty`` may ask for.
-MAX_REQUEST_UNCERTAINTY = 1000
 
 
 # --------------------------------------------------------------------------

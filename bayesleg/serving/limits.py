@@ -39,6 +39,8 @@ __all__ = [
     "DEFAULT_MAX_COST",
     "DEFAULT_MAX_HEADER_BYTES",
     "DEFAULT_MAX_LINE_BYTES",
+    "MAX_LINE_BYTES",
+    "MAX_REQUEST_UNCERTAINTY",
     "ServiceConfig",
 ]
 
@@ -63,6 +65,10 @@ DEFAULT_KEEP_ALIVE_TIMEOUT = 5
 DEFAULT_MAX_CONCURRENCY = 100
 #: Longest line ``bayesleg diagnose --jsonl`` reads by default, in bytes, its newline aside.
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+#: Most draws a request's ``uncertainty`` may ask for.
+MAX_REQUEST_UNCERTAINTY = 1000
+#: The longest a JSON line may be allowed to be (``--max-line-bytes``), in bytes.
+MAX_LINE_BYTES = 1024 * 1024 * 1024
 
 _ENVIRONMENT_PREFIX = "BAYESLEG_"
 
