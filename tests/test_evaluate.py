@@ -265,6 +265,13 @@ BAD_LINES = [
         "line 2, field 'evidence.fever': unknown node 'fever'",
     ),
     ('{"id": "x", "evidence": {"ff": true}}', "did you mean 'f'"),
+    # JSON as JSON defines it, whatever Python's reader would take.
+    ("[" * 100_000 + "]" * 100_000, "line 2: not valid JSON: it nests too deeply to read"),
+    ('{"id": "x", "evidence": {}, "conditions": {"c": ' + "1" * 5000 + "}}", "too long to read"),
+    ('{"id": "x", "evidence": {}, "conditions": {"c": NaN}}', "NaN is not a JSON value"),
+    ('{"id": "x", "evidence": {}, "conditions": {"c": 1e400}}', "the number 1e400 is too large"),
+    # A form feed ends no line, so what follows it is not a second vignette.
+    ('{"id": "x", "evidence": {}}\f{"id": "y", "evidence": {}}', "line 2: not valid JSON"),
     ('{"id": "x", "evidence": {}, "top1": ["s"]}', "line 2, field 'top1': unknown condition 's'"),
     (
         '{"id": "x", "evidence": {}, "conditions": {"e": 1}}',
@@ -349,3 +356,29 @@ def test_cli_bad_line_is_one_line_on_stderr(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "line 1, field 'top3'" in result.stderr
+
+
+def test_a_line_ends_at_a_newline_alone(tiny, tmp_path):
+    # JSON lines end at "\n": U+2028, U+0085 and a carriage return inside a
+    # string are part of it.
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        '{"id": "a", "text": "one\u2028two\u0085three\\r", "evidence": {}}\r\n',
+        encoding="utf-8",
+    )
+    (vignette,) = read_vignettes(path)
+    assert vignette.text == "one\u2028two\u0085three\r"
+
+
+def test_a_file_too_large_to_read_whole_is_refused_before_it_is_held(tmp_path):
+    from bayesleg.knowledge._files import read_limited
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"x" * 101)
+    assert read_limited(path, 101) == b"x" * 101
+    with pytest.raises(OSError, match="more than 100 bytes") as caught:
+        read_limited(path, 100)
+    assert caught.value.filename == str(path)
+    if Path("/dev/zero").exists():  # endless: only the limit stops the read
+        with pytest.raises(VignetteFileError, match="/dev/zero: cannot read the file: it holds"):
+            read_vignettes("/dev/zero")

@@ -374,6 +374,8 @@ def test_read_cases_checks_every_cell_and_counts_lines_as_a_spreadsheet_does(tmp
         ("f,s\nyes,no\nyes,no,no\n", r"line 3 \(the header is line 1\): 3 cells, but the header"),
         ("", "is empty; expected a header line"),
         (b"f\n\xff\n", "is not UTF-8 text"),
+        # One case a line: a line of a mebibyte and more is refused before it is held.
+        ("f\n" + "y" * (1024 * 1024 + 1), "a line longer than 1048576 characters"),
     ],
 )
 def test_read_cases_refuses_a_malformed_file(text, message, tmp_path):

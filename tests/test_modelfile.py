@@ -463,3 +463,9 @@ def test_a_long_cycle_is_named(tmp_path):
     )
     assert ended.error == "ModelFileError", ended
     assert "the parents form a cycle: c0 -> c4999 -> c4998" in ended.message
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero, an endless file")
+def test_an_endless_file_is_refused_at_its_read_limit():
+    with pytest.raises(ModelFileError, match="/dev/zero: cannot read the file: it holds more than"):
+        read_model_file("/dev/zero")

@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 
-from bayesleg.cli._options import add_model_option, count
+from bayesleg.cli._options import UsageError, add_model_option, count
 from bayesleg.fhir import evaluate, questionnaire
+from bayesleg.knowledge._files import MAX_READ_BYTES, read_limited
 from bayesleg.model import load
 from bayesleg.reasoning.counterfactual import RANKINGS
 from bayesleg.serving.contract import parse_json
@@ -46,10 +47,16 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(questionnaire(model), indent=2))
         return 0
     if args.file == "-":
-        text = sys.stdin.buffer.read()
+        text = sys.stdin.buffer.read(MAX_READ_BYTES + 1)
+        if len(text) > MAX_READ_BYTES:
+            raise UsageError(
+                f"standard input holds more than {MAX_READ_BYTES} bytes, the most read"
+            )
     else:
-        with open(args.file, "rb") as file:
-            text = file.read()
+        try:
+            text = read_limited(args.file)
+        except OSError as error:
+            raise UsageError(f"{args.file}: cannot read the file: {error.strerror}") from None
     resource = parse_json(text)
     answer = evaluate(resource, model=model, ranking=args.ranking, conditions=args.conditions)
     print(json.dumps(answer, indent=2))

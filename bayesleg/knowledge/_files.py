@@ -1,4 +1,4 @@
-"""Write a file whole or not at all.
+"""Write a file whole or not at all; read one up to a limit.
 
 Every file bayesleg writes goes through :func:`replacing`: the content goes to
 a temporary file in the target's folder (so on the same filesystem), is
@@ -7,6 +7,11 @@ A write cut short (a full disk, a file-size limit, an exception halfway)
 leaves the original file as it was and removes the temporary file; a killed
 process leaves at most a hidden ``.NAME.*.tmp`` file beside it, never a
 half-written target.
+
+:func:`read_limited` reads a file that bayesleg takes whole (a model file, a
+vignette file, a FHIR resource) without holding more than its limit, so a
+wrong path such as ``/dev/zero`` or a huge file is an error, not a process that
+eats the machine's memory.
 """
 
 from __future__ import annotations
@@ -20,7 +25,28 @@ from pathlib import Path
 
 from bayesleg.errors import InvalidArgumentError
 
-__all__ = ["check_file_name", "replacing", "write_text"]
+__all__ = ["MAX_READ_BYTES", "check_file_name", "read_limited", "replacing", "write_text"]
+
+#: The largest file read whole, in bytes: the shipped model file is about 100 KiB.
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+
+def read_limited(path: str | os.PathLike[str], limit: int = MAX_READ_BYTES) -> bytes:
+    """Return the bytes of the file at ``path``, refusing one longer than ``limit``.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read, or (``errno.EFBIG``) holds more than
+        ``limit`` bytes; ``strerror`` says which, ``filename`` names the file.
+    """
+    with open(path, "rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(
+            errno.EFBIG, f"it holds more than {limit} bytes, the most read whole", os.fspath(path)
+        )
+    return data
 
 
 def check_file_name(path: str | os.PathLike[str]) -> Path:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesleg.errors import ModelFileError
+from bayesleg.knowledge._files import read_limited
 
 __all__ = [
     "ANCHORS",
@@ -630,7 +631,7 @@ def read_model_file(path: str | Path) -> ModelSpec:
     path = Path(path)
     reader = _Reader(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path)
     except OSError as error:
         raise reader.fail(f"cannot read the file: {error.strerror or error}") from error
     try:

@@ -76,6 +76,7 @@ from bayesleg.errors import (
     UnknownNodeError,
     VignetteFileError,
 )
+from bayesleg.knowledge._files import read_limited
 from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
 from bayesleg.knowledge.modelfile import CARE_LEVELS
 from bayesleg.reasoning.diagnosis import Diagnosis
@@ -139,7 +140,8 @@ def read_vignettes(path: str | Path) -> tuple[Vignette, ...]:
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # Lines end at "\n" alone (JSON lines): U+2028 and the like may sit in a string.
+        lines = read_limited(path).decode("utf-8").split("\n")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else str(error)
         raise VignetteFileError(str(path), f"cannot read the file: {reason or error}") from error
@@ -149,13 +151,24 @@ def read_vignettes(path: str | Path) -> tuple[Vignette, ...]:
             continue
         where = f"{path}: line {number}"
         try:
-            record = json.loads(line, object_pairs_hook=_unique_keys)
+            record = json.loads(
+                line,
+                object_pairs_hook=_unique_keys,
+                parse_constant=_no_constant,
+                parse_float=_finite,
+            )
         except json.JSONDecodeError as error:
             raise VignetteFileError(where, f"not valid JSON: {error.msg}") from None
         except _RepeatedKey as error:
             raise VignetteFileError(
                 where, f"the key {error.args[0]!r} appears twice in one object; give it once"
             ) from None
+        except _NotJson as error:
+            raise VignetteFileError(where, f"not valid JSON: {error}") from None
+        except RecursionError:
+            raise VignetteFileError(where, "not valid JSON: it nests too deeply to read") from None
+        except ValueError:  # an integer beyond Python's digit limit
+            raise VignetteFileError(where, "not valid JSON: a number too long to read") from None
         vignettes.append(_vignette(record, where))
     _check_unique(vignettes)
     return tuple(vignettes)
@@ -163,6 +176,21 @@ def read_vignettes(path: str | Path) -> tuple[Vignette, ...]:
 
 class _RepeatedKey(Exception):
     """A key given twice in one JSON object, which json.loads would resolve silently."""
+
+
+class _NotJson(Exception):
+    """A value JSON does not have, which json.loads would read: NaN, Infinity, 1e400."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text} is too large")
+    return value
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -89,7 +89,7 @@ import hashlib
 import math
 import numbers
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -561,7 +561,7 @@ def read_cases(path: str | os.PathLike[str]) -> pandas.DataFrame:
     lines: list[int] = []
     read: dict[str, bool | None] = {}  # each spelling met so far, and what it says
     with open(path, encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file)
+        reader = csv.reader(_bounded_lines(file, name))
         try:
             header = next(reader, None)
             if header is None:
@@ -595,6 +595,22 @@ def read_cases(path: str | os.PathLike[str]) -> pandas.DataFrame:
         records, columns=header, index=pandas.Index(lines, name=LINE_INDEX), dtype=object
     )
     return frame
+
+
+# The longest line of a case file, in characters: a case of every node of a
+# model of a thousand nodes, spelt "absent", is well under it.
+_MAX_CSV_LINE = 1024 * 1024
+
+
+def _bounded_lines(file: Any, name: str) -> Iterator[str]:
+    """The lines of ``file``, refusing one longer than ``_MAX_CSV_LINE`` before holding more."""
+    while line := file.readline(_MAX_CSV_LINE + 1):
+        if len(line) > _MAX_CSV_LINE:
+            raise InvalidArgumentError(
+                f"{name!r} has a line longer than {_MAX_CSV_LINE} characters; "
+                "expected one case a line"
+            )
+        yield line
 
 
 def _check_header(name: str, header: Sequence[str]) -> None:

@@ -132,8 +132,10 @@ def parse_json(data: str | bytes) -> Any:
         raise InvalidRequestError(f"the request is not valid JSON: {error}") from None
     except RecursionError:
         raise InvalidRequestError("the request nests too deeply to read") from None
-    except ValueError as error:  # such as an integer beyond Python's digit limit
-        raise InvalidRequestError(f"the request cannot be read: {error}") from None
+    except InvalidRequestError:  # from the hooks: a repeated key, NaN, a huge number
+        raise
+    except ValueError:  # an integer beyond Python's digit limit
+        raise InvalidRequestError("the request holds a number too long to read") from None
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
