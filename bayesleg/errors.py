@@ -24,6 +24,7 @@ __all__ = [
     "UnsupportedSourceError",
     "VignetteFileError",
     "close_matches",
+    "json_quoted",
     "name_case",
     "quoted",
 ]
@@ -77,6 +78,32 @@ def quoted(value: object) -> str:
     if isinstance(value, str) and len(value) > MAX_SUGGESTED_LENGTH:
         return f"{value[:40]!r}... ({len(value)} characters)"
     return repr(value)
+
+
+def json_quoted(value: object) -> str:
+    """Name a value read from JSON, for a message, in JSON's words.
+
+    ``null``, ``true``, ``false`` and numbers as JSON writes them; a string as
+    :func:`quoted` gives it; an object or an array by its kind.
+
+    Examples
+    --------
+    >>> [json_quoted(v) for v in (None, True, 1, 2.5, "yes", [1], {})]
+    ['null', 'true', '1', '2.5', "'yes'", 'an array', 'an object']
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if abs(value) < 1e20 else "a number too large"
+    if isinstance(value, str):
+        return quoted(value)
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
 
 
 class BayeslegError(Exception):

@@ -3,6 +3,7 @@
 import json
 import math
 import random
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -232,9 +233,43 @@ def test_error_objects_match_the_schema(model, tiny):
         error = contract.error_object(caught.value, payload=request, line=4)
         assert_valid("error", error)
         assert error["error"]["type"] == kind.__name__
-        assert error["error"]["message"] == str(caught.value)
+        assert error["error"]["message"] == contract.error_message(caught.value)
         assert error["line"] == 4
     assert error["id"] == "x"
+    # Impossible evidence is shown in JSON's words, not as a Python dict.
+    assert error["error"]["message"] == (
+        'the evidence has probability zero under the model: {"c": false, "d": false, "s": true}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_body", "words"),
+    [
+        ({"evidence": {"weakness": 1}}, "invalid value 1 for 'weakness'; expected true, false,"),
+        ({"evidence": {"weakness": [True]}}, "invalid value an array for 'weakness'"),
+        ({"evidence": {"weakness": None, "cramps": {}}}, "invalid value an object for 'cramps'"),
+        ({"evidence": None}, '"evidence" must be an object of node id to true or false, got null'),
+        ({"evidence": ["weakness"]}, "got an array"),
+        ({"evidence": {}, "top": True}, '"top" must be a whole number of at least 1, got true'),
+        ({"evidence": {}, "uncertainty": 2.5}, "(draws), got 2.5"),
+        ({"evidence": {}, "ranking": None}, "got null"),
+        ({"evidence": {}, "schema": None}, "unsupported schema null"),
+    ],
+)
+def test_errors_name_values_in_json_words(model, request_body, words):
+    with pytest.raises(BayeslegError) as caught:
+        contract.diagnose(model, request_body)
+    message = contract.error_message(caught.value)
+    assert words in message
+    assert not re.search(r"\b(True|False|None|NoneType|list|dict)\b", message), message
+
+
+def test_an_unknown_node_is_still_named_first_with_its_did_you_mean(model):
+    # The same order of checks as the library's: the first bad item is named.
+    with pytest.raises(UnknownNodeError, match="did you mean 'weakness'"):
+        contract.diagnose(model, {"evidence": {"weaknes": 1, "cramps": True}})
+    with pytest.raises(InvalidStateError, match="invalid value 1 for 'cramps'"):
+        contract.diagnose(model, {"evidence": {"cramps": 1, "weaknes": True}})
 
 
 def test_an_unknown_field_is_named_with_the_known_ones(model):

@@ -331,6 +331,14 @@ def test_a_single_observation_is_read_too():
             r"valueBoolean is 'yes'; expected true or false",
         ),
         (
+            observation("cramps", {"valueBoolean": None}),
+            r"valueBoolean is null; expected true or false",
+        ),
+        (
+            observation("cramps", {"valueBoolean": 1}),
+            r"valueBoolean is 1; expected true or false",
+        ),
+        (
             observation(
                 "cramps", {"valueCodeableConcept": {"coding": [{"system": SNOMED, "code": "1"}]}}
             ),

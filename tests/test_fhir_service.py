@@ -256,6 +256,16 @@ def test_the_indicator_follows_the_triage_level():
     assert card["indicator"] == "critical"
 
 
+def test_an_observed_condition_shows_its_likelihood_ratio_in_words(client):
+    # Observed present, a condition is certain: its likelihood ratio is infinite,
+    # which the card says as the RiskAssessment does, not as "inf".
+    case = {"dehydration": True, "cramps": True}
+    assert MODEL.diagnose(case).top.likelihood_ratio == float("inf")
+    (card,) = client.post(SERVICE, json=hook_request(case)).json()["cards"]
+    assert "| Dehydration | 100.0% | infinite (the findings make it certain) |" in card["detail"]
+    assert "inf |" not in card["detail"]
+
+
 def test_no_observation_of_the_vocabulary_is_no_card(client):
     response = client.post(SERVICE, json=hook_request({}))
     assert response.status_code == 200

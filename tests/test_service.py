@@ -195,7 +195,7 @@ BAD = [
     ("post", "/v1/diagnose", b"{}", JSON, 422, "InvalidRequestError", 'needs "evidence"'),
     ("post", "/v1/diagnose", b'{"evidence": {"weaknes": true}}', JSON, 422, "UnknownNodeError", "did you mean 'weakness'"),
     ("post", "/v1/diagnose", b'{"evidence": {"weakness": 1}}', JSON, 422, "InvalidStateError", "invalid value 1"),
-    ("post", "/v1/diagnose", b'{"evidence": "weakness"}', JSON, 422, "InvalidEvidenceError", "must be a mapping"),
+    ("post", "/v1/diagnose", b'{"evidence": "weakness"}', JSON, 422, "InvalidEvidenceError", "must be an object"),
     ("post", "/v1/diagnose", b'{"evidence": {}, "top": 0}', JSON, 422, "InvalidRequestError", '"top" must be'),
     ("post", "/v1/diagnose/batch", b'{"cases": {}}', JSON, 422, "InvalidRequestError", 'needs "cases"'),
     ("post", "/v1/diagnose/batch", json.dumps({"cases": [{}] * (MAX_BATCH + 1)}).encode(), JSON, 413, "InvalidRequestError", f"at most {MAX_BATCH}"),
@@ -430,6 +430,24 @@ def test_a_lone_surrogate_in_one_case_of_a_batch_spares_the_others(client, model
     assert "lone surrogate" in results[1]["error"]["message"]
     assert "lone surrogate" in results[2]["error"]["message"]
     assert "id" not in results[2]
+
+
+@pytest.mark.parametrize(
+    ("draws", "shown"),
+    [(100_000, "100000"), (1e300, "a number too large"), (-5, "-5"), (True, "true")],
+)
+def test_a_bad_uncertainty_in_one_case_of_a_batch_spares_the_others(client, model, draws, shown):
+    # An out-of-range value costs nothing: the case gets its own error naming it,
+    # not a 413 for the whole batch.
+    cases = [{"evidence": {"cramps": True}}, {"evidence": {"cramps": True}, "uncertainty": draws}]
+    response = client.post("/v1/diagnose/batch", json={"cases": cases})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert results[0] == contract.diagnose(model, cases[0])
+    assert results[1]["index"] == 1
+    assert results[1]["error"]["message"] == (
+        f'"uncertainty" must be a whole number from 0 to 1000 (draws), got {shown}'
+    )
 
 
 def test_a_surrogate_pair_is_text_and_is_answered(client):

@@ -22,6 +22,7 @@ With no observation of the vocabulary in the prefetch the answer is
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -154,7 +155,11 @@ def cards(model: Model, request: Any) -> dict[str, Any]:
     lines += [f"- {reason.text}" for reason in diagnosis.triage.reasons] or ["- no rule raised it"]
     lines += ["", "| Cause | Probability | Likelihood ratio |", "| --- | --- | --- |"]
     for cause in diagnosis.ranked[:_TOP]:
-        lines.append(f"| {cause.label} | {cause.posterior:.1%} | {cause.likelihood_ratio:.3g} |")
+        ratio = cause.likelihood_ratio
+        shown = (
+            f"{ratio:.3g}" if math.isfinite(ratio) else "infinite (the findings make it certain)"
+        )
+        lines.append(f"| {cause.label} | {cause.posterior:.1%} | {shown} |")
     if diagnosis.advice:
         lines += ["", "**What the sources advise**", ""]
         lines += [

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bayesleg.errors import FhirResourceError, close_matches, quoted
+from bayesleg.errors import FhirResourceError, close_matches, json_quoted
 from bayesleg.fhir.codes import LOCAL_SYSTEM, Vocabulary, shipped_model, vocabulary
 from bayesleg.model import Model
 
@@ -97,8 +97,8 @@ class _Reader:
         if self.subject is not None and _same(self.subject[0]) != _same(subject):
             raise self.fail(
                 where,
-                f"its subject {quoted(subject.get('reference'))} is not that of "
-                f"{self.subject[1]} ({quoted(self.subject[0].get('reference'))}); "
+                f"its subject {json_quoted(subject.get('reference'))} is not that of "
+                f"{self.subject[1]} ({json_quoted(self.subject[0].get('reference'))}); "
                 "expected one subject for one assessment",
             )
         if self.subject is None:
@@ -151,7 +151,7 @@ class _Reader:
         if not isinstance(status, str) or status not in statuses:
             raise self.fail(
                 where,
-                f"status {quoted(status)} is not {kind} status; expected one of "
+                f"status {json_quoted(status)} is not {kind} status; expected one of "
                 f"{', '.join(sorted(statuses))}",
             )
         return status
@@ -175,7 +175,8 @@ class _Reader:
             if not isinstance(resource["valueBoolean"], bool):
                 raise self.fail(
                     where,
-                    f"valueBoolean is {quoted(resource['valueBoolean'])}; expected true or false",
+                    f"valueBoolean is {json_quoted(resource['valueBoolean'])}; "
+                    "expected true or false",
                     node,
                 )
             state = _state(resource["valueBoolean"])
@@ -219,8 +220,8 @@ class _Reader:
                 else:
                     raise self.fail(
                         where,
-                        f"interpretation {quoted(coding.get('code'))} of "
-                        f"{quoted(coding.get('system'))} cannot say present or absent; "
+                        f"interpretation {json_quoted(coding.get('code'))} of "
+                        f"{json_quoted(coding.get('system'))} cannot say present or absent; "
                         f"expected POS or NEG of {INTERPRETATION_SYSTEM}",
                         node,
                     )
@@ -258,7 +259,9 @@ class _Reader:
             close = close_matches(link, self.ids) if isinstance(link, str) else ()
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             raise self.fail(
-                where, f"linkId {quoted(link)} is not a node id of the model{hint}", code=str(link)
+                where,
+                f"linkId {json_quoted(link)} is not a node id of the model{hint}",
+                code=str(link),
             )
         if not isinstance(answers, list) or len(answers) != 1 or not isinstance(answers[0], dict):
             raise self.fail(where, f"expected one answer for {link!r}", code=link)
@@ -295,7 +298,9 @@ def _looked_up(codings: list[Mapping[str, Any]], table: Mapping[tuple[str, str],
 
 
 def _described(codings: list[Mapping[str, Any]]) -> str:
-    return ", ".join(f"{quoted(c.get('code'))} of {quoted(c.get('system'))}" for c in codings)
+    return ", ".join(
+        f"{json_quoted(c.get('code'))} of {json_quoted(c.get('system'))}" for c in codings
+    )
 
 
 def _same(subject: Mapping[str, Any]) -> Any:
@@ -328,7 +333,7 @@ def _codings(concept: Any, where: str, what: str) -> list[Mapping[str, Any]]:
 def _name(resource: Mapping[str, Any], place: str = "") -> str:
     kind = resource.get("resourceType")
     ident = resource.get("id")
-    name = f"{kind} {quoted(ident)}" if isinstance(ident, str) else str(kind)
+    name = f"{kind} {json_quoted(ident)}" if isinstance(ident, str) else str(kind)
     return f"{name} ({place})" if place else name
 
 
@@ -388,7 +393,7 @@ def read_case(resource: Any, *, model: Model | None = None) -> FhirCase:
     else:
         raise FhirResourceError(
             _name(resource),
-            f"resourceType {quoted(kind)} is not read; expected Bundle, Observation or "
+            f"resourceType {json_quoted(kind)} is not read; expected Bundle, Observation or "
             "QuestionnaireResponse",
         )
     evidence = {node: present for node, (present, _) in reader.found.items()}

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,9 +42,12 @@ from typing import Any
 from bayesleg.errors import (
     BayeslegError,
     ImpossibleEvidenceError,
+    InvalidEvidenceError,
     InvalidRequestError,
+    InvalidStateError,
     UnknownNodeError,
     close_matches,
+    json_quoted,
     quoted,
 )
 from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
@@ -75,6 +79,7 @@ __all__ = [
     "diagnose",
     "diagnose_batch",
     "dumps",
+    "error_message",
     "error_object",
     "evidence_warnings",
     "explain",
@@ -186,7 +191,7 @@ def _read_request(payload: Any, tag: str, fields: Mapping[str, Callable[[Any], A
             )
     if "schema" in payload and payload["schema"] != tag:
         raise InvalidRequestError(
-            f"unsupported schema {payload['schema']!r}; this endpoint reads {tag!r}"
+            f"unsupported schema {json_quoted(payload['schema'])}; this endpoint reads {tag!r}"
         )
     if "evidence" not in payload:
         raise InvalidRequestError(
@@ -273,7 +278,9 @@ def _positive_int(field: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if _is_integer(value) and value >= 1:
             return int(value)
-        raise InvalidRequestError(f'"{field}" must be a whole number of at least 1, got {value!r}')
+        raise InvalidRequestError(
+            f'"{field}" must be a whole number of at least 1, got {json_quoted(value)}'
+        )
 
     return check
 
@@ -296,14 +303,16 @@ def _uncertainty(value: Any) -> int:
         return int(value)
     raise InvalidRequestError(
         f'"uncertainty" must be a whole number from 0 to {MAX_REQUEST_UNCERTAINTY} (draws), '
-        f"got {value!r}"
+        f"got {json_quoted(value)}"
     )
 
 
 def _ranking(value: Any) -> str:
     if value in RANKINGS:
         return value
-    raise InvalidRequestError(f'"ranking" must be one of {", ".join(RANKINGS)}; got {value!r}')
+    raise InvalidRequestError(
+        f'"ranking" must be one of {", ".join(RANKINGS)}; got {json_quoted(value)}'
+    )
 
 
 def _json_kind(value: Any) -> str:
@@ -316,8 +325,29 @@ def _json_kind(value: Any) -> str:
 
 
 def _observe(model: Model, evidence: Any) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """Check the evidence against the model; return it normalised, and the warnings it draws."""
-    normalised = normalise_evidence(evidence, [node.id for node in model.nodes])
+    """Check the evidence against the model; return it normalised, and the warnings it draws.
+
+    The errors are those of :func:`~bayesleg.knowledge.evidence.normalise_evidence`,
+    in the same order, named in JSON's words (``true``, ``null``, ``an array``).
+    """
+    ids = [node.id for node in model.nodes]
+    if not isinstance(evidence, dict):
+        raise InvalidEvidenceError(
+            f'"evidence" must be an object of node id to true or false, got {json_quoted(evidence)}'
+        )
+    known = set(ids)
+    for node, value in evidence.items():
+        if node not in known:
+            break  # normalise_evidence names it, with its did-you-mean
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str) and value.lower() in EVIDENCE_VALUES:
+            continue
+        raise InvalidStateError(
+            f"invalid value {json_quoted(value)} for {node!r}; expected true, false, "
+            '"present", "absent", "yes" or "no" (null: unobserved)'
+        )
+    normalised = normalise_evidence(evidence, ids)
     return normalised, _warnings(model, evidence, normalised, {})
 
 
@@ -506,7 +536,9 @@ def batch_cost(cases: Sequence[Any]) -> int:
 def _uncertainty_cost(case: dict[str, Any]) -> int:
     """Ten draws of a case's uncertainty cost about as much as one evidence entry."""
     draws = case.get("uncertainty", 0)
-    return int(draws) // 10 if _is_integer(draws) and draws > 0 else 0
+    # An invalid value costs nothing here: the case gets its own error.
+    valid = _is_integer(draws) and 0 < draws <= MAX_REQUEST_UNCERTAINTY
+    return int(draws) // 10 if valid else 0
 
 
 def diagnose_batch(model: Model, cases: Sequence[Any]) -> dict[str, Any]:
@@ -749,11 +781,35 @@ def error_object(
         request_id = None
     if request_id is not None:
         result["id"] = request_id
-    detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    detail: dict[str, Any] = {"type": type(error).__name__, "message": error_message(error)}
     if isinstance(error, UnknownNodeError):
         detail |= {"node": str(error.node), "suggestions": list(error.suggestions)}
     result["error"] = detail
     return result
+
+
+# The library's echo of impossible evidence, a Python dict of states.
+_ECHO = re.compile(r": \{.*\}$")
+
+
+def error_message(error: BaseException) -> str:
+    """Return an error's message in JSON's words.
+
+    Impossible evidence, which the library shows as a Python dict of states,
+    is shown as a JSON object of true and false.
+
+    Examples
+    --------
+    >>> error = ImpossibleEvidenceError("impossible: {'cramps': 'present'}")
+    >>> error.evidence = {"cramps": "present"}
+    >>> error_message(error)
+    'impossible: {"cramps": true}'
+    """
+    evidence = getattr(error, "evidence", None)
+    if isinstance(error, ImpossibleEvidenceError) and isinstance(evidence, Mapping):
+        shown = json.dumps({node: state == "present" for node, state in evidence.items()})
+        return f"{_ECHO.sub('', str(error))}: {shown}"
+    return str(error)
 
 
 def dumps(message: Mapping[str, Any]) -> str:

@@ -128,7 +128,9 @@ def _fhir_json(resource: Any, status: int = 200) -> Response:
 
 
 def _outcome(status: int, error: BayeslegError) -> Response:
-    outcome = operation_outcome(status, str(error), error_type=type(error).__name__)
+    outcome = operation_outcome(
+        status, contract.error_message(error), error_type=type(error).__name__
+    )
     return _fhir_json(outcome, status)
 
 
