@@ -300,7 +300,7 @@ def test_an_impossible_vignette_is_named_by_its_file_line_and_id(capsys, tmp_pat
         (("diagnose", "--jsonl", "--max-line-bytes", "9" * 19), "expected at most 1073741824"),
         (("diagnose", "--jsonl", "--uncertainty", "5000"), "--uncertainty with --jsonl"),
         (("nodes", "--model", ""), "argument --model: expected a file name, got ''"),
-        (("fhir", "evaluate", "nowhere.json"), "nowhere.json: No such file or directory"),
+        (("fhir", "evaluate", "nowhere.json"), "nowhere.json: cannot read the file: No such file"),
     ],
     ids=lambda item: " ".join(item) if isinstance(item, tuple) else None,
 )
