@@ -145,6 +145,26 @@ def test_a_head_over_the_limit_is_a_431_and_closes(server, end):
         assert closes(connection)
 
 
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /v1/diagnose HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+        b"POST /v1/diagnose HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"Content-Length: 3\r\n\r\n{}",
+        b"POST /v1/diagnose HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{}\r\n",
+        b"GARBAGE\r\n\r\n",
+    ],
+    ids=["bad length", "two lengths", "not chunked", "no request line"],
+)
+def test_a_request_the_parser_cannot_read_is_a_400_error_object(server, request_bytes):
+    # uvicorn's own answer is a plain-text "Invalid HTTP request received.".
+    with server.connect() as connection:
+        connection.sendall(request_bytes)
+        headers = assert_error(read_response(connection), 400, "not valid HTTP/1.1")
+        assert headers["connection"] == "close"
+        assert closes(connection)
+
+
 @pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
 def test_a_head_within_the_limit_with_a_long_body_is_answered(server, ending):
     if ending == b"\n" and server.protocol == "GuardedHttpToolsProtocol":

@@ -214,12 +214,29 @@ class _HeadGuard(asyncio.Protocol):
             return
         self._refuse(408, f"the request head did not arrive within {_head_limits()[1]:g} seconds")
 
+    def send_400_response(self, msg: str) -> None:
+        """Answer a request the HTTP parser cannot read with an error object, not plain text.
+
+        uvicorn calls this for a malformed request line, header or framing
+        (a bad or repeated ``Content-Length``, a broken chunked body), with
+        a message that names none of them.
+        """
+        self._refuse(
+            400,
+            "the request is not valid HTTP/1.1: its request line, a header or its framing "
+            "(Content-Length, Transfer-Encoding) cannot be read",
+        )
+
     def _refuse(self, status: int, message: str) -> None:
         self._stop_waiting()
         self.logger.warning("%s; closing the connection", message)
         body = contract.dumps(contract.error_object(contract.InvalidRequestError(message)))
         content = body.encode("utf-8")
-        reason = {408: "Request Timeout", 431: "Request Header Fields Too Large"}[status]
+        reason = {
+            400: "Bad Request",
+            408: "Request Timeout",
+            431: "Request Header Fields Too Large",
+        }[status]
         head = (
             f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(content)}\r\nconnection: close\r\n\r\n"
