@@ -77,7 +77,10 @@ def quoted(value: object) -> str:
     """
     if isinstance(value, str) and len(value) > MAX_SUGGESTED_LENGTH:
         return f"{value[:40]!r}... ({len(value)} characters)"
-    return repr(value)
+    try:
+        return repr(value)
+    except ValueError:  # an integer beyond Python's digit limit for conversion to text
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else "a value"
 
 
 def json_quoted(value: object) -> str:
@@ -139,7 +142,7 @@ class UnknownNodeError(BayeslegError, KeyError):
 
     def __init__(self, node: str, known: Iterable[str], *, what: str = "node") -> None:
         self.node = node
-        self.suggestions = close_matches(str(node), known)
+        self.suggestions = close_matches(node, known) if isinstance(node, str) else ()
         hint = (
             f"; did you mean {', '.join(map(repr, self.suggestions))}?" if self.suggestions else ""
         )

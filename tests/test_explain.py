@@ -215,8 +215,13 @@ def test_unknown_cause_suggests_conditions(tiny):
 
 
 def test_bad_options_and_impossible_evidence_are_refused(tiny):
-    with pytest.raises(InvalidArgumentError, match="max_exact must be a positive whole number"):
+    with pytest.raises(InvalidArgumentError, match="max_exact must be a whole number from 1 to 20"):
         tiny.explain({"s": True}, "c", max_exact=0)
+    # Bounded before any work: 2**64 subsets, or 10**9 orders, would never end.
+    with pytest.raises(InvalidArgumentError, match=r"max_exact .* from 1 to 20, got 64"):
+        tiny.explain({"s": True}, "c", max_exact=64)
+    with pytest.raises(InvalidArgumentError, match=r"permutations .* 100000, got 1000000000"):
+        tiny.explain({"s": True}, "c", permutations=10**9)
     with pytest.raises(InvalidArgumentError, match="seed must be a whole number >= 0, got -1"):
         tiny.explain({"s": True}, "c", seed=-1)
     # S has no leak: with C and D both absent it cannot be present.

@@ -368,3 +368,37 @@ def test_end_of_input_at_a_terminal_quits_with_a_summary():
     finally:
         code = terminal.finish()
     assert code == 0
+
+
+def test_an_impossible_answer_leaves_the_interview_as_it_was(tiny):
+    # With C and D absent, S (no leak) cannot be present: "yes" to it is refused
+    # and nothing of it is recorded.
+    interview = Interview(tiny, {"c": False, "d": False}, min_gain=0.0)
+    while (question := interview.next_question()).id != "s":
+        interview.answer(question.id, "skip")
+    assert question.p_yes == 0.0
+    before = (interview.evidence, interview.steps, interview.diagnosis)
+    with pytest.raises(bayesleg.ImpossibleEvidenceError):
+        interview.answer("s", "yes")
+    assert (interview.evidence, interview.steps, interview.diagnosis) == before
+    assert interview.next_question() == question
+    interview.answer("s", "no")
+    assert interview.evidence["s"] == "absent"
+
+
+def test_a_red_flag_finding_the_evidence_rules_out_is_not_asked(tiny):
+    # S with F is tiny's red flag; with C and D absent S cannot happen, so the
+    # flag cannot fire and its question would have only one possible answer.
+    interview = Interview(tiny, {"c": False, "d": False})
+    assert interview.next_question() is None
+    assert interview.stop_reason == "uninformative"
+    assert interview.steps == ()
+
+
+@pytest.mark.parametrize("answer", [None, True, 1, ["yes"]])
+def test_an_answer_that_is_not_text_is_refused_by_name(tiny, answer):
+    interview = Interview(tiny)
+    question = interview.next_question()
+    with pytest.raises(bayesleg.InvalidArgumentError, match="cannot read the answer"):
+        interview.answer(question.id, answer)
+    assert interview.next_question() == question

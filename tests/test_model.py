@@ -252,3 +252,30 @@ def test_a_tiny_leak_keeps_its_value(tmp_path):
     assert diagnosis.top.posterior == pytest.approx(2e-17, rel=1e-9)
     (log_evidence,) = model.engine.log_evidence([{"s": "present"}])
     assert math.exp(log_evidence) == pytest.approx(1e-17, rel=1e-9)
+
+
+@pytest.mark.parametrize("overwrite", ["no", 1, None])
+def test_save_takes_overwrite_as_a_bool_only(tmp_path, overwrite):
+    # A truthy "no" would otherwise replace the file.
+    path = tmp_path / "kept.toml"
+    path.write_text("mine")
+    with pytest.raises(bayesleg.InvalidArgumentError, match="overwrite must be True or False"):
+        bayesleg.load().save(path, overwrite=overwrite)
+    assert path.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.diagnose({"fasted": 10**5000}),
+        lambda m: m.diagnose({10**5000: True}),
+        lambda m: m.diagnose({}, ranking=10**5000),
+        lambda m: m.diagnose({}, uncertainty=10**5000),
+        lambda m: m.simulate(10**5000),
+        lambda m: m.explain({}, 10**5000),
+    ],
+)
+def test_an_integer_too_long_to_print_is_named_by_its_size(call):
+    # Python refuses to turn an integer of over 4,300 digits into text.
+    with pytest.raises(bayesleg.BayeslegError, match="an integer of 16610 bits"):
+        call(bayesleg.load())

@@ -107,12 +107,14 @@ def replacing(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterat
     Raises
     ------
     InvalidArgumentError
-        If ``path`` ends in a separator.
+        If ``path`` ends in a separator, or ``overwrite`` is not True or False.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     OSError
         If the folder is missing or not writable, or writing fails.
     """
+    if not isinstance(overwrite, bool):  # "no" and 1 would read as True, and overwrite
+        raise InvalidArgumentError(f"overwrite must be True or False, got {overwrite!r}")
     target = check_file_name(path)
     if not overwrite and os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, "the file exists", str(target))

@@ -13,6 +13,7 @@ from bayesleg.errors import (
     InvalidStateError,
     UnknownNodeError,
     name_case,
+    quoted,
 )
 
 __all__ = ["EVIDENCE_VALUES", "encode_frame", "normalise_evidence", "parse_state"]
@@ -42,7 +43,7 @@ def parse_state(node: str, value: Any) -> str:
         return EVIDENCE_VALUES[bool(value)]
     if isinstance(value, str) and value.lower() in EVIDENCE_VALUES:
         return EVIDENCE_VALUES[value.lower()]
-    raise InvalidStateError(f"invalid value {value!r} for {node!r}; expected {_ALLOWED}")
+    raise InvalidStateError(f"invalid value {quoted(value)} for {node!r}; expected {_ALLOWED}")
 
 
 def normalise_evidence(evidence: Mapping[str, Any], order: Iterable[str]) -> dict[str, str]:
@@ -130,7 +131,7 @@ def encode_frame(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], n
             if state is None:
                 row = int(np.flatnonzero(found == code)[0])
                 error = InvalidStateError(
-                    f"invalid value {value!r} in column {column!r}, {row_name(data, row)}; "
+                    f"invalid value {quoted(value)} in column {column!r}, {row_name(data, row)}; "
                     "expected True, False, 'present', 'absent', 'yes', 'no', 'true', 'false', "
                     "1, 0, or a missing value"
                 )

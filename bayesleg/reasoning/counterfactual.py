@@ -104,7 +104,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError
+from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, quoted
 from bayesleg.inference._queries import PRESENT, Row, evidence_row, run_rows, with_likelihood
 from bayesleg.inference.engine import Engine
 from bayesleg.inference.engine import compile as compile_engine
@@ -140,7 +140,7 @@ def check_ranking(ranking: object) -> str:
     """
     if ranking not in RANKINGS:
         raise InvalidArgumentError(
-            f"unknown ranking {ranking!r}; expected one of {', '.join(RANKINGS)}"
+            f"unknown ranking {quoted(ranking)}; expected one of {', '.join(RANKINGS)}"
         )
     return str(ranking)
 
@@ -249,7 +249,7 @@ def counterfactual_scores(
     if ranking == "expected_sufficiency":
         return _sufficiency(model, structure, cases)
     raise InvalidArgumentError(
-        f"no counterfactual score for ranking {ranking!r}; "
+        f"no counterfactual score for ranking {quoted(ranking)}; "
         f"expected one of {', '.join(RANKINGS[1:])}"
     )
 

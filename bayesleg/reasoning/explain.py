@@ -54,7 +54,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, UnknownNodeError
+from bayesleg.errors import (
+    ImpossibleEvidenceError,
+    InvalidArgumentError,
+    UnknownNodeError,
+    quoted,
+)
 from bayesleg.inference._queries import answer_rows
 from bayesleg.knowledge.evidence import normalise_evidence
 from bayesleg.reasoning.questions import ASKABLE_KINDS
@@ -62,7 +67,13 @@ from bayesleg.reasoning.questions import ASKABLE_KINDS
 if TYPE_CHECKING:
     from bayesleg.model import Model
 
-__all__ = ["Contribution", "Explanation", "Lowering", "explain"]
+__all__ = ["MAX_EXACT", "MAX_PERMUTATIONS", "Contribution", "Explanation", "Lowering", "explain"]
+
+#: The most observed items explained exactly: ``2**MAX_EXACT`` subsets, about
+#: a million rows, go to the engine (some seconds).
+MAX_EXACT = 20
+#: The most orders sampled beyond ``max_exact``: each is ``m + 1`` rows.
+MAX_PERMUTATIONS = 100_000
 
 # A finding that would lower the posterior by less than this does not lower it.
 _TOLERANCE = 1e-9
@@ -241,9 +252,10 @@ def explain(
         A condition id.
     max_exact : int, default 12
         Most observed items for which every subset is enumerated; more items
-        are explained by sampled orders.
+        are explained by sampled orders.  At most :data:`MAX_EXACT`.
     permutations : int, default 128
         Orders sampled beyond ``max_exact`` (rounded up to an even number).
+        At most :data:`MAX_PERMUTATIONS`.
     seed : int, default 0
         Seed of the sampled orders; the same seed gives the same answer.
     lowering : int, default 5
@@ -273,11 +285,16 @@ def explain(
     >>> sorted(c.id for c in explanation.supporting)
     ['diabetes', 'starts_in_feet']
     """
-    if cause not in model.conditions:
+    if not isinstance(cause, str) or cause not in model.conditions:
         raise UnknownNodeError(cause, model.conditions, what="condition")
-    for name, value in (("max_exact", max_exact), ("permutations", permutations)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidArgumentError(f"{name} must be a positive whole number, got {value!r}")
+    for name, value, most in (
+        ("max_exact", max_exact, MAX_EXACT),
+        ("permutations", permutations, MAX_PERMUTATIONS),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            raise InvalidArgumentError(
+                f"{name} must be a whole number from 1 to {most}, got {quoted(value)}"
+            )
     for name, value in (("lowering", lowering), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidArgumentError(f"{name} must be a whole number >= 0, got {value!r}")

@@ -33,7 +33,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bayesleg.errors import InvalidArgumentError
+from bayesleg.errors import InvalidArgumentError, quoted
 from bayesleg.knowledge.evidence import normalise_evidence
 from bayesleg.knowledge.modelfile import CARE_LEVELS, ModelSpec
 from bayesleg.reasoning.questions import ASKABLE_KINDS
@@ -74,7 +74,7 @@ def parse_answer(text: str) -> str | None:
     >>> parse_answer(" Y "), parse_answer("skip"), parse_answer("maybe")
     ('yes', 'skip', None)
     """
-    return ANSWERS.get(text.strip().lower())
+    return ANSWERS.get(text.strip().lower()) if isinstance(text, str) else None
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,9 @@ class Interview:
         min_gain: float = 0.01,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
-            raise InvalidArgumentError(f"threshold must be in (0, 1], got {threshold!r}")
+            raise InvalidArgumentError(f"threshold must be in (0, 1], got {quoted(threshold)}")
         if not min_gain >= 0.0:
-            raise InvalidArgumentError(f"min_gain must be 0 or more, got {min_gain!r}")
+            raise InvalidArgumentError(f"min_gain must be 0 or more, got {quoted(min_gain)}")
         self._model = model
         self._evidence = normalise_evidence(evidence or {}, [node.id for node in model.nodes])
         self._threshold = threshold
@@ -197,20 +197,28 @@ class Interview:
             else:
                 self._pending = questions[0]
                 return self._pending
-        check = red_flag_question(
-            self._model.spec,
-            self._evidence,
-            skipped=self._skipped,
-            level=self._diagnosis.triage.level,
-        )
-        if check is None:
-            self._stop = stop
-            return None
-        finding, flags = check
-        others = [node.id for node in self._model.nodes if node.id != finding]
-        (self._pending,) = self._model.next_questions(self._evidence, 1, exclude=others)
-        self._checking = flags
-        return self._pending
+        # A finding the evidence rules out ("yes" has probability 0) cannot
+        # raise its flag: it is not asked, and the next one is looked for.
+        settled = list(self._skipped)
+        for _ in self._model.nodes:
+            check = red_flag_question(
+                self._model.spec,
+                self._evidence,
+                skipped=settled,
+                level=self._diagnosis.triage.level,
+            )
+            if check is None:
+                break
+            finding, flags = check
+            others = [node.id for node in self._model.nodes if node.id != finding]
+            (question,) = self._model.next_questions(self._evidence, 1, exclude=others)
+            if question.p_yes > 0.0:
+                self._pending = question
+                self._checking = flags
+                return question
+            settled.append(finding)
+        self._stop = stop
+        return None
 
     def answer(self, question_id: str, answer: str) -> None:
         """Record the answer to the pending question.
@@ -227,16 +235,27 @@ class Interview:
         InvalidArgumentError
             If no question is pending, ``question_id`` is not the pending
             question, or ``answer`` is not understood.
+        ImpossibleEvidenceError
+            If the answer cannot happen with the evidence so far; the
+            interview is left as it was, the question still pending.
         """
         parsed = parse_answer(answer)
         if parsed is None:
             raise InvalidArgumentError(
-                f"cannot read the answer {answer!r}; expected yes, no, skip or quit (y/n/s/q)"
+                f"cannot read the answer {quoted(answer)}; expected yes, no, skip or quit (y/n/s/q)"
             )
         pending = self._pending
         if pending is None or pending.id != question_id:
             asked = pending.id if pending is not None else "nothing"
-            raise InvalidArgumentError(f"{question_id!r} is not the question asked ({asked})")
+            raise InvalidArgumentError(f"{quoted(question_id)} is not the question asked ({asked})")
+        evidence = diagnosis = None
+        if parsed in ("yes", "no"):
+            # Diagnosed before anything is recorded, so that impossible evidence
+            # leaves the interview as it was.
+            given = dict(self._evidence)
+            given[question_id] = "present" if parsed == "yes" else "absent"
+            evidence = normalise_evidence(given, [node.id for node in self._model.nodes])
+            diagnosis = self._model.diagnose(evidence)
         checking, self._pending, self._checking = self._checking, None, ()
         if parsed == "quit":
             self._stop = "quit"
@@ -245,10 +264,8 @@ class Interview:
         if parsed == "skip":
             self._skipped.append(question_id)
             return
-        evidence = dict(self._evidence)
-        evidence[question_id] = "present" if parsed == "yes" else "absent"
-        self._evidence = normalise_evidence(evidence, [node.id for node in self._model.nodes])
-        self._diagnosis = self._model.diagnose(self._evidence)
+        assert evidence is not None and diagnosis is not None
+        self._evidence, self._diagnosis = evidence, diagnosis
 
     def quit(self) -> None:
         """End the interview now (as when the person types quit or input ends)."""

@@ -99,6 +99,7 @@ from bayesleg.errors import (
     ImpossibleEvidenceError,
     InvalidArgumentError,
     InvalidStateError,
+    quoted,
 )
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
@@ -491,10 +492,10 @@ def data_sha256(columns: Sequence[str], codes: np.ndarray) -> str:
 
 def _check_options(strength: float, max_iterations: int, tolerance: float) -> None:
     if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
-        raise InvalidArgumentError(f"strength must be a number >= 0, got {strength!r}")
+        raise InvalidArgumentError(f"strength must be a number >= 0, got {quoted(strength)}")
     if not 0 <= strength <= MAX_STRENGTH:
         raise InvalidArgumentError(
-            f"strength must be a number from 0 to {MAX_STRENGTH:g} (cases), got {strength!r}"
+            f"strength must be a number from 0 to {MAX_STRENGTH:g} (cases), got {quoted(strength)}"
         )
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, numbers.Integral):
         raise InvalidArgumentError(f"max_iterations must be a whole number, got {max_iterations!r}")

@@ -73,7 +73,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, InvalidEvidenceError
+from bayesleg.errors import (
+    ImpossibleEvidenceError,
+    InvalidArgumentError,
+    InvalidEvidenceError,
+    quoted,
+)
 from bayesleg.knowledge.evidence import normalise_evidence
 from bayesleg.research._montecarlo import INTERVAL, draw_numbers, summarise
 from bayesleg.research._parametric import evaluate
@@ -376,7 +381,7 @@ def sensitivity(
     if samples > most:
         raise InvalidArgumentError(
             f"samples must be at most {most} for this model and {len(evidence)} case(s), "
-            f"to stay within {MAX_VALUES} values of working memory, got {samples}"
+            f"to stay within {MAX_VALUES} values of working memory, got {quoted(samples)}"
         )
     functions = one_way(model.spec, evidence, ids)
     if samples:

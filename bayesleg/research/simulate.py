@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError
+from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, quoted
 from bayesleg.inference.network import DiscreteNetwork
 from bayesleg.knowledge.evidence import normalise_evidence
 from bayesleg.knowledge.modelfile import STATES
@@ -65,7 +65,9 @@ def check_count(value: Any, what: str, *, minimum: int) -> int:
         Otherwise, naming ``what`` and the value given.
     """
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InvalidArgumentError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+        raise InvalidArgumentError(
+            f"{what} must be a whole number >= {minimum}, got {quoted(value)}"
+        )
     return int(value)
 
 
@@ -142,7 +144,8 @@ def simulate(
     if n > most:
         raise InvalidArgumentError(
             f"the number of cases must be at most {most} for a model of "
-            f"{len(network.variables)} nodes ({MAX_VALUES} node values in one call), got {n}; "
+            f"{len(network.variables)} nodes ({MAX_VALUES} node values in one call), "
+            f"got {quoted(n)}; "
             "draw a larger cohort in several calls with different seeds"
         )
     normalised = normalise_evidence(evidence or {}, network.variables)

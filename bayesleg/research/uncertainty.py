@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError
+from bayesleg.errors import ImpossibleEvidenceError, InvalidArgumentError, quoted
 from bayesleg.knowledge.modelfile import ModelSpec
 from bayesleg.reasoning.diagnosis import CauseUncertainty, Diagnosis
 from bayesleg.research._montecarlo import INTERVAL, draw_numbers, summarise
@@ -45,7 +45,7 @@ def check_uncertainty(samples: Any) -> int:
     samples = check_count(samples, "uncertainty", minimum=0)
     if samples > MAX_UNCERTAINTY:
         raise InvalidArgumentError(
-            f"uncertainty must be at most {MAX_UNCERTAINTY} draws, got {samples}"
+            f"uncertainty must be at most {MAX_UNCERTAINTY} draws, got {quoted(samples)}"
         )
     return samples
 
