@@ -154,6 +154,10 @@ def test_bif_quotes_and_old_style_headers():
             "directed cycle",
         ),
         ("network nothing { }", "no variable declarations found"),
+        (
+            "variable a { type discrete [ 2 ] { y, y }; } probability ( a ) { table 0.5, 0.5; }",
+            "variable 'a' has the state 'y' twice",
+        ),
     ],
 )
 def test_bad_bif_files_are_reported_with_the_node(text, message):

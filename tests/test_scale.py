@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 import bayesleg
-from bayesleg.errors import UnknownNodeError
+from bayesleg.errors import InvalidStateError, UnknownNodeError
 from bayesleg.inference import dask as engine_dask
 
 dd = pytest.importorskip("dask.dataframe")
+dask = pytest.importorskip("dask")
 
 N_CASES = 120
 PARTITIONS = 3
@@ -129,6 +130,22 @@ def test_unknown_columns_and_targets_are_refused_at_once(model):
     states = dd.from_pandas(pd.DataFrame({"fasted": ["present"]}), npartitions=1)
     with pytest.raises(UnknownNodeError, match="unknown variable 'sciatic'"):
         model.engine.posteriors(states, ["sciatic"])
+
+
+def test_a_bad_row_is_named_by_its_partition_and_its_place_in_it(model):
+    # A partition cannot know how many rows come before it, so the error says
+    # which partition and where in it, and the frame-wide `case` is None.
+    frame = dd.from_pandas(pd.DataFrame({"fasted": ["yes"] * 9 + ["maybe"]}), npartitions=2)
+    with dask.config.set(scheduler="synchronous"), pytest.raises(InvalidStateError) as raised:
+        model.rank_frame(frame).compute()
+    error = raised.value
+    assert str(error).startswith("case 4 of partition 1: invalid value 'maybe' in column")
+    assert "row 9" in str(error)
+    assert (error.case, error.partition, error.partition_case) == (None, 1, 4)
+    engine_frame = dd.from_pandas(pd.DataFrame({"fasted": ["present"] * 9 + ["x"]}), npartitions=2)
+    with dask.config.set(scheduler="synchronous"), pytest.raises(InvalidStateError) as raised:
+        model.engine.posteriors(engine_frame, ["glycogen_depletion"]).compute()
+    assert (raised.value.case, raised.value.partition) == (None, 1)
 
 
 def test_handles_travel_by_pickle_and_compile_once_per_process(model):

@@ -19,14 +19,15 @@ DataFrame arrives.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayesleg.errors import UnknownNodeError
+from bayesleg.errors import BayeslegError, UnknownNodeError
 from bayesleg.inference.network import DiscreteNetwork
 
 if TYPE_CHECKING:
@@ -34,7 +35,14 @@ if TYPE_CHECKING:
 
     from bayesleg.inference.engine import Engine
 
-__all__ = ["Handle", "check_columns", "empty_like", "is_dask_frame", "posteriors_frame"]
+__all__ = [
+    "Handle",
+    "check_columns",
+    "empty_like",
+    "is_dask_frame",
+    "name_partition",
+    "posteriors_frame",
+]
 
 # Compiled models and engines, per process, keyed by content.
 _CACHE: OrderedDict[tuple[str, ...], Any] = OrderedDict()
@@ -99,7 +107,29 @@ def posteriors_frame(
         (*_network_parts(network), memory_limit, noisy_or),
         engine,
     )
-    return frame.map_partitions(_posteriors_partition, handle, wanted, meta, meta=meta)
+    return frame.map_partitions(
+        _posteriors_partition, handle, wanted, meta, meta=meta, partition_info=True
+    )
+
+
+def name_partition(error: BaseException, number: int) -> None:
+    """Say in ``error`` which partition its ``case N`` counts in.
+
+    A partition does not know how many rows come before it, so the case's
+    position in the whole frame is unknown there: ``case`` becomes None, and
+    the error's ``partition`` and ``partition_case`` attributes hold the
+    partition's number and the case's position in it (both from 0).
+    """
+    case = getattr(error, "case", None)
+    if not isinstance(case, int) or isinstance(case, bool):
+        return
+    text = re.sub(rf"\bcase {case}\b", f"case {case} of partition {number}", str(error), count=1)
+    error.case = None  # type: ignore[attr-defined]
+    error.partition = number  # type: ignore[attr-defined]
+    error.partition_case = case  # type: ignore[attr-defined]
+    if isinstance(error, UnknownNodeError):
+        error.message = text
+    error.args = (text, *error.args[1:])
 
 
 def check_columns(names: Iterable[Any], known: Sequence[str], what: str) -> None:
@@ -120,13 +150,19 @@ def _posteriors_partition(
     handle: Handle,
     targets: tuple[str, ...],
     meta: pandas.DataFrame,
+    partition_info: Mapping[str, Any] | None = None,
 ) -> pandas.DataFrame:
     import pandas
 
     if len(partition) == 0:
         return empty_like(meta, partition)
     engine = handle.get()
-    marginals = engine.posteriors(partition, targets)
+    try:
+        marginals = engine.posteriors(partition, targets)
+    except BayeslegError as error:
+        if partition_info is not None:
+            name_partition(error, partition_info["number"])
+        raise
     columns = {
         f"{target}={state}": marginals[target][:, position]
         for target in targets

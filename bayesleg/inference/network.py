@@ -123,6 +123,14 @@ class DiscreteNetwork:
                 raise BayeslegError(f"{name!r} lists a parent twice: {self.parents[name]}")
             if not self.states[name]:
                 raise BayeslegError(f"variable {name!r} has no states; expected at least one")
+            repeated = [
+                s for s in dict.fromkeys(self.states[name]) if self.states[name].count(s) > 1
+            ]
+            if repeated:
+                raise BayeslegError(
+                    f"variable {name!r} has the state {repeated[0]!r} twice; "
+                    "expected distinct state names"
+                )
             seen.add(name)
             shape = (len(self.states[name]), *(len(self.states[p]) for p in self.parents[name]))
             table = np.array(self.cpts[name], dtype=np.float64)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bayesleg.inference.dask import Handle, check_columns, empty_like
+from bayesleg.errors import BayeslegError
+from bayesleg.inference.dask import Handle, check_columns, empty_like, name_partition
 
 if TYPE_CHECKING:
     import pandas
@@ -53,14 +54,22 @@ def rank_dask_frame(model: Model, frame: Any) -> Any:
     meta = one_case.iloc[:0]
     # The model rebuilds from its validated file contents through its own class.
     handle = Handle(("model", model.id, model.version), type(model), (model.spec,), model)
-    return frame.map_partitions(_rank_partition, handle, meta, meta=meta)
+    return frame.map_partitions(_rank_partition, handle, meta, meta=meta, partition_info=True)
 
 
 def _rank_partition(
-    partition: pandas.DataFrame, handle: Handle, meta: pandas.DataFrame
+    partition: pandas.DataFrame,
+    handle: Handle,
+    meta: pandas.DataFrame,
+    partition_info: dict[str, Any] | None = None,
 ) -> pandas.DataFrame:
     if len(partition) == 0:
         return empty_like(meta, partition)
     # Missing values may arrive as pandas.NA (boolean and string columns): the
     # frame reader takes them as unobserved, as it does None and NaN.
-    return handle.get()._rank_frame(partition)
+    try:
+        return handle.get()._rank_frame(partition)
+    except BayeslegError as error:
+        if partition_info is not None:
+            name_partition(error, partition_info["number"])
+        raise
