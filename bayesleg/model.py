@@ -18,6 +18,7 @@ from bayesleg.errors import (
     ConditionColumnWarning,
     ImpossibleEvidenceError,
     InvalidArgumentError,
+    InvalidEvidenceError,
     UnknownNodeError,
     name_case,
 )
@@ -80,6 +81,8 @@ def load(path: str | Path | None = None) -> Model:
     ModelFileError
         If the file cannot be read or breaks a rule; the message names the
         file, the node and the field.
+    InvalidArgumentError
+        If ``path`` is not a file name (a string or path-like object).
 
     Examples
     --------
@@ -211,10 +214,10 @@ class Model:
         UnknownNodeError
             If the model has no such node.
         """
-        try:
-            return self._by_id[node_id]
-        except KeyError:
-            raise UnknownNodeError(node_id, self._ids) from None
+        found = self._by_id.get(node_id) if isinstance(node_id, str) else None
+        if found is None:
+            raise UnknownNodeError(node_id, self._ids)
+        return found
 
     def diagnose(
         self, evidence: Mapping[str, Any], *, ranking: str = "posterior", uncertainty: int = 0
@@ -304,6 +307,11 @@ class Model:
             with ``case N:`` and the error's ``case`` attribute holds N.
         """
         ranking = check_ranking(ranking)
+        if isinstance(cases, Mapping | str | bytes) or not isinstance(cases, Iterable):
+            raise InvalidEvidenceError(
+                "cases must be an iterable of evidence mappings (a list of dicts), "
+                f"got {type(cases).__name__}"
+            )
         codes, others = _encode_plain(cases, self._positions)
         for index, case in others:
             try:
@@ -484,7 +492,13 @@ class Model:
         0     glycogen_depletion  self_care
         1  electrolyte_imbalance  self_care
         """
-        _warn_of_conditions(frame.columns, self._conditions)
+        columns = getattr(frame, "columns", None)
+        if columns is None or isinstance(frame, type):
+            raise InvalidEvidenceError(
+                "the cases must be a pandas or Dask DataFrame, one column per node, "
+                f"got {type(frame).__name__}"
+            )
+        _warn_of_conditions(columns, self._conditions)
         if type(frame).__module__.startswith("dask"):
             from bayesleg.research.scale import rank_dask_frame
 

@@ -402,3 +402,25 @@ def test_an_answer_that_is_not_text_is_refused_by_name(tiny, answer):
     with pytest.raises(bayesleg.InvalidArgumentError, match="cannot read the answer"):
         interview.answer(question.id, answer)
     assert interview.next_question() == question
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"threshold": "0.5"}, "threshold must be in (0, 1], got '0.5'"),
+        ({"threshold": True}, "threshold must be in (0, 1], got True"),
+        ({"min_gain": None}, "min_gain must be 0 or more, got None"),
+    ],
+)
+def test_options_must_be_numbers_not_text_or_bools(tiny, options, words):
+    with pytest.raises(bayesleg.InvalidArgumentError) as raised:
+        Interview(tiny, **options)
+    assert str(raised.value) == words
+
+
+@pytest.mark.parametrize("evidence", [[], "", 0])
+def test_evidence_that_is_not_a_mapping_is_refused_not_read_as_none(tiny, evidence):
+    with pytest.raises(bayesleg.InvalidEvidenceError, match="must be a mapping"):
+        Interview(tiny, evidence)
+    with pytest.raises(bayesleg.InvalidEvidenceError, match="must be a mapping"):
+        tiny.simulate(2, evidence=evidence)

@@ -279,3 +279,39 @@ def test_an_integer_too_long_to_print_is_named_by_its_size(call):
     # Python refuses to turn an integer of over 4,300 digits into text.
     with pytest.raises(bayesleg.BayeslegError, match="an integer of 16610 bits"):
         call(bayesleg.load())
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "words"),
+    [
+        (lambda m: m.diagnose_many(None), bayesleg.InvalidEvidenceError, "got NoneType"),
+        (lambda m: m.diagnose_many(5), bayesleg.InvalidEvidenceError, "an iterable of evidence"),
+        (lambda m: m.rank_frame({"fasted": [1]}), bayesleg.InvalidEvidenceError, "got dict"),
+        (lambda m: m.next_questions({}, exclude=None), bayesleg.InvalidArgumentError, "exclude"),
+        (lambda m: m.next_questions({}, exclude=[["x"]]), bayesleg.UnknownNodeError, "['x']"),
+        (lambda m: m.node(["x"]), bayesleg.UnknownNodeError, "unknown node ['x']"),
+        (lambda m: m.engine.posteriors([{}], targets=5), bayesleg.InvalidArgumentError, "targets"),
+        (lambda m: m.engine.posteriors([{}], targets=[["x"]]), bayesleg.UnknownNodeError, "['x']"),
+        (lambda m: m.diagnose({}, ranking=["posterior"]), bayesleg.InvalidArgumentError, "ranking"),
+        (
+            lambda m: bayesleg.evaluate(m, [{"id": "a", "evidence": {}}], rankings=None),
+            bayesleg.InvalidArgumentError,
+            "rankings must be",
+        ),
+    ],
+)
+def test_arguments_of_the_wrong_kind_get_a_typed_error_naming_them(call, error, words):
+    with pytest.raises(error) as raised:
+        call(bayesleg.load())
+    assert words in str(raised.value)
+
+
+def test_a_path_that_is_not_a_file_name_is_refused_by_kind(tmp_path):
+    with pytest.raises(bayesleg.InvalidArgumentError, match="must be a file name, got int"):
+        bayesleg.load(5)
+    with pytest.raises(bayesleg.ModelFileError, match="cannot read the file: embedded null byte"):
+        bayesleg.load("a\0b.toml")
+    # Saving into a folder that does not exist names the folder, not a temporary file.
+    with pytest.raises(FileNotFoundError, match="no such folder") as raised:
+        bayesleg.load().save(tmp_path / "missing" / "model.toml")
+    assert raised.value.filename == str(tmp_path / "missing")

@@ -76,6 +76,7 @@ import numpy as np
 from bayesleg.errors import (
     BayeslegError,
     ImpossibleEvidenceError,
+    InvalidArgumentError,
     NetworkTooLargeError,
     UnknownNodeError,
     UnsupportedSourceError,
@@ -647,14 +648,21 @@ class Engine:
             return self._all_targets
         if isinstance(targets, str):
             targets = (targets,)
+        if not isinstance(targets, Iterable) or isinstance(targets, Mapping):
+            raise InvalidArgumentError(
+                f"targets must be variable names, got {type(targets).__name__}"
+            )
         if isinstance(targets, tuple | list):
+            if not all(isinstance(name, str) for name in targets):
+                bad = next(name for name in targets if not isinstance(name, str))
+                raise UnknownNodeError(bad, self.variables, what="variable")
             key = tuple(targets)
             known = self._targets_seen.get(key)
             if known is not None:
                 return known
         ids = []
         for name in targets:
-            v = self._index.get(name)
+            v = self._index.get(name) if isinstance(name, str) else None
             if v is None:
                 raise UnknownNodeError(name, self.variables, what="variable")
             ids.append(v)

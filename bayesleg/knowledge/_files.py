@@ -116,6 +116,8 @@ def replacing(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterat
     if not isinstance(overwrite, bool):  # "no" and 1 would read as True, and overwrite
         raise InvalidArgumentError(f"overwrite must be True or False, got {overwrite!r}")
     target = check_file_name(path)
+    if not target.parent.is_dir():  # named, rather than the temporary file beside it
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(target.parent))
     if not overwrite and os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, "the file exists", str(target))
     temporary = _create_temporary(target)

@@ -25,6 +25,7 @@ import datetime
 import hashlib
 import heapq
 import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bayesleg.errors import ModelFileError
+from bayesleg.errors import InvalidArgumentError, ModelFileError
 from bayesleg.knowledge._files import read_limited
 
 __all__ = [
@@ -628,12 +629,17 @@ def read_model_file(path: str | Path) -> ModelSpec:
         If the file cannot be read, is not TOML, or breaks any rule of
         ``models/FORMAT.md``; the message names the file, the node and the field.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidArgumentError(
+            f"a model file's path must be a file name, got {type(path).__name__}"
+        )
     path = Path(path)
     reader = _Reader(path)
     try:
         raw = read_limited(path)
-    except OSError as error:
-        raise reader.fail(f"cannot read the file: {error.strerror or error}") from error
+    except (OSError, ValueError) as error:  # ValueError: a NUL or a lone surrogate in the name
+        reason = error.strerror if isinstance(error, OSError) else None
+        raise reader.fail(f"cannot read the file: {reason or error}") from error
     try:
         document = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

@@ -138,7 +138,7 @@ def check_ranking(ranking: object) -> str:
     InvalidArgumentError
         Naming the ranking given and the rankings allowed.
     """
-    if ranking not in RANKINGS:
+    if not isinstance(ranking, str) or ranking not in RANKINGS:
         raise InvalidArgumentError(
             f"unknown ranking {quoted(ranking)}; expected one of {', '.join(RANKINGS)}"
         )

@@ -29,9 +29,12 @@ unclear again, the ordinary questions resume.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from bayesleg.errors import InvalidArgumentError, quoted
 from bayesleg.knowledge.evidence import normalise_evidence
@@ -75,6 +78,11 @@ def parse_answer(text: str) -> str | None:
     ('yes', 'skip', None)
     """
     return ANSWERS.get(text.strip().lower()) if isinstance(text, str) else None
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number, not a bool (which Python counts as one)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 @dataclass(frozen=True)
@@ -129,12 +137,14 @@ class Interview:
         threshold: float = 0.8,
         min_gain: float = 0.01,
     ) -> None:
-        if not 0.0 < threshold <= 1.0:
+        if not (_is_number(threshold) and 0.0 < threshold <= 1.0):
             raise InvalidArgumentError(f"threshold must be in (0, 1], got {quoted(threshold)}")
-        if not min_gain >= 0.0:
+        if not (_is_number(min_gain) and min_gain >= 0.0):
             raise InvalidArgumentError(f"min_gain must be 0 or more, got {quoted(min_gain)}")
         self._model = model
-        self._evidence = normalise_evidence(evidence or {}, [node.id for node in model.nodes])
+        self._evidence = normalise_evidence(
+            {} if evidence is None else evidence, [node.id for node in model.nodes]
+        )
         self._threshold = threshold
         self._min_gain = min_gain
         self._skipped: list[str] = []

@@ -148,6 +148,10 @@ def next_questions(
         raise InvalidArgumentError(f"k must be a positive whole number, got {k!r}")
     ids = [node.id for node in model.nodes]
     states = normalise_evidence(evidence, ids)
+    if isinstance(exclude, str | Mapping) or not isinstance(exclude, Iterable):
+        raise InvalidArgumentError(
+            f"exclude must be an iterable of node ids, got {type(exclude).__name__}"
+        )
     skipped = {model.node(node).id for node in exclude}  # model.node rejects unknown ids
     candidates = [
         node.id

@@ -75,10 +75,12 @@ from bayesleg.errors import (
     InvalidStateError,
     UnknownNodeError,
     VignetteFileError,
+    quoted,
 )
 from bayesleg.knowledge._files import read_limited
 from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
 from bayesleg.knowledge.modelfile import CARE_LEVELS
+from bayesleg.reasoning.counterfactual import check_ranking
 from bayesleg.reasoning.diagnosis import Diagnosis
 
 if TYPE_CHECKING:
@@ -626,6 +628,11 @@ def _as_vignettes(cases: Any) -> list[Vignette]:
 def _check_rankings(rankings: Sequence[str]) -> tuple[str, ...]:
     if isinstance(rankings, str):
         rankings = (rankings,)
+    if not isinstance(rankings, Iterable) or isinstance(rankings, Mapping):
+        raise InvalidArgumentError(
+            f"rankings must be a ranking's name or an iterable of them, got {quoted(rankings)}"
+        )
+    rankings = tuple(check_ranking(ranking) for ranking in rankings)
     rankings = tuple(dict.fromkeys(rankings))
     if not rankings:
         raise InvalidArgumentError("no ranking method given")

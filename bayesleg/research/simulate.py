@@ -148,7 +148,7 @@ def simulate(
             f"got {quoted(n)}; "
             "draw a larger cohort in several calls with different seeds"
         )
-    normalised = normalise_evidence(evidence or {}, network.variables)
+    normalised = normalise_evidence({} if evidence is None else evidence, network.variables)
     codes = {node: STATES.index(state) for node, state in normalised.items()}
     states = sample_states(network, n, np.random.default_rng(seed), codes)
     present = STATES.index("present")
