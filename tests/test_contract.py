@@ -620,3 +620,27 @@ def test_a_condition_given_as_evidence_answers_strict_json_with_a_null_ratio(mod
     assert ranked["dehydration"]["posterior"] == 1.0
     assert ranked["dehydration"]["likelihood_ratio"] is None
     assert validator("diagnosis-response").is_valid(json.loads(line))
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda m: contract.parse_json(5), "a request is JSON text or bytes, got int"),
+        (lambda m: contract.parse_json(bytearray(b"\xff")), "not UTF-8"),
+        (lambda m: contract.diagnose(m, {"evidence": {1: True}}), "keys must be strings, got 1"),
+        (lambda m: contract.diagnose(m, {1: True}), "a field name must be a string, got 1"),
+        (lambda m: contract.diagnose_batch(m, None), "must be an array of diagnosis requests"),
+    ],
+)
+def test_python_payloads_json_cannot_hold_are_refused_by_name(model, call, words):
+    # A Python caller can pass what no JSON text holds: keys that are not
+    # strings, payloads that are not text, a batch that is not a list.
+    with pytest.raises(contract.InvalidRequestError, match=re.escape(words)):
+        call(model)
+
+
+def test_a_payload_that_holds_itself_is_answered_not_walked_forever(model):
+    looped: list = []
+    looped.append(looped)
+    with pytest.raises(contract.InvalidRequestError, match='"id" must be a string'):
+        contract.diagnose(model, {"evidence": {}, "id": looped})

@@ -10,6 +10,7 @@ raises the level once P(D | e) >= 0.2.
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -382,3 +383,24 @@ def test_a_file_too_large_to_read_whole_is_refused_before_it_is_held(tmp_path):
     if Path("/dev/zero").exists():  # endless: only the limit stops the read
         with pytest.raises(VignetteFileError, match="/dev/zero: cannot read the file: it holds"):
             read_vignettes("/dev/zero")
+
+
+@pytest.mark.parametrize(
+    ("vignette", "words"),
+    [
+        (Vignette("v", {}, triage="asap"), "case 0, field 'triage': unknown level 'asap'"),
+        (Vignette("v", {}, conditions={"c": 2}), "field 'conditions.c': expected 0 or 1, got 2"),
+        (Vignette("v", {}, top3=("c", "d", "c")), "field 'top3': a condition is listed twice"),
+    ],
+)
+def test_vignette_objects_are_checked_as_their_lines_would_be(tiny, vignette, words):
+    with pytest.raises(VignetteFileError, match=re.escape(words)):
+        bayesleg.evaluate(tiny, [vignette])
+
+
+def test_a_condition_indicator_that_is_an_array_is_refused(tiny):
+    import numpy as np
+
+    case = {"id": "a", "evidence": {}, "conditions": {"c": np.array([1, 0])}}
+    with pytest.raises(VignetteFileError, match=re.escape("field 'conditions.c': expected 0 or 1")):
+        bayesleg.evaluate(tiny, [case])

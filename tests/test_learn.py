@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import re
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -427,3 +429,17 @@ def test_the_command_reports_the_cases_it_used(tmp_path):
     assert "warning: 2 of 4 rows have no observed value and were left out" in run.stdout
     assert "warning: columns 's', 't' hold no observed value" in run.stdout
     assert bayesleg.load(output).spec.provenance[-1].cases == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"strength": Fraction(1, 3)}, "got Fraction(1, 3)"),
+        ({"strength": 1, "data_name": 5}, "data_name must be printable text"),
+        ({"strength": 1, "data_name": "\ud800"}, "data_name must be printable text"),
+    ],
+)
+def test_options_are_checked_before_the_fit(options, words):
+    tiny = bayesleg.load(TINY)
+    with pytest.raises(InvalidArgumentError, match=re.escape(words)):
+        tiny.update(pd.DataFrame({"f": [True, False]}), **options)

@@ -383,3 +383,9 @@ def test_cli_vignette_file(tmp_path):
     assert "Numbers whose plausible range can change a case's first cause" in table.stdout
     both = run_cli("sensitivity", "cramps", "--vignettes", str(path), cwd=tmp_path)
     assert both.returncode == 2 and "give evidence or --vignettes, not both" in both.stderr
+
+
+def test_a_progress_that_cannot_be_called_is_refused_before_the_work():
+    model = bayesleg.load()
+    with pytest.raises(InvalidArgumentError, match="progress must be a function"):
+        bayesleg.sensitivity(model, {"cramps": True}, samples=10, progress=5)

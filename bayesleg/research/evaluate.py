@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -291,7 +292,11 @@ def _vignette(record: Any, where: str) -> Vignette:
                 field="conditions",
             )
         for condition, value in conditions.items():
-            if isinstance(value, bool) or value not in (0, 1):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or value not in (0, 1)
+            ):
                 raise VignetteFileError(
                     where, f"expected 0 or 1, got {value!r}", field=f"conditions.{condition}"
                 )
@@ -608,6 +613,20 @@ def evaluate(
     )
 
 
+def _record(vignette: Vignette) -> dict[str, Any]:
+    """A vignette as the JSON object its line would hold, to check it as one."""
+    record: dict[str, Any] = {
+        "id": vignette.id,
+        "evidence": vignette.evidence,
+        "top1": list(vignette.top1) if isinstance(vignette.top1, tuple | list) else vignette.top1,
+        "top3": list(vignette.top3) if isinstance(vignette.top3, tuple | list) else vignette.top3,
+    }
+    for key in ("triage", "conditions", "text", "source"):
+        if getattr(vignette, key) is not None:
+            record[key] = getattr(vignette, key)
+    return record
+
+
 def _as_vignettes(cases: Any) -> list[Vignette]:
     if isinstance(cases, str | Path):
         return list(read_vignettes(cases))
@@ -618,7 +637,10 @@ def _as_vignettes(cases: Any) -> list[Vignette]:
     vignettes = []
     for index, case in enumerate(cases):
         if isinstance(case, Vignette):
-            vignettes.append(case if case.where else replace(case, where=f"case {index}"))
+            # Checked as a mapping would be: a Vignette built by hand may hold anything.
+            where = case.where or f"case {index}"
+            checked = _vignette(_record(case), where)
+            vignettes.append(replace(case, where=where, conditions=checked.conditions))
         else:
             vignettes.append(_vignette(case, f"case {index}"))
     _check_unique(vignettes)

@@ -283,6 +283,13 @@ def update(
     >>> updated.spec.provenance[0].cases
     100
     """
+    if data_name is not None and not (
+        isinstance(data_name, str) and data_name.isprintable() and _is_unicode(data_name)
+    ):
+        # Checked before the fit, which may take a minute: the name goes into the file.
+        raise InvalidArgumentError(
+            f"data_name must be printable text (a file name), got {quoted(data_name)}"
+        )
     result = fit(model, data, strength=strength, max_iterations=max_iterations, tolerance=tolerance)
     # A model of the caller's own class, so this layer need not import the facade.
     return type(model)(_updated_spec(model.spec, result, strength=strength, data_name=data_name))
@@ -491,7 +498,10 @@ def data_sha256(columns: Sequence[str], codes: np.ndarray) -> str:
 
 
 def _check_options(strength: float, max_iterations: int, tolerance: float) -> None:
-    if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
+    # int and float (numpy's too): a Fraction or a Decimal would not mix with the arrays.
+    if isinstance(strength, bool) or not isinstance(
+        strength, int | float | np.integer | np.floating
+    ):
         raise InvalidArgumentError(f"strength must be a number >= 0, got {quoted(strength)}")
     if not 0 <= strength <= MAX_STRENGTH:
         raise InvalidArgumentError(
@@ -503,6 +513,15 @@ def _check_options(strength: float, max_iterations: int, tolerance: float) -> No
         raise InvalidArgumentError(f"max_iterations must be at least 1, got {max_iterations}")
     if not (isinstance(tolerance, numbers.Real) and math.isfinite(tolerance) and tolerance > 0):
         raise InvalidArgumentError(f"tolerance must be a number > 0, got {tolerance!r}")
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _encode(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:

@@ -372,6 +372,10 @@ def sensitivity(
     ('peripheral_neuropathy', True, True)
     """
     samples = check_count(samples, "samples", minimum=0)
+    if progress is not None and not callable(progress):
+        raise InvalidArgumentError(
+            f"progress must be a function of (done, total) or None, got {type(progress).__name__}"
+        )
     seed = check_seed(seed, generator=False)
     ids, evidence = _cases(model, evidence_or_cases)
     ranges = parameter_ranges(model.spec)

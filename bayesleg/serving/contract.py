@@ -124,11 +124,13 @@ def parse_json(data: str | bytes) -> Any:
     >>> parse_json(b'{"evidence": {"cramps": true}}')
     {'evidence': {'cramps': True}}
     """
-    if isinstance(data, bytes):
+    if isinstance(data, bytes | bytearray | memoryview):
         try:
-            data = data.decode("utf-8")
+            data = bytes(data).decode("utf-8")
         except UnicodeDecodeError as error:
             raise InvalidRequestError(f"the request is not UTF-8 text: {error}") from None
+    if not isinstance(data, str):
+        raise InvalidRequestError(f"a request is JSON text or bytes, got {type(data).__name__}")
     try:
         return json.loads(
             data, object_pairs_hook=_object, parse_constant=_no_constant, parse_float=_finite
@@ -209,6 +211,8 @@ def _check_unicode(payload: dict[str, Any]) -> None:
     boundary, rather than replaced, so the caller learns which field is at fault.
     """
     for field, value in payload.items():
+        if not isinstance(field, str):  # JSON's keys are strings; a Python caller's may not be
+            raise InvalidRequestError(f"a field name must be a string, got {json_quoted(field)}")
         if not _is_unicode(field):
             raise _surrogate_error("a field name holds", field)
         found = _lone_surrogate(value)
@@ -232,18 +236,25 @@ def _is_unicode(text: str) -> bool:
 def _lone_surrogate(value: Any) -> tuple[str, bool] | None:
     """Return the first string in ``value`` with a lone surrogate, and whether it is a key."""
     stack = [value]  # a loop, not recursion: the parser allows deeper nesting than a walk would
+    seen: set[int] = set()  # containers walked: a Python caller's payload may hold itself
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             if not _is_unicode(item):
                 return item, False
-        elif isinstance(item, dict):
+        elif isinstance(item, dict | list):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, list):
+                stack.extend(item)
+                continue
             for key, child in item.items():
+                if not isinstance(key, str):
+                    raise InvalidRequestError(f"keys must be strings, got {json_quoted(key)}")
                 if not _is_unicode(key):
                     return key, True
                 stack.append(child)
-        elif isinstance(item, list):
-            stack.extend(item)
     return None
 
 
@@ -558,6 +569,10 @@ def diagnose_batch(model: Model, cases: Sequence[Any]) -> dict[str, Any]:
         result per case, in order: a diagnosis response, or an error object
         with the case's ``index``.
     """
+    if not isinstance(cases, list | tuple):
+        raise InvalidRequestError(
+            f"a batch's cases must be an array of diagnosis requests, got {_json_kind(cases)}"
+        )
     results: list[dict[str, Any] | None] = [None] * len(cases)
     ready: list[tuple[int, _Request, dict[str, str], list[dict[str, str]]]] = []
     for index, payload in enumerate(cases):
