@@ -65,7 +65,7 @@ import json
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -638,9 +638,7 @@ def _as_vignettes(cases: Any) -> list[Vignette]:
     for index, case in enumerate(cases):
         if isinstance(case, Vignette):
             # Checked as a mapping would be: a Vignette built by hand may hold anything.
-            where = case.where or f"case {index}"
-            checked = _vignette(_record(case), where)
-            vignettes.append(replace(case, where=where, conditions=checked.conditions))
+            vignettes.append(_vignette(_record(case), case.where or f"case {index}"))
         else:
             vignettes.append(_vignette(case, f"case {index}"))
     _check_unique(vignettes)
