@@ -79,6 +79,8 @@ from bayesleg.errors import (
     quoted,
 )
 from bayesleg.knowledge._files import read_limited
+from bayesleg.knowledge._json import JsonError
+from bayesleg.knowledge._json import loads as strict_json
 from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
 from bayesleg.knowledge.modelfile import CARE_LEVELS
 from bayesleg.reasoning.counterfactual import check_ranking
@@ -154,55 +156,18 @@ def read_vignettes(path: str | Path) -> tuple[Vignette, ...]:
             continue
         where = f"{path}: line {number}"
         try:
-            record = json.loads(
-                line,
-                object_pairs_hook=_unique_keys,
-                parse_constant=_no_constant,
-                parse_float=_finite,
-            )
+            record = strict_json(line)
         except json.JSONDecodeError as error:
             raise VignetteFileError(where, f"not valid JSON: {error.msg}") from None
-        except _RepeatedKey as error:
-            raise VignetteFileError(
-                where, f"the key {error.args[0]!r} appears twice in one object; give it once"
-            ) from None
-        except _NotJson as error:
-            raise VignetteFileError(where, f"not valid JSON: {error}") from None
-        except RecursionError:
-            raise VignetteFileError(where, "not valid JSON: it nests too deeply to read") from None
-        except ValueError:  # an integer beyond Python's digit limit
-            raise VignetteFileError(where, "not valid JSON: a number too long to read") from None
+        except JsonError as error:
+            if error.key is not None:
+                reason = f"the key {error.key!r} appears twice in one object; give it once"
+            else:
+                reason = f"not valid JSON: {'it ' if error.predicate else ''}{error}"
+            raise VignetteFileError(where, reason) from None
         vignettes.append(_vignette(record, where))
     _check_unique(vignettes)
     return tuple(vignettes)
-
-
-class _RepeatedKey(Exception):
-    """A key given twice in one JSON object, which json.loads would resolve silently."""
-
-
-class _NotJson(Exception):
-    """A value JSON does not have, which json.loads would read: NaN, Infinity, 1e400."""
-
-
-def _no_constant(name: str) -> Any:
-    raise _NotJson(f"{name} is not a JSON value")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _NotJson(f"the number {text} is too large")
-    return value
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _RepeatedKey(key)
-        result[key] = value
-    return result
 
 
 def _check_unique(vignettes: Sequence[Vignette]) -> None:

@@ -103,6 +103,7 @@ from bayesleg.errors import (
 )
 from bayesleg.inference.engine import compile as compile_engine
 from bayesleg.inference.network import DiscreteNetwork
+from bayesleg.knowledge._json import is_unicode
 from bayesleg.knowledge.evidence import LINE_INDEX, encode_frame, row_name
 from bayesleg.knowledge.modelfile import (
     ANCHORS,
@@ -284,7 +285,7 @@ def update(
     100
     """
     if data_name is not None and not (
-        isinstance(data_name, str) and data_name.isprintable() and _is_unicode(data_name)
+        isinstance(data_name, str) and data_name.isprintable() and is_unicode(data_name)
     ):
         # Checked before the fit, which may take a minute: the name goes into the file.
         raise InvalidArgumentError(
@@ -513,15 +514,6 @@ def _check_options(strength: float, max_iterations: int, tolerance: float) -> No
         raise InvalidArgumentError(f"max_iterations must be at least 1, got {max_iterations}")
     if not (isinstance(tolerance, numbers.Real) and math.isfinite(tolerance) and tolerance > 0):
         raise InvalidArgumentError(f"tolerance must be a number > 0, got {tolerance!r}")
-
-
-def _is_unicode(text: str) -> bool:
-    """Whether ``text`` encodes as UTF-8 (no lone surrogate)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _encode(data: Any, node_ids: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:

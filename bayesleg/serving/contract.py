@@ -33,7 +33,6 @@ no JSON Schema library; a test validates real responses against the schemas.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +49,8 @@ from bayesleg.errors import (
     json_quoted,
     quoted,
 )
+from bayesleg.knowledge._json import JsonError, is_unicode
+from bayesleg.knowledge._json import loads as strict_json
 from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
 from bayesleg.knowledge.modelfile import CARE_LEVELS, NodeSpec, Parameter, Source
 from bayesleg.model import Model
@@ -132,37 +133,12 @@ def parse_json(data: str | bytes) -> Any:
     if not isinstance(data, str):
         raise InvalidRequestError(f"a request is JSON text or bytes, got {type(data).__name__}")
     try:
-        return json.loads(
-            data, object_pairs_hook=_object, parse_constant=_no_constant, parse_float=_finite
-        )
+        return strict_json(data)
     except json.JSONDecodeError as error:
         raise InvalidRequestError(f"the request is not valid JSON: {error}") from None
-    except RecursionError:
-        raise InvalidRequestError("the request nests too deeply to read") from None
-    except InvalidRequestError:  # from the hooks: a repeated key, NaN, a huge number
-        raise
-    except ValueError:  # an integer beyond Python's digit limit
-        raise InvalidRequestError("the request holds a number too long to read") from None
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise InvalidRequestError(f"the key {key!r} appears twice in one object")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise InvalidRequestError(f"{name} is not a JSON value")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # such as 1e400, which would come back as Infinity
-        raise InvalidRequestError(f"the number {text} is too large")
-    return value
+    except JsonError as error:
+        reason = f"the request {error}" if error.predicate else str(error)
+        raise InvalidRequestError(reason) from None
 
 
 @dataclass(frozen=True)
@@ -213,7 +189,7 @@ def _check_unicode(payload: dict[str, Any]) -> None:
     for field, value in payload.items():
         if not isinstance(field, str):  # JSON's keys are strings; a Python caller's may not be
             raise InvalidRequestError(f"a field name must be a string, got {json_quoted(field)}")
-        if not _is_unicode(field):
+        if not is_unicode(field):
             raise _surrogate_error("a field name holds", field)
         found = _lone_surrogate(value)
         if found is not None:
@@ -223,16 +199,6 @@ def _check_unicode(payload: dict[str, Any]) -> None:
             )
 
 
-def _is_unicode(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _lone_surrogate(value: Any) -> tuple[str, bool] | None:
     """Return the first string in ``value`` with a lone surrogate, and whether it is a key."""
     stack = [value]  # a loop, not recursion: the parser allows deeper nesting than a walk would
@@ -240,7 +206,7 @@ def _lone_surrogate(value: Any) -> tuple[str, bool] | None:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if not _is_unicode(item):
+            if not is_unicode(item):
                 return item, False
         elif isinstance(item, dict | list):
             if id(item) in seen:
@@ -252,7 +218,7 @@ def _lone_surrogate(value: Any) -> tuple[str, bool] | None:
             for key, child in item.items():
                 if not isinstance(key, str):
                     raise InvalidRequestError(f"keys must be strings, got {json_quoted(key)}")
-                if not _is_unicode(key):
+                if not is_unicode(key):
                     return key, True
                 stack.append(child)
     return None
@@ -275,7 +241,7 @@ def _request_id(payload: Any) -> str | int | float | None:
     if not isinstance(payload, dict) or "id" not in payload:
         return None
     value = payload["id"]
-    if isinstance(value, str) and len(value) <= _MAX_ID_LENGTH and _is_unicode(value):
+    if isinstance(value, str) and len(value) <= _MAX_ID_LENGTH and is_unicode(value):
         return value
     if _is_integer(value):
         return value
@@ -848,7 +814,7 @@ def dumps(message: Mapping[str, Any]) -> str:
     text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     if text.isascii():
         return text
-    if not _is_unicode(text):
+    if not is_unicode(text):
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     for line_break, escape in _LINE_BREAKS.items():
         if line_break in text:
