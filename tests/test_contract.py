@@ -644,3 +644,13 @@ def test_a_payload_that_holds_itself_is_answered_not_walked_forever(model):
     looped.append(looped)
     with pytest.raises(contract.InvalidRequestError, match='"id" must be a string'):
         contract.diagnose(model, {"evidence": {}, "id": looped})
+
+
+def test_the_contract_takes_every_value_the_library_takes(model):
+    # The JSON wording of a bad value must not narrow what is accepted: a
+    # Python caller's numpy bool is read as the library reads it.
+    import numpy as np
+
+    given = contract.diagnose(model, {"evidence": {"cramps": np.True_, "fasted": "No"}})
+    plain = contract.diagnose(model, {"evidence": {"cramps": True, "fasted": False}})
+    assert given == plain

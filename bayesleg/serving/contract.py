@@ -51,7 +51,7 @@ from bayesleg.errors import (
 )
 from bayesleg.knowledge._json import JsonError, is_unicode
 from bayesleg.knowledge._json import loads as strict_json
-from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence
+from bayesleg.knowledge.evidence import EVIDENCE_VALUES, normalise_evidence, parse_state
 from bayesleg.knowledge.modelfile import CARE_LEVELS, NodeSpec, Parameter, Source
 from bayesleg.model import Model
 from bayesleg.reasoning.counterfactual import RANKINGS
@@ -316,14 +316,15 @@ def _observe(model: Model, evidence: Any) -> tuple[dict[str, str], list[dict[str
     for node, value in evidence.items():
         if node not in known:
             break  # normalise_evidence names it, with its did-you-mean
-        if value is None or isinstance(value, bool):
+        if value is None:
             continue
-        if isinstance(value, str) and value.lower() in EVIDENCE_VALUES:
-            continue
-        raise InvalidStateError(
-            f"invalid value {json_quoted(value)} for {node!r}; expected true, false, "
-            '"present", "absent", "yes" or "no" (null: unobserved)'
-        )
+        try:
+            parse_state(node, value)  # the library's rule, reworded below for JSON
+        except InvalidStateError:
+            raise InvalidStateError(
+                f"invalid value {json_quoted(value)} for {node!r}; expected true, false, "
+                '"present", "absent", "yes" or "no" (null: unobserved)'
+            ) from None
     normalised = normalise_evidence(evidence, ids)
     return normalised, _warnings(model, evidence, normalised, {})
 
