@@ -504,3 +504,29 @@ def test_bayesleg_fhir_needs_no_fhir_library_and_import_bayesleg_loads_none_of_i
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=6)
+_SUBJECTS = st.dictionaries(
+    st.sampled_from(["reference", "type", "display", "identifier", "", "x"]),
+    _TEXT
+    | st.none()
+    | st.integers()
+    | st.dictionaries(st.sampled_from(["use", "system", "value", "y"]), _TEXT | st.none()),
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=_SUBJECTS)
+def test_a_subject_is_echoed_only_when_it_is_a_valid_reference(subject):
+    # The RiskAssessment carries the observations' subject: a subject that is
+    # not an R4 Reference is refused, never written into invalid FHIR.
+    resource = {**observation("cramps", boolean(True)), "subject": subject}
+    try:
+        assessment = fhir.evaluate(resource, model=MODEL)
+    except bayesleg.FhirResourceError as error:
+        assert "its subject is not a Reference" in str(error)
+    else:
+        RiskAssessment.model_validate(assessment)
+        assert assessment["subject"] == subject

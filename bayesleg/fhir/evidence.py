@@ -94,6 +94,9 @@ class _Reader:
             raise self.fail(
                 where, f"expected subject to be a Reference object, got {_kind(subject)}"
             )
+        problem = _reference_problem(subject)
+        if problem is not None:  # the subject is echoed in the RiskAssessment, so it must be valid
+            raise self.fail(where, f"its subject is not a Reference: {problem}")
         if self.subject is not None and _same(self.subject[0]) != _same(subject):
             raise self.fail(
                 where,
@@ -301,6 +304,53 @@ def _described(codings: list[Mapping[str, Any]]) -> str:
     return ", ".join(
         f"{json_quoted(c.get('code'))} of {json_quoted(c.get('system'))}" for c in codings
     )
+
+
+# The Reference fields read, and an Identifier's, each with the FHIR type of
+# its value: a ``uri`` has no white space, a ``code`` no leading, trailing or
+# double space, and no text white space other than space, tab and line breaks.
+_REFERENCE_FIELDS = {"reference": "string", "type": "uri", "display": "string"}
+_IDENTIFIER_FIELDS = {"use": "code", "system": "uri", "value": "string"}
+
+
+def _text_problem(name: str, value: Any, kind: str) -> str | None:
+    if not (isinstance(value, str) and value.strip()):
+        return f"{name} is {json_quoted(value)}; expected non-empty text"
+    if kind == "uri" and any(char.isspace() for char in value):
+        return f"{name} is {json_quoted(value)}; a uri has no white space"
+    if kind == "code" and value != " ".join(value.split()):
+        return f"{name} is {json_quoted(value)}; a code has no leading, trailing or double space"
+    if any(char.isspace() and char not in " \r\n\t" for char in value):
+        return f"{name} is {json_quoted(value)}; FHIR text has no white space but tabs and breaks"
+    return None
+
+
+def _reference_problem(subject: Mapping[str, Any]) -> str | None:
+    """What keeps ``subject`` from being an R4 Reference this reader echoes, or None."""
+    for key, value in subject.items():
+        if key in _REFERENCE_FIELDS:
+            problem = _text_problem(key, value, _REFERENCE_FIELDS[key])
+        elif key == "identifier":
+            if not isinstance(value, dict):
+                return f"identifier is {_kind(value)}; expected an Identifier object"
+            problem = None
+            for field, text in value.items():
+                if field not in _IDENTIFIER_FIELDS:
+                    return (
+                        f"unknown field identifier.{json_quoted(field)}; expected "
+                        f"{', '.join(_IDENTIFIER_FIELDS)}"
+                    )
+                problem = problem or _text_problem(
+                    f"identifier.{field}", text, _IDENTIFIER_FIELDS[field]
+                )
+        else:
+            problem = (
+                f"unknown field {json_quoted(key)}; expected "
+                f"{', '.join((*_REFERENCE_FIELDS, 'identifier'))}"
+            )
+        if problem is not None:
+            return problem
+    return None
 
 
 def _same(subject: Mapping[str, Any]) -> Any:
