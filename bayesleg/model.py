@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from itertools import chain, repeat
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -678,6 +679,11 @@ def _plain_evidence(case: Any, position: Mapping[str, int]) -> dict[str, str] | 
 
 # The same values as codes (1 present, 0 absent).
 _PLAIN_CODES = {value: STATES.index(state) for value, state in _PLAIN_STRINGS.items()}
+# Strings and bools as codes: looked up only when every value is a str or a
+# bool, since 1 == True would find an int.
+_STRICT_CODES: dict[str | bool, int] = {True: 1, False: 0}
+_STRICT_CODES.update(_PLAIN_CODES)
+_STRICT_TYPES = frozenset({str, bool})
 
 
 def _encode_plain(
@@ -691,6 +697,9 @@ def _encode_plain(
     """
     cases = list(cases)
     width = len(position)
+    whole = _encode_strict(cases, position)
+    if whole is not None:
+        return whole, []
     places: list[int] = []
     values: list[int] = []
     others = []
@@ -721,6 +730,28 @@ def _encode_plain(
     codes = np.full((len(cases), width), -1, dtype=np.int8)
     codes.reshape(-1)[places] = values
     return codes, others
+
+
+def _encode_strict(cases: list[Any], position: Mapping[str, int]) -> np.ndarray | None:
+    """:func:`_encode_plain`'s codes when every case is a dict of known ids to
+    plain strings and bools, in a few passes over all values at once; else None."""
+    if not cases or set(map(type, cases)) != {dict}:
+        return None
+    values = list(chain.from_iterable(map(dict.values, cases)))
+    if not _STRICT_TYPES.issuperset(map(type, values)):
+        return None
+    count = len(values)
+    places = np.fromiter(
+        map(position.get, chain.from_iterable(cases), repeat(-1)), dtype=np.intp, count=count
+    )
+    states = np.fromiter(map(_STRICT_CODES.get, values, repeat(-1)), dtype=np.int8, count=count)
+    if count and (places.min() < 0 or states.min() < 0):
+        return None  # an unknown id, or a string that is not a state
+    width = len(position)
+    codes = np.full((len(cases), width), -1, dtype=np.int8)
+    starts = np.repeat(np.arange(0, len(cases) * width, width), list(map(len, cases)))
+    codes.reshape(-1)[starts + places] = states
+    return codes
 
 
 def _evidence_of(codes: np.ndarray, node_ids: Sequence[str]) -> list[dict[str, str]]:

@@ -256,6 +256,28 @@ def test_diagnose_many_reads_evidence_as_diagnose_does(shipped, case):
     assert shipped.diagnose_many([case] * 20)[0].evidence == shipped.diagnose(case).evidence
 
 
+def test_plain_cases_are_encoded_at_once_as_one_at_a_time(shipped):
+    """The encoding of a batch of plain dicts, in one pass over all values, is the
+    case-by-case one; anything else in the batch sends it case by case."""
+    from bayesleg.model import _encode_plain, _encode_strict
+
+    rng = np.random.default_rng(4)
+    ids = _ids(shipped)
+    words = ["present", "absent", "yes", "no", True, False]
+    cases = [
+        {str(node): words[rng.integers(len(words))] for node in rng.choice(ids, rng.integers(8))}
+        for _ in range(300)
+    ]
+    whole = _encode_strict(cases, shipped._positions)
+    assert whole is not None
+    one_by_one, others = _encode_plain([*cases, {"fasted": None}], shipped._positions)
+    assert not others
+    assert np.array_equal(whole, one_by_one[:-1])
+    assert (whole >= 0).sum() == sum(map(len, cases))
+    for odd in ({"fasted": 1}, {"fasted": "Present"}, {"fastd": True}, {"fasted": None}, 5):
+        assert _encode_strict([*cases, odd], shipped._positions) is None
+
+
 @pytest.mark.parametrize(
     ("case", "error", "message"),
     [
