@@ -679,11 +679,11 @@ def _plain_evidence(case: Any, position: Mapping[str, int]) -> dict[str, str] | 
 
 # The same values as codes (1 present, 0 absent).
 _PLAIN_CODES = {value: STATES.index(state) for value, state in _PLAIN_STRINGS.items()}
-# Strings and bools as codes: looked up only when every value is a str or a
-# bool, since 1 == True would find an int.
-_STRICT_CODES: dict[str | bool, int] = {True: 1, False: 0}
+# Strings, bools and None (unobserved) as codes: looked up only when every
+# value is one of these types, since 1 == True would find an int.
+_STRICT_CODES: dict[str | bool | None, int] = {True: 1, False: 0, None: -1}
 _STRICT_CODES.update(_PLAIN_CODES)
-_STRICT_TYPES = frozenset({str, bool})
+_STRICT_TYPES = frozenset({str, bool, type(None)})
 
 
 def _encode_plain(
@@ -734,7 +734,7 @@ def _encode_plain(
 
 def _encode_strict(cases: list[Any], position: Mapping[str, int]) -> np.ndarray | None:
     """:func:`_encode_plain`'s codes when every case is a dict of known ids to
-    plain strings and bools, in a few passes over all values at once; else None."""
+    plain strings, bools and None, in a few passes over all values at once; else None."""
     if not cases or set(map(type, cases)) != {dict}:
         return None
     values = list(chain.from_iterable(map(dict.values, cases)))
@@ -744,9 +744,9 @@ def _encode_strict(cases: list[Any], position: Mapping[str, int]) -> np.ndarray 
     places = np.fromiter(
         map(position.get, chain.from_iterable(cases), repeat(-1)), dtype=np.intp, count=count
     )
-    states = np.fromiter(map(_STRICT_CODES.get, values, repeat(-1)), dtype=np.int8, count=count)
-    if count and (places.min() < 0 or states.min() < 0):
-        return None  # an unknown id, or a string that is not a state
+    states = np.fromiter(map(_STRICT_CODES.get, values, repeat(-2)), dtype=np.int8, count=count)
+    if count and (places.min() < 0 or states.min() < -1):
+        return None  # an unknown id (even unobserved), or a string that is not a state
     width = len(position)
     codes = np.full((len(cases), width), -1, dtype=np.int8)
     starts = np.repeat(np.arange(0, len(cases) * width, width), list(map(len, cases)))
